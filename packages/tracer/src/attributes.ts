@@ -1,0 +1,144 @@
+import type { Attributes, AttributeValue } from '@opentelemetry/api';
+import { custom, flowMeta, tag, type ExecutionContext, type Tag } from '@pumped-fn/core-next';
+import { captureJson, createRedactor, type RedactFn } from './data.js';
+import {
+  ATTR_ABORT_KIND,
+  ATTR_ABORT_REASON,
+  ATTR_CANCELLED,
+  ATTR_FLOW_ID,
+  ATTR_FLOW_NAME,
+  ATTR_FLOW_VERSION,
+  ATTR_TAG_PREFIX,
+  ATTR_TIMEOUT_MS,
+} from './semconv.js';
+import type { FlowDefinition, TracingExtensionOptions } from './types.js';
+
+const DEFAULT_MAX_DATA_BYTES = 8192;
+
+/** Tag labels owned by pumped-fn itself (depth, flow name, journal, …), never user data. */
+const INTERNAL_TAG_KEYS = new Set<symbol>(Object.values(flowMeta).map((t) => t.key));
+const INTERNAL_LABEL = /^(flow\.|pumped-fn\/)/;
+
+/** Turns what an operation carries into span attributes, according to the user's options. */
+export class AttributeMapper {
+  readonly captureData: boolean;
+  private readonly maxBytes: number;
+  private readonly redact: RedactFn;
+  private readonly flowIdOf: (definition: FlowDefinition) => string;
+  private readonly tagFilter: (label: string, value: unknown) => boolean;
+
+  constructor(options: TracingExtensionOptions) {
+    this.captureData = options.captureData ?? true;
+    this.maxBytes = options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
+    this.redact = createRedactor(options.redact);
+    this.flowIdOf = options.flowId ?? ((definition) => definition.name);
+    const tags = options.tags;
+    this.tagFilter =
+      typeof tags === 'function' ? tags : tags ? (label) => tags.includes(label) : () => true;
+  }
+
+  /** `flowtrace.flow.*` of a flow definition. */
+  flow(target: Attributes, definition: FlowDefinition): void {
+    target[ATTR_FLOW_ID] = this.flowId(definition);
+    target[ATTR_FLOW_NAME] = definition.name;
+    if (definition.version !== undefined) target[ATTR_FLOW_VERSION] = definition.version;
+  }
+
+  flowId(definition: FlowDefinition): string {
+    try {
+      return this.flowIdOf(definition);
+    } catch {
+      // A throwing user callback must not break the flow; fall back to the name.
+      return definition.name;
+    }
+  }
+
+  /** Captures `value` as JSON under `name`, with `truncatedName=true` when it was cut. */
+  data(target: Attributes, name: string, truncatedName: string, value: unknown): void {
+    if (!this.captureData) return;
+    const captured = this.json(value);
+    if (!captured) return;
+    target[name] = captured.json;
+    if (captured.truncated) target[truncatedName] = true;
+  }
+
+  /** Redacted, capped JSON of any value (the MCP part uses it for arguments and results). */
+  json(value: unknown): { json: string; truncated: boolean } | undefined {
+    try {
+      return captureJson(value, { maxBytes: this.maxBytes, redact: this.redact });
+    } catch {
+      return { json: '"[Unserializable]"', truncated: false };
+    }
+  }
+
+  /**
+   * `flowtrace.tag.<label>` for every labelled tag visible from `ctx`: the scope's, then each
+   * context's from the root down, so an inner value wins; `flowTags` (those given to `flow()`)
+   * come before the contexts'. `flowtrace.timeout_ms` is set from the tag of that label.
+   */
+  tags(target: Attributes, ctx: ExecutionContext.Context, flowTags?: readonly Tag.Tagged[]): void {
+    for (const [label, value] of collectTags(ctx, flowTags ?? [])) {
+      if (label === ATTR_TIMEOUT_MS) {
+        if (typeof value === 'number' && Number.isFinite(value)) target[ATTR_TIMEOUT_MS] = value;
+        continue;
+      }
+      if (INTERNAL_LABEL.test(label) || !this.safeFilter(label, value)) continue;
+      const attribute = this.tagValue(label, value);
+      if (attribute !== undefined) target[ATTR_TAG_PREFIX + label] = attribute;
+    }
+  }
+
+  private tagValue(label: string, value: unknown): AttributeValue | undefined {
+    if (this.redact(label, value)) return '[REDACTED]';
+    if (typeof value === 'string' || typeof value === 'boolean') return value;
+    if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
+    return this.json(value)?.json;
+  }
+
+  private safeFilter(label: string, value: unknown): boolean {
+    try {
+      return this.tagFilter(label, value);
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Labelled tags visible from `ctx`, outermost first. */
+function collectTags(ctx: ExecutionContext.Context, flowTags: readonly Tag.Tagged[]): Map<string, unknown> {
+  const chain: ExecutionContext.Context[] = [];
+  for (let c: ExecutionContext.Context | undefined = ctx; c; c = c.parent) chain.unshift(c);
+  const found = new Map<string, unknown>();
+  const add = (key: symbol, value: unknown) => {
+    const label = key.description;
+    if (label && !INTERNAL_TAG_KEYS.has(key)) found.set(label, value);
+  };
+  for (const tagged of ctx.scope.tags ?? []) add(tagged.key, tagged.value);
+  for (const tagged of flowTags) add(tagged.key, tagged.value);
+  for (const c of chain) {
+    for (const tagged of c.tags ?? []) add(tagged.key, tagged.value);
+    // Values set with `ctx.set(tag, value)` live in the context's private tag map; core-next
+    // 0.5.94 (its last release) offers no way to list them, and our tests pin this field.
+    const written = (c as unknown as { tagData?: unknown }).tagData;
+    if (written instanceof Map) for (const [key, value] of written) if (typeof key === 'symbol') add(key, value);
+  }
+  return found;
+}
+
+/** `flowtrace.cancelled`, `flowtrace.abort_reason` and `flowtrace.abort_kind` of an aborted signal. */
+export function abortAttributes(target: Attributes, signal: AbortSignal): void {
+  if (!signal.aborted) return;
+  target[ATTR_CANCELLED] = true;
+  const reason: unknown = signal.reason;
+  const message = reason instanceof Error ? reason.message : String(reason ?? 'aborted');
+  target[ATTR_ABORT_REASON] = message;
+  target[ATTR_ABORT_KIND] = /timeout|timed out/i.test(message) ? 'timeout' : 'abort';
+}
+
+/**
+ * Declares an execution's time budget to the collector (`flowtrace.timeout_ms`), which marks
+ * it `error`/`timeout` once it runs past it. Attach it to a flow definition's or an exec's
+ * `tags`; pass the same number as `timeout` to `scope.exec` to also abort the signal.
+ */
+export const timeoutTag: Tag.Tag<number, false> = tag(custom<number>(), { label: ATTR_TIMEOUT_MS });

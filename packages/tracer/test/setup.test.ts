@@ -1,0 +1,126 @@
+import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTracingExtension, startTracing, tracesUrl, type TracingHandle } from '../src/index.js';
+import * as attr from '../src/semconv.js';
+import { jsonSpans, startReceiver } from './support/otlp-receiver.js';
+
+const double = flow({ name: 'double', input: custom<number>(), output: custom<number>() }, async (ctx, n) =>
+  ctx.exec({ fn: (x: number) => x * 2, params: [n], key: 'multiply' }),
+);
+
+let cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+async function runTraced(handle: TracingHandle) {
+  const scope = createScope({ extensions: [createTracingExtension()] });
+  expect(await scope.exec({ flow: double, input: 21 })).toBe(42);
+  await handle.shutdown();
+}
+
+async function receivers() {
+  const collector = await startReceiver();
+  const jaeger = await startReceiver();
+  cleanup.push(collector.close, jaeger.close);
+  return { collector, jaeger };
+}
+
+describe('startTracing', () => {
+  it('exports JSON to the collector with start and instance-start markers, and protobuf elsewhere without them', async () => {
+    const { collector, jaeger } = await receivers();
+    const handle = startTracing({
+      serviceName: 'orders',
+      serviceInstanceId: 'instance-1',
+      collectorUrl: collector.url,
+      collectorProtocol: 'http/json',
+      collectorToken: 's3cret',
+      exporters: [{ url: jaeger.url, protocol: 'http/protobuf', headers: { 'x-tenant': 't1' } }],
+    });
+    await runTraced(handle);
+
+    expect(collector.requests.length).toBeGreaterThan(0);
+    for (const request of collector.requests) {
+      expect(request.path).toBe('/v1/traces');
+      expect(request.headers['content-type']).toBe('application/json');
+      expect(request.headers.authorization).toBe('Bearer s3cret');
+    }
+    const spans = jsonSpans(collector.requests);
+    const real = spans.filter((s) => s.attributes[attr.ATTR_MARKER] === undefined);
+    expect(real.map((s) => s.name).sort()).toEqual(['flow double', 'step multiply']);
+    const root = real.find((s) => s.name === 'flow double')!;
+
+    const starts = spans.filter((s) => s.attributes[attr.ATTR_MARKER] === attr.MARKER_START);
+    expect(starts).toHaveLength(1);
+    const start = starts[0]!;
+    expect(start.parentSpanId).toBe(root.spanId);
+    expect(start.traceId).toBe(root.traceId);
+    expect(start.spanId).not.toBe(root.spanId);
+    expect(start.startTimeUnixNano).toBe(root.startTimeUnixNano);
+    expect(start.endTimeUnixNano).toBe(start.startTimeUnixNano);
+    expect(start.attributes).toMatchObject({
+      [attr.ATTR_EXECUTION_ID]: root.attributes[attr.ATTR_EXECUTION_ID],
+      [attr.ATTR_FLOW_ID]: 'double',
+      [attr.ATTR_INPUT]: '21',
+      [attr.ATTR_EXECUTION_ROOT]: true,
+    });
+    expect(start.attributes[attr.ATTR_OUTPUT]).toBeUndefined();
+
+    const instance = spans.filter((s) => s.attributes[attr.ATTR_MARKER] === attr.MARKER_INSTANCE_START);
+    expect(instance).toHaveLength(1);
+    expect(instance[0]!.resource).toMatchObject({ 'service.name': 'orders', 'service.instance.id': 'instance-1' });
+
+    expect(jaeger.requests.length).toBeGreaterThan(0);
+    const jaegerBody = Buffer.concat(jaeger.requests.map((r) => r.body));
+    for (const request of jaeger.requests) {
+      expect(request.headers['content-type']).toBe('application/x-protobuf');
+      expect(request.headers['x-tenant']).toBe('t1');
+      expect(request.headers.authorization).toBeUndefined();
+    }
+    expect(jaegerBody.includes('flow double')).toBe(true);
+    expect(jaegerBody.includes('step multiply')).toBe(true);
+    expect(jaegerBody.includes(attr.ATTR_MARKER)).toBe(false);
+  });
+
+  it('exports protobuf to the collector with markers, and JSON elsewhere with only real spans', async () => {
+    const { collector, jaeger } = await receivers();
+    const handle = startTracing({
+      serviceName: 'orders',
+      collectorUrl: collector.url,
+      exporters: [{ url: `${jaeger.url}/v1/traces`, protocol: 'http/json' }],
+    });
+    await runTraced(handle);
+
+    const collectorBody = Buffer.concat(collector.requests.map((r) => r.body));
+    expect(collector.requests.every((r) => r.headers['content-type'] === 'application/x-protobuf')).toBe(true);
+    expect(collectorBody.includes(attr.ATTR_MARKER)).toBe(true);
+    expect(collectorBody.includes(attr.MARKER_INSTANCE_START)).toBe(true);
+    expect(collectorBody.includes('flow double')).toBe(true);
+
+    const spans = jsonSpans(jaeger.requests);
+    expect(spans.map((s) => s.name).sort()).toEqual(['flow double', 'step multiply']);
+    expect(spans.every((s) => s.attributes[attr.ATTR_MARKER] === undefined)).toBe(true);
+    const instanceId = spans[0]!.resource['service.instance.id'];
+    expect(instanceId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('can skip the collector and registers again after shutdown', async () => {
+    const { jaeger } = await receivers();
+    const first = startTracing({ serviceName: 'a', collectorUrl: false, exporters: [{ url: jaeger.url, protocol: 'http/json' }] });
+    await runTraced(first);
+    const second = startTracing({ serviceName: 'b', collectorUrl: false, exporters: [{ url: jaeger.url, protocol: 'http/json' }] });
+    await runTraced(second);
+    const services = jsonSpans(jaeger.requests).map((s) => s.resource['service.name']);
+    expect(services.filter((s) => s === 'a')).toHaveLength(2);
+    expect(services.filter((s) => s === 'b')).toHaveLength(2);
+  });
+});
+
+describe('tracesUrl', () => {
+  it('adds the OTLP traces path only when the URL has none', () => {
+    expect(tracesUrl('http://localhost:4318')).toBe('http://localhost:4318/v1/traces');
+    expect(tracesUrl('http://localhost:4318/')).toBe('http://localhost:4318/v1/traces');
+    expect(tracesUrl('https://otlp.example/api/traces')).toBe('https://otlp.example/api/traces');
+  });
+});
