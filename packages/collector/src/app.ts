@@ -1,0 +1,143 @@
+import { EventEmitter } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import cors from '@koa/cors';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import { Forwarder } from './forward.js';
+import { bearerAuth } from './http/auth.js';
+import { jsonErrors } from './http/errors.js';
+import { Reconciler } from './reconcile.js';
+import { apiRoutes } from './routes/api.js';
+import { ingestRoute } from './routes/ingest.js';
+import { CHANGE_EVENT, streamRoute } from './routes/stream.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { ExecutionChange, Store } from './store/store.js';
+
+export interface CollectorOptions {
+  /** SQLite file. Default `./flowtrace.db`. Ignored when `store` is given. */
+  dbPath?: string;
+  store?: Store;
+  /** Budget of executions that declare none, in ms. Default 5 minutes. */
+  timeoutMs?: number;
+  /** How often pending executions are checked against their budget. Default 5 s; 0 turns it off. */
+  reconcileIntervalMs?: number;
+  /** OTLP/HTTP endpoints that receive what was ingested, markers removed. */
+  forward?: string[];
+  /** When set, every route but `/healthz` requires `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Origins allowed to call the collector from a browser. Default none. */
+  corsOrigins?: string[];
+  /** Largest accepted request body after gzip inflation. Default 16 MiB. */
+  maxBodyBytes?: number;
+  /** Ingest requests handled at once before answering 503. Default 32. */
+  maxConcurrentIngests?: number;
+  /** The clock (ms since the epoch); injectable for tests. */
+  now?: () => number;
+  log?: (message: string) => void;
+}
+
+export interface Collector {
+  app: Koa;
+  store: Store;
+  /** Emits `execution-change` with each {@link ExecutionChange}. */
+  changes: EventEmitter;
+  forwarder: Forwarder;
+  /** Runs the timeout rule once, now. */
+  reconcile(): ExecutionChange[];
+  /** Starts listening; resolves with the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  server: Server | undefined;
+  /** Stops listening, flushes forwarding and closes the store. */
+  close(): Promise<void>;
+}
+
+
+/** Composes the collector: Koa app, store, reconciliation, forwarding. */
+export function createCollector(options: CollectorOptions = {}): Collector {
+  const now = options.now ?? Date.now;
+  const log = options.log ?? ((message: string) => console.error(`[flowtrace-collector] ${message}`));
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const store = options.store ?? new SqliteStore({ path: options.dbPath ?? './flowtrace.db', defaultTimeoutMs: timeoutMs });
+  const changes = new EventEmitter();
+  changes.setMaxListeners(0);
+  const publish = (list: ExecutionChange[]) => {
+    for (const change of list) changes.emit(CHANGE_EVENT, change);
+  };
+  const forwarder = new Forwarder(options.forward ?? []);
+  const reconciler = new Reconciler(store, now, publish, (error) => log(`reconciliation failed: ${String(error)}`));
+
+  const app = new Koa();
+  app.on('error', (error: Error) => log(`request failed: ${error.stack ?? error.message}`));
+  app.use(jsonErrors(log));
+  const origins = new Set(options.corsOrigins ?? []);
+  app.use(
+    cors({
+      origin: (ctx) => (origins.has(ctx.get('origin')) ? ctx.get('origin') : ''),
+      allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'Content-Type', 'Content-Encoding', 'Last-Event-ID'],
+      maxAge: 600,
+    }),
+  );
+  if (options.token) app.use(bearerAuth(options.token, ['/healthz']));
+
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.post(
+    '/v1/traces',
+    ingestRoute({
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      maxConcurrent: options.maxConcurrentIngests ?? 32,
+      store(spans) {
+        publish(store.ingest(spans, now()));
+        forwarder.forward(spans);
+      },
+    }),
+  );
+  router.get('/api/stream', streamRoute(store, changes));
+  const api = apiRoutes(store, now);
+  app.use(router.routes()).use(router.allowedMethods({ throw: true }));
+  app.use(api.routes()).use(api.allowedMethods({ throw: true }));
+
+  reconciler.run();
+  const interval = options.reconcileIntervalMs ?? 5000;
+  if (interval > 0) reconciler.start(interval);
+
+  const collector: Collector = {
+    app,
+    store,
+    changes,
+    forwarder,
+    server: undefined,
+    reconcile: () => reconciler.run(),
+    listen(port = 4318, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        const server = app.listen(port, host);
+        collector.server = server;
+        server.once('error', reject);
+        server.once('listening', () => {
+          const address = server.address() as AddressInfo;
+          const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve(`http://${shown}:${address.port}`);
+        });
+      });
+    },
+    async close() {
+      reconciler.stop();
+      const server = collector.server;
+      if (server) {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Live streams never end on their own.
+          server.closeAllConnections();
+        });
+      }
+      await forwarder.shutdown();
+      store.close();
+    },
+  };
+  return collector;
+}

@@ -1,0 +1,90 @@
+/** The collector's command line: flags, environment, their checks. */
+import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from './defaults.js';
+
+export const HELP = `flowtrace-collector — OTLP/HTTP in, flowtrace execution records out
+
+Usage: flowtrace-collector [options]
+
+  --port <n>            port to listen on (default 4318, the OTLP/HTTP port)
+  --host <address>      address to bind (default 127.0.0.1; others need --token or --insecure)
+  --db <path>           SQLite file (default ./flowtrace.db)
+  --timeout <duration>  budget of executions that declare none: 300000, 90s, 5m, 1h (default 5m)
+  --forward <url>       also send what is received to this OTLP/HTTP endpoint (repeatable)
+  --token <token>       require "Authorization: Bearer <token>" (default: $FLOWTRACE_TOKEN)
+  --cors-origin <url>   allow browser calls from this origin (repeatable)
+  --max-body <bytes>    largest request body after gzip inflation (default ${DEFAULT_MAX_BODY_BYTES})
+  --insecure            allow a non-loopback --host without a token
+  -h, --help            show this help
+
+Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_TIMEOUT, FLOWTRACE_FORWARD
+(comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated) set the same options.
+`;
+
+export class UsageError extends Error {}
+
+export function parseDuration(text: string, name: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new UsageError(`${name} must be a duration such as 300000, 90s, 5m or 1h (got "${text}")`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 'ms']!;
+  const ms = Math.round(Number(match[1]) * unit);
+  if (ms <= 0) throw new UsageError(`${name} must be more than zero`);
+  return ms;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535 (got "${text}")`);
+  return port;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        db: { type: 'string' },
+        timeout: { type: 'string' },
+        forward: { type: 'string', multiple: true },
+        token: { type: 'string' },
+        'cors-origin': { type: 'string', multiple: true },
+        'max-body': { type: 'string' },
+        insecure: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  const list = (value: string | undefined) => (value ? value.split(',').map((s) => s.trim()).filter(Boolean) : []);
+  const host = v.host ?? env.FLOWTRACE_HOST ?? '127.0.0.1';
+  const token = v.token ?? env.FLOWTRACE_TOKEN;
+  if (!LOOPBACK.has(host) && !token && !v.insecure) {
+    throw new UsageError(`refusing to listen on ${host} without a token: set --token (or FLOWTRACE_TOKEN), or pass --insecure`);
+  }
+  const maxBody = v['max-body'] ?? env.FLOWTRACE_MAX_BODY;
+  if (maxBody !== undefined && !/^\d+$/.test(maxBody)) throw new UsageError(`--max-body must be a number of bytes (got "${maxBody}")`);
+  const timeout = v.timeout ?? env.FLOWTRACE_TIMEOUT;
+  return {
+    help: v.help === true,
+    port: parsePort(v.port ?? env.FLOWTRACE_PORT ?? '4318'),
+    host,
+    options: {
+      dbPath: v.db ?? env.FLOWTRACE_DB ?? './flowtrace.db',
+      timeoutMs: timeout ? parseDuration(timeout, '--timeout') : DEFAULT_TIMEOUT_MS,
+      forward: v.forward ?? list(env.FLOWTRACE_FORWARD),
+      token,
+      corsOrigins: v['cors-origin'] ?? list(env.FLOWTRACE_CORS_ORIGINS),
+      maxBodyBytes: maxBody ? Number(maxBody) : DEFAULT_MAX_BODY_BYTES,
+    },
+  };
+}
+

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+import { createCollector } from './app.js';
+import { HELP, parseCli, UsageError } from './cli-options.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseCli(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`flowtrace-collector: ${error.message}\nRun with --help for the options.\n`);
+    process.exit(2);
+  }
+  if (config.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const collector = createCollector(config.options);
+  let url: string;
+  try {
+    url = await collector.listen(config.port, config.host);
+  } catch (error) {
+    process.stderr.write(`flowtrace-collector: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}\n`);
+    await collector.close();
+    process.exit(1);
+  }
+  process.stdout.write(`flowtrace collector listening on ${url} (OTLP/HTTP at ${url}/v1/traces, database ${config.options.dbPath})\n`);
+  for (const target of config.options.forward) process.stdout.write(`forwarding to ${target}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: stopping…\n`);
+    collector.close().then(
+      () => process.exit(0),
+      (error) => {
+        process.stderr.write(`flowtrace-collector: error while stopping: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+await main();

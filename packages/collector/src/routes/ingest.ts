@@ -1,0 +1,92 @@
+import type { Context } from 'koa';
+import { readBody } from '../http/body.js';
+import { decodeJson } from '../otlp/json.js';
+import { decodeProtobuf } from '../otlp/protobuf.js';
+import { ExportTraceServiceResponse, RpcStatus } from '../otlp/schema.js';
+import { OtlpDecodeError, type DecodedRequest, type Span } from '../otlp/span.js';
+
+export interface IngestOptions {
+  maxBodyBytes: number;
+  /** Requests being read or stored at once; past it the collector answers 503 with Retry-After. */
+  maxConcurrent: number;
+  /** Stores the spans durably; throws when the store cannot take them. */
+  store(spans: Span[]): void;
+}
+
+type Encoding = 'json' | 'protobuf';
+
+const CONTENT_TYPES: Record<string, Encoding> = {
+  'application/json': 'json',
+  'application/x-protobuf': 'protobuf',
+  'application/protobuf': 'protobuf',
+};
+
+/** gRPC status codes of the OTLP error body (google.rpc.Status). */
+const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14 };
+const RETRY_AFTER_SECONDS = '1';
+
+/**
+ * `POST /v1/traces`: OTLP/HTTP in JSON or protobuf, optionally gzip-compressed. Answers 200
+ * only after the spans are committed; errors are answered in the request's encoding as a
+ * google.rpc.Status, as the OTLP/HTTP specification asks.
+ */
+export function ingestRoute(options: IngestOptions) {
+  let inFlight = 0;
+  return async (ctx: Context) => {
+    const encoding = CONTENT_TYPES[(ctx.get('content-type').split(';')[0] ?? '').trim().toLowerCase()];
+    if (!encoding) {
+      return fail(ctx, 'json', 415, 'Content-Type must be application/x-protobuf or application/json');
+    }
+    if (inFlight >= options.maxConcurrent) {
+      ctx.set('Retry-After', RETRY_AFTER_SECONDS);
+      return fail(ctx, encoding, 503, 'the collector is busy writing: retry later');
+    }
+    inFlight++;
+    try {
+      const body = await readBody(ctx, options.maxBodyBytes);
+      const decoded: DecodedRequest = encoding === 'json' ? decodeJson(body) : decodeProtobuf(body);
+      options.store(decoded.spans);
+      respond(ctx, encoding, decoded);
+    } catch (error) {
+      const status = error instanceof OtlpDecodeError ? 400 : (error as { status?: number }).status;
+      if (status && status < 500) return fail(ctx, encoding, status, (error as Error).message);
+      // The store refused (disk full, locked): nothing was committed, the exporter may retry.
+      ctx.app.emit('error', error, ctx);
+      ctx.set('Retry-After', RETRY_AFTER_SECONDS);
+      return fail(ctx, encoding, 503, 'the collector could not store the spans: retry later');
+    } finally {
+      inFlight--;
+    }
+  };
+}
+
+function respond(ctx: Context, encoding: Encoding, decoded: DecodedRequest): void {
+  const partialSuccess =
+    decoded.rejected > 0
+      ? {
+          rejectedSpans: decoded.rejected,
+          errorMessage: `${decoded.rejected} span(s) rejected: ${decoded.reasons.join('; ')}`,
+        }
+      : undefined;
+  ctx.status = 200;
+  if (encoding === 'json') {
+    ctx.type = 'application/json';
+    ctx.body = partialSuccess ? { partialSuccess } : {};
+  } else {
+    ctx.type = 'application/x-protobuf';
+    ctx.body = Buffer.from(ExportTraceServiceResponse.encode(partialSuccess ? { partialSuccess } : {}).finish());
+  }
+}
+
+function fail(ctx: Context, encoding: Encoding, status: number, message: string): void {
+  ctx.status = status;
+  const code = GRPC_CODE[status] ?? 2;
+  if (encoding === 'json') {
+    ctx.type = 'application/json';
+    ctx.body = { code, message };
+  } else {
+    ctx.type = 'application/x-protobuf';
+    ctx.body = Buffer.from(RpcStatus.encode({ code, message }).finish());
+  }
+  if (status === 413 || status === 400) ctx.set('Connection', 'close');
+}

@@ -1,0 +1,51 @@
+import type { Context } from 'koa';
+import type { ExecutionStatus } from '../records/types.js';
+
+/** Query-parameter readers that answer 400 with a plain message instead of guessing. */
+
+const STATUSES: readonly ExecutionStatus[] = ['pending', 'fulfilled', 'error'];
+
+export function single(ctx: Context, name: string): string | undefined {
+  const value = ctx.query[name];
+  if (Array.isArray(value)) ctx.throw(400, `"${name}" may be given only once`);
+  return value === undefined || value === '' ? undefined : value;
+}
+
+export function integer(ctx: Context, name: string, fallback: number, min: number, max: number): number {
+  const raw = single(ctx, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    ctx.throw(400, `"${name}" must be a whole number from ${min} to ${max} (got "${clip(raw)}")`);
+  }
+  return Number(raw);
+}
+
+export function status(ctx: Context): ExecutionStatus | undefined {
+  const raw = single(ctx, 'status');
+  if (raw === undefined) return undefined;
+  if (!STATUSES.includes(raw as ExecutionStatus)) {
+    ctx.throw(400, `"status" must be one of ${STATUSES.join(', ')} (got "${clip(raw)}")`);
+  }
+  return raw as ExecutionStatus;
+}
+
+/** A time as an ISO 8601 date or milliseconds since the epoch. */
+export function time(ctx: Context, name: string): number | undefined {
+  const raw = single(ctx, name);
+  if (raw === undefined) return undefined;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    ctx.throw(400, `"${name}" must be an ISO 8601 time (2026-01-31T12:00:00Z) or milliseconds since 1970 (got "${clip(raw)}")`);
+  }
+  return ms;
+}
+
+export function text(ctx: Context, name: string, maxLength: number): string | undefined {
+  const raw = single(ctx, name);
+  if (raw !== undefined && raw.length > maxLength) ctx.throw(400, `"${name}" must be at most ${maxLength} characters`);
+  return raw;
+}
+
+function clip(value: string): string {
+  return value.length > 40 ? `${value.slice(0, 40)}…` : value;
+}

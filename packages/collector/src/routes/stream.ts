@@ -1,0 +1,56 @@
+import { PassThrough } from 'node:stream';
+import type { EventEmitter } from 'node:events';
+import type { Context } from 'koa';
+import type { ExecutionChange, Store } from '../store/store.js';
+import { single } from './params.js';
+
+export const CHANGE_EVENT = 'execution-change';
+const KEEP_ALIVE_MS = 15_000;
+const REPLAY_LIMIT = 10_000;
+
+/**
+ * `GET /api/stream?flowId=`: Server-Sent Events. Each `execution` event carries a list item and
+ * the sequence number of its change as the event id, so a client that reconnects with
+ * `Last-Event-ID` is first sent every record that changed since.
+ */
+export function streamRoute(store: Store, changes: EventEmitter) {
+  return (ctx: Context) => {
+    const flowId = single(ctx, 'flowId');
+    const resumeFrom = lastEventId(ctx);
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.set({ 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    ctx.type = 'text/event-stream';
+    ctx.status = 200;
+    const stream = new PassThrough();
+    ctx.body = stream;
+
+    let sent = resumeFrom ?? store.lastSeq();
+    const send = (change: ExecutionChange) => {
+      if (change.seq <= sent || (flowId !== undefined && change.item.flowId !== flowId)) return;
+      sent = change.seq;
+      stream.write(`id: ${change.seq}\nevent: execution\ndata: ${JSON.stringify(change.item)}\n\n`);
+    };
+    // Listen before replaying so nothing committed in between is missed; `sent` drops repeats.
+    changes.on(CHANGE_EVENT, send);
+    stream.write(`retry: 2000\n: connected\n\n`);
+    if (resumeFrom !== undefined) {
+      for (const change of store.changesSince(resumeFrom, flowId, REPLAY_LIMIT)) send(change);
+    }
+    const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+    const stop = () => {
+      clearInterval(keepAlive);
+      changes.off(CHANGE_EVENT, send);
+      stream.end();
+    };
+    ctx.req.on('close', stop);
+    stream.on('error', stop);
+  };
+}
+
+function lastEventId(ctx: Context): number | undefined {
+  const raw = ctx.get('last-event-id') || single(ctx, 'lastEventId');
+  if (!raw) return undefined;
+  if (!/^\d+$/.test(raw)) ctx.throw(400, 'Last-Event-ID must be the id of an event this stream sent');
+  return Number(raw);
+}

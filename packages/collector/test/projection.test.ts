@@ -1,0 +1,118 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { projectExecution } from '../src/records/project.js';
+import { SqliteStore } from '../src/store/sqlite.js';
+import type { Span } from '../src/otlp/span.js';
+import { checkoutSpans, memoryProvider, normalized } from './support/traced.js';
+
+const provider = memoryProvider();
+afterAll(() => provider.provider.shutdown());
+const context = { now: Date.now(), defaultTimeoutMs: 300_000, instanceStarts: [] };
+
+/** A small deterministic PRNG, so a failing order can be replayed from its seed. */
+function random(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function shuffled<T>(items: readonly T[], next: () => number): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+describe('projection of spans into execution records', () => {
+  it('builds the record of a successful flow: params, nodes in order, data, result', async () => {
+    const spans = normalized(await checkoutSpans([{ sku: 'A-1', qty: 3, password: 'pw' }], provider));
+    const record = projectExecution(spans, context)!;
+    expect(record).toMatchObject({
+      flowId: 'checkout',
+      flowName: 'checkout',
+      serviceName: 'shop',
+      serviceInstanceId: 'instance-a',
+      status: 'fulfilled',
+      timeoutMs: 60_000,
+      initialParams: { sku: 'A-1', qty: 3, password: '[REDACTED]' },
+      result: { total: 15 },
+      data: { validate: { ok: true }, price: 15, reserve: { reserved: 3 } },
+    });
+    expect(record.errorKind).toBeUndefined();
+    expect(record.nodes.map((n) => [n.name, n.kind, n.key, n.depth, n.status])).toEqual([
+      ['flow validate', 'flow', 'validate', 1, 'fulfilled'],
+      ['step price', 'fn', 'price', 1, 'fulfilled'],
+      ['step reserve', 'fn', 'reserve', 1, 'fulfilled'],
+    ]);
+    expect(record.nodes[1]).toMatchObject({ input: [3], output: 15 });
+    expect(record.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(Date.parse(record.endedAt!)).toBeGreaterThanOrEqual(Date.parse(record.startedAt));
+    expect(record.nodes.every((n) => n.parentId === spans.find((s) => s.attributes['flowtrace.execution.root'] === true && !s.attributes['flowtrace.marker'])!.spanId)).toBe(true);
+  });
+
+  it('names the deepest failing node and its error', async () => {
+    const spans = normalized(await checkoutSpans([{ sku: 'A-1', qty: 0 }], provider));
+    const record = projectExecution(spans, context)!;
+    expect(record.status).toBe('error');
+    expect(record.errorKind).toBe('exception');
+    const failing = record.nodes.find((n) => n.name === 'flow validate')!;
+    expect(failing.status).toBe('error');
+    expect(record.errorInfo).toMatchObject({
+      message: 'quantity must be positive, got 0',
+      type: 'RangeError',
+      nodeId: failing.id,
+      nodeName: 'flow validate',
+    });
+    expect(record.errorInfo!.stack).toContain('RangeError');
+    expect(record.data).toEqual({});
+  });
+
+  it('is pending from the start marker alone, and nothing from steps alone', async () => {
+    const spans = normalized(await checkoutSpans([{ sku: 'A-1', qty: 2 }], provider));
+    const marker = spans.filter((s) => s.attributes['flowtrace.marker'] === 'start');
+    expect(marker).toHaveLength(1);
+    expect(projectExecution(marker, context)).toMatchObject({
+      status: 'pending',
+      flowId: 'checkout',
+      initialParams: { sku: 'A-1', qty: 2 },
+      nodes: [],
+    });
+    const steps = spans.filter((s) => s.attributes['flowtrace.execution.root'] !== true);
+    expect(projectExecution(steps, context)).toBeUndefined();
+  });
+
+  it('gives the same records whatever the order and duplication of delivery', async () => {
+    const orders = [
+      { sku: 'A', qty: 1 },
+      { sku: 'B', qty: 0 },
+      { sku: 'C', qty: 7 },
+      { sku: 'D', qty: -2 },
+    ];
+    const spans: Span[] = normalized(await checkoutSpans(orders, provider));
+    const baseline = new SqliteStore({ path: ':memory:', defaultTimeoutMs: 300_000 });
+    baseline.ingest(spans, context.now);
+    const ids = [...new Set(spans.map((s) => s.attributes['flowtrace.execution.id'] as string))];
+    expect(ids).toHaveLength(4);
+    const expected = ids.map((id) => baseline.getExecution(id));
+    expect(expected.map((r) => r?.status).sort()).toEqual(['error', 'error', 'fulfilled', 'fulfilled']);
+
+    for (let seed = 1; seed <= 40; seed++) {
+      const next = random(seed);
+      const delivery = shuffled([...spans, ...spans.filter(() => next() < 0.5)], next);
+      const store = new SqliteStore({ path: ':memory:', defaultTimeoutMs: 300_000 });
+      let start = 0;
+      while (start < delivery.length) {
+        const size = 1 + Math.floor(next() * 6);
+        store.ingest(delivery.slice(start, start + size), context.now);
+        start += size;
+      }
+      expect(ids.map((id) => store.getExecution(id)), `seed ${seed}`).toEqual(expected);
+      expect(store.listFlows(), `seed ${seed}`).toEqual(baseline.listFlows());
+      store.close();
+    }
+    baseline.close();
+  });
+});
