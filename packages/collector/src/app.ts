@@ -99,8 +99,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   );
   router.get('/api/stream', streamRoute(store, changes));
   const api = apiRoutes(store, now);
-  app.use(router.routes()).use(router.allowedMethods({ throw: true }));
-  app.use(api.routes()).use(api.allowedMethods({ throw: true }));
+  app.use(router.routes()).use(router.allowedMethods());
+  app.use(api.routes()).use(api.allowedMethods());
 
   reconciler.run();
   const interval = options.reconcileIntervalMs ?? 5000;

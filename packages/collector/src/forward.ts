@@ -49,8 +49,18 @@ export class Forwarder {
     await Promise.all(this.processors.map((p) => p.forceFlush()));
   }
 
-  async shutdown(): Promise<void> {
-    await Promise.all(this.processors.map((p) => p.shutdown()));
+  /**
+   * Sends what is queued, waiting at most `graceMs` for a slow upstream, and stops. Never
+   * rejects: an unreachable upstream must not stop the collector from closing its store.
+   */
+  async shutdown(graceMs = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    const done = Promise.allSettled(this.processors.map((p) => p.shutdown()));
+    await Promise.race([done, grace]);
+    clearTimeout(timer);
   }
 }
 

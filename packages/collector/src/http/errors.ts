@@ -3,12 +3,21 @@ import type { Middleware } from 'koa';
 /**
  * Turns thrown errors into JSON answers: `{ error, message }` with the error's status. Client
  * errors carry their message; anything else is logged and answered with a generic 500, so no
- * internals leak.
+ * internals leak. Unmatched routes and methods get the same shape.
  */
 export function jsonErrors(log: (message: string) => void): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      if (ctx.body == null && (ctx.status === 404 || ctx.status === 405)) {
+        const status = ctx.status;
+        const allow = ctx.response.get('allow');
+        ctx.body = {
+          error: statusName(status),
+          message: status === 404 ? `no route ${ctx.method} ${ctx.path}` : `${ctx.method} is not allowed here; use ${allow}`,
+        };
+        ctx.status = status;
+      }
     } catch (caught) {
       const error = caught as { status?: number; expose?: boolean; message?: string; headers?: Record<string, string> };
       const status = error.status && error.status >= 400 && error.status < 600 ? error.status : 500;

@@ -1,0 +1,117 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseCli } from '../src/cli-options.js';
+import { getJson, startCollector } from './support/collector.js';
+import { checkoutSpans, jsonBody, memoryProvider, protobufBody } from './support/traced.js';
+import { startReceiver } from './support/otlp-receiver.js';
+
+let cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+describe('forwarding', () => {
+  it('re-exports received spans to another OTLP endpoint, without markers', async () => {
+    const upstream = await startReceiver();
+    cleanup.push(upstream.close);
+    const running = await startCollector({ forward: [upstream.url] });
+    cleanup.push(running.close);
+    const spans = await checkoutSpans([{ sku: 'F', qty: 1 }], memoryProvider());
+    expect(spans.some((s) => s.attributes['flowtrace.marker'] === 'start')).toBe(true);
+    const response = await fetch(`${running.url}/v1/traces`, {
+      method: 'POST',
+      body: protobufBody(spans),
+      headers: { 'content-type': 'application/x-protobuf' },
+    });
+    expect(response.status).toBe(200);
+    await running.collector.forwarder.flush();
+
+    const forwarded = Buffer.concat(upstream.requests.map((r) => r.body));
+    expect(upstream.requests.every((r) => r.path === '/v1/traces' && r.headers['content-type'] === 'application/x-protobuf')).toBe(true);
+    for (const name of ['flow checkout', 'flow validate', 'step price', 'step reserve']) {
+      expect(forwarded.includes(name), name).toBe(true);
+    }
+    expect(forwarded.includes('flowtrace.marker')).toBe(false);
+    expect(forwarded.includes('service.instance.id')).toBe(true);
+  });
+
+  it('never blocks or fails ingest when the upstream is down', async () => {
+    const running = await startCollector({ forward: ['http://127.0.0.1:9'] });
+    cleanup.push(running.close);
+    const spans = await checkoutSpans([{ sku: 'D', qty: 1 }], memoryProvider());
+    const started = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const response = await fetch(`${running.url}/v1/traces`, {
+        method: 'POST',
+        body: jsonBody(spans),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(response.status).toBe(200);
+    }
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(running.collector.store.listExecutions({ flowId: 'checkout', page: 1, limit: 5 }).total).toBe(1);
+  });
+});
+
+describe('access control', () => {
+  it('requires the bearer token on every route but /healthz, and says nothing more', async () => {
+    const running = await startCollector({ token: 'correct horse' });
+    cleanup.push(running.close);
+    const { url } = running;
+    expect((await getJson(`${url}/healthz`)).status).toBe(200);
+    for (const [path, init] of [
+      ['/api/flows', {}],
+      ['/api/executions/x', {}],
+      ['/api/stream', {}],
+      ['/v1/traces', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }],
+    ] as const) {
+      for (const authorization of [undefined, 'Bearer wrong', 'Basic Y29ycmVjdCBob3JzZQ==', 'Bearer correct horsey']) {
+        const headers = { ...('headers' in init ? init.headers : {}), ...(authorization ? { authorization } : {}) };
+        const response = await getJson(`${url}${path}`, { ...init, headers });
+        expect(response, `${path} ${authorization}`).toEqual({
+          status: 401,
+          body: { error: 'unauthorized', message: 'a valid bearer token is required (Authorization: Bearer <token>)' },
+        });
+      }
+    }
+    const ok = await getJson(`${url}/api/flows`, { headers: { authorization: 'Bearer correct horse' } });
+    expect(ok).toEqual({ status: 200, body: { items: [] } });
+  });
+
+  it('answers CORS only for configured origins', async () => {
+    const running = await startCollector({ corsOrigins: ['http://app.example'] });
+    cleanup.push(running.close);
+    const allowed = await fetch(`${running.url}/api/flows`, { headers: { origin: 'http://app.example' } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://app.example');
+    const other = await fetch(`${running.url}/api/flows`, { headers: { origin: 'http://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await fetch(`${running.url}/v1/traces`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('Authorization');
+  });
+});
+
+describe('command line', () => {
+  it('reads flags and environment, with defaults', () => {
+    const config = parseCli(['--port', '5000', '--forward', 'http://j:4318', '--forward', 'http://k:4318', '--timeout', '90s'], {});
+    expect(config).toMatchObject({
+      port: 5000,
+      host: '127.0.0.1',
+      options: { dbPath: './flowtrace.db', timeoutMs: 90_000, forward: ['http://j:4318', 'http://k:4318'], corsOrigins: [] },
+    });
+    const fromEnv = parseCli([], { FLOWTRACE_DB: '/data/f.db', FLOWTRACE_TIMEOUT: '2m', FLOWTRACE_CORS_ORIGINS: 'http://a, http://b' });
+    expect(fromEnv.options).toMatchObject({ dbPath: '/data/f.db', timeoutMs: 120_000, corsOrigins: ['http://a', 'http://b'] });
+  });
+
+  it('refuses bad flags with a clear message', () => {
+    expect(() => parseCli(['--port', 'x'], {})).toThrow('--port must be a number from 0 to 65535 (got "x")');
+    expect(() => parseCli(['--timeout', 'soon'], {})).toThrow('--timeout must be a duration such as 300000, 90s, 5m or 1h');
+    expect(() => parseCli(['--frobnicate'], {})).toThrow("Unknown option '--frobnicate'");
+    expect(() => parseCli(['--host', '0.0.0.0'], {})).toThrow('refusing to listen on 0.0.0.0 without a token');
+    expect(parseCli(['--host', '0.0.0.0', '--insecure'], {}).host).toBe('0.0.0.0');
+    expect(parseCli(['--host', '0.0.0.0'], { FLOWTRACE_TOKEN: 't' }).options.token).toBe('t');
+  });
+});
