@@ -11,6 +11,7 @@ import { jsonErrors } from './http/errors.js';
 import { Reconciler } from './reconcile.js';
 import { apiRoutes } from './routes/api.js';
 import { ingestRoute } from './routes/ingest.js';
+import { openApiDocument } from './routes/openapi.js';
 import { CHANGE_EVENT, streamRoute } from './routes/stream.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { ExecutionChange, Store } from './store/store.js';
@@ -44,6 +45,8 @@ export interface Collector {
   /** Emits `execution-change` with each {@link ExecutionChange}. */
   changes: EventEmitter;
   forwarder: Forwarder;
+  /** Every route served, as method and path (`/api/executions/:executionId`). */
+  routes: Array<{ method: string; path: string }>;
   /** Runs the timeout rule once, now. */
   reconcile(): ExecutionChange[];
   /** Starts listening; resolves with the base URL. */
@@ -98,6 +101,9 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     }),
   );
   router.get('/api/stream', streamRoute(store, changes));
+  router.get('/api/openapi.json', (ctx) => {
+    ctx.body = openApiDocument;
+  });
   const api = apiRoutes(store, now);
   app.use(router.routes()).use(router.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
@@ -111,6 +117,9 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     store,
     changes,
     forwarder,
+    routes: [router, api].flatMap((r) =>
+      r.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) }))),
+    ),
     server: undefined,
     reconcile: () => reconciler.run(),
     listen(port = 4318, host = '127.0.0.1') {

@@ -120,7 +120,7 @@ describe('ingest errors', () => {
     list.push({ ...list[0], spanId: 'xyz' }, { ...list[0], traceId: '0'.repeat(32) });
     const response = await post(url, JSON.stringify(body), { 'content-type': 'application/json' });
     expect(response.status).toBe(200);
-    const answer = await response.json();
+    const answer = (await response.json()) as { partialSuccess: { rejectedSpans: number; errorMessage: string } };
     expect(answer.partialSuccess.rejectedSpans).toBe(2);
     expect(answer.partialSuccess.errorMessage).toContain('spanId must be 16 hex digits');
     expect(answer.partialSuccess.errorMessage).toContain('traceId must be 32 hex digits, not all zero');
@@ -135,7 +135,7 @@ describe('ingest errors', () => {
     const big = Buffer.alloc(65 * 1024, 0x20);
     const plain = await post(url, big, { 'content-type': 'application/json' });
     expect(plain.status).toBe(413);
-    expect((await plain.json()).message).toContain('65536 bytes');
+    expect(((await plain.json()) as { message: string }).message).toContain('65536 bytes');
 
     const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20));
     expect(bomb.length).toBeLessThan(128 * 1024);
@@ -150,13 +150,13 @@ describe('ingest errors', () => {
     const { url } = await collectorUnderTest();
     const text = await post(url, 'hello', { 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
-    expect((await text.json()).message).toContain('application/x-protobuf');
+    expect(((await text.json()) as { message: string }).message).toContain('application/x-protobuf');
     const brotli = await post(url, '{}', { 'content-type': 'application/json', 'content-encoding': 'br' });
     expect(brotli.status).toBe(415);
     const get = await fetch(`${url}/v1/traces`);
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toContain('POST');
-    expect((await get.json()).message).toBe('GET is not allowed here; use POST');
+    expect(((await get.json()) as { message: string }).message).toBe('GET is not allowed here; use POST');
     const unknown = await getJson(`${url}/nope`);
     expect(unknown).toEqual({ status: 404, body: { error: 'not_found', message: 'no route GET /nope' } });
   });

@@ -38,6 +38,7 @@ import {
 } from './semconv.js';
 import type { TracingExtensionOptions } from './types.js';
 import { TRACER_NAME, TRACER_VERSION } from './version.js';
+import { guard } from './guard.js';
 
 type ExecutionOperation = Extension.ExecutionOperation;
 type LifecycleOperation = Extension.ContextLifecycleOperation;
@@ -256,11 +257,3 @@ function recordError(span: Span, error: unknown): void {
   }
 }
 
-/** Runs tracing work; a failure in it is swallowed so the user's flow is never affected. */
-function guard<T>(work: () => T): T | undefined {
-  try {
-    return work();
-  } catch {
-    return undefined;
-  }
-}

@@ -1,0 +1,218 @@
+import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { createTracingExtension, startTracing, type TracingHandle } from '@flowtrace/tracer';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import formats from 'ajv-formats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openApiDocument } from '../src/routes/openapi.js';
+import type { ExecutionListItem, ExecutionRecord, Page } from '../src/records/types.js';
+import { getJson, startCollector } from './support/collector.js';
+import { openStream } from './support/sse.js';
+import { checkout } from './support/traced.js';
+
+let running: Awaited<ReturnType<typeof startCollector>>;
+let tracing: TracingHandle;
+let url: string;
+const scope = createScope({ extensions: [createTracingExtension()] });
+/** Start times between runs, for the time filters. */
+const marks: number[] = [];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  running = await startCollector();
+  url = running.url;
+  tracing = startTracing({ serviceName: 'shop', collectorUrl: url, collectorProtocol: 'http/json' });
+  const orders = [
+    { sku: 'first-100%', qty: 1 },
+    { sku: 'second', qty: 2 },
+    { sku: 'third', qty: 0 },
+    { sku: 'fourth', qty: 4 },
+    { sku: 'fifth', qty: 5 },
+  ];
+  for (const order of orders) {
+    marks.push(Date.now());
+    await scope.exec({ flow: checkout, input: order }).result.catch(() => {});
+    await sleep(5);
+  }
+  marks.push(Date.now());
+  await tracing.forceFlush();
+});
+
+afterAll(async () => {
+  await tracing.shutdown();
+  await running.close();
+});
+
+const page = (query = '') => getJson(`${url}/api/flows/checkout/executions${query}`) as Promise<{ status: number; body: Page<ExecutionListItem> }>;
+
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+// ajv-formats is CommonJS: its plugin is the module's `default`.
+(formats as unknown as { default: (a: Ajv2020) => void }).default(ajv);
+ajv.addSchema({ ...openApiDocument, $id: 'openapi' });
+function conforms(schema: string, value: unknown) {
+  const validate = ajv.getSchema(`openapi#/components/schemas/${schema}`)!;
+  expect(validate(value), JSON.stringify(validate.errors)).toBe(true);
+}
+
+describe('GET /api/flows', () => {
+  it('lists each flow with its count and last status', async () => {
+    const { status, body } = await getJson(`${url}/api/flows`);
+    expect(status).toBe(200);
+    expect(body.items).toEqual([
+      { flowId: 'checkout', flowName: 'checkout', executionCount: 5, lastStatus: 'fulfilled', lastStartedAt: expect.any(String), deleted: false },
+    ]);
+    for (const item of body.items) conforms('FlowSummary', item);
+  });
+});
+
+describe('GET /api/flows/:flowId/executions', () => {
+  it('lists newest first with list fields only', async () => {
+    const { status, body } = await page();
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ page: 1, limit: 20, total: 5, totalPages: 1 });
+    expect(body.items.map((i) => i.preview)).toEqual(['sku: fifth', 'sku: fourth', 'sku: third', 'sku: second', 'sku: first-100%']);
+    expect(body.items[2]).toMatchObject({ status: 'error', errorKind: 'exception', errorMessage: 'quantity must be positive, got 0' });
+    expect(body.items[0]).not.toHaveProperty('nodes');
+    conforms('ExecutionPage', body);
+  });
+
+  it('pages with page numbers: first, last, past the end, and an unknown flow', async () => {
+    const first = await page('?limit=2');
+    expect(first.body).toMatchObject({ page: 1, limit: 2, total: 5, totalPages: 3 });
+    expect(first.body.items.map((i) => i.preview)).toEqual(['sku: fifth', 'sku: fourth']);
+    const last = await page('?limit=2&page=3');
+    expect(last.body.items.map((i) => i.preview)).toEqual(['sku: first-100%']);
+    const past = await page('?limit=2&page=4');
+    expect(past.body).toEqual({ items: [], page: 4, limit: 2, total: 5, totalPages: 3 });
+    const empty = await getJson(`${url}/api/flows/never-ran/executions`);
+    expect(empty.body).toEqual({ items: [], page: 1, limit: 20, total: 0, totalPages: 0 });
+  });
+
+  it('filters by status, time range and parameter text', async () => {
+    expect((await page('?status=error')).body.items.map((i) => i.preview)).toEqual(['sku: third']);
+    expect((await page('?status=fulfilled')).body.total).toBe(4);
+    expect((await page('?status=pending')).body.total).toBe(0);
+    const from = new Date(marks[1]!).toISOString();
+    const to = marks[3]!;
+    expect((await page(`?from=${from}&to=${to}`)).body.items.map((i) => i.preview)).toEqual(['sku: third', 'sku: second']);
+    expect((await page('?q=fourth')).body.items.map((i) => i.preview)).toEqual(['sku: fourth']);
+    // LIKE wildcards in q are matched literally.
+    expect((await page('?q=100%25')).body.items.map((i) => i.preview)).toEqual(['sku: first-100%']);
+    expect((await page('?q=%25%25')).body.total).toBe(0);
+    expect((await page('?q=_')).body.total).toBe(0);
+  });
+
+  it('answers bad parameters with 400 and a message', async () => {
+    const cases: Array<[string, string]> = [
+      ['?page=0', '"page" must be a whole number from 1 to 1000000 (got "0")'],
+      ['?page=two', '"page" must be a whole number from 1 to 1000000 (got "two")'],
+      ['?limit=101', '"limit" must be a whole number from 1 to 100 (got "101")'],
+      ['?limit=-1', '"limit" must be a whole number from 1 to 100 (got "-1")'],
+      ['?status=done', '"status" must be one of pending, fulfilled, error (got "done")'],
+      ['?from=yesterday', '"from" must be an ISO 8601 time (2026-01-31T12:00:00Z) or milliseconds since 1970 (got "yesterday")'],
+      ['?from=2026-02-01&to=2026-01-01', '"from" must not be after "to"'],
+      ['?page=1&page=2', '"page" may be given only once'],
+      [`?q=${'x'.repeat(201)}`, '"q" must be at most 200 characters'],
+    ];
+    for (const [query, message] of cases) {
+      const response = await getJson(`${url}/api/flows/checkout/executions${query}`);
+      expect(response, query).toEqual({ status: 400, body: { error: 'bad_request', message } });
+      conforms('Problem', response.body);
+    }
+  });
+});
+
+describe('GET an execution', () => {
+  it('returns the full record under the flow and on its own, and 404 for unknown ids', async () => {
+    const failed = (await page('?status=error')).body.items[0]!;
+    const underFlow = await getJson(`${url}/api/flows/checkout/executions/${failed.id}`);
+    const direct = await getJson(`${url}/api/executions/${failed.id}`);
+    expect(underFlow.status).toBe(200);
+    expect(direct.body).toEqual(underFlow.body);
+    const record = direct.body as ExecutionRecord;
+    conforms('ExecutionRecord', record);
+    expect(record).toMatchObject({
+      id: failed.id,
+      initialParams: { sku: 'third', qty: 0 },
+      status: 'error',
+      errorInfo: { nodeName: 'flow validate', message: 'quantity must be positive, got 0', type: 'RangeError' },
+      traceId: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
+    expect(record.nodes.map((n) => [n.name, n.status])).toEqual([['flow validate', 'error']]);
+
+    expect(await getJson(`${url}/api/executions/nope`)).toEqual({ status: 404, body: { error: 'not_found', message: 'no execution "nope"' } });
+    expect((await getJson(`${url}/api/flows/other/executions/${failed.id}`)).status).toBe(404);
+  });
+});
+
+describe('DELETE /api/flows/:flowId', () => {
+  it('hides the flow and keeps its executions readable', async () => {
+    const deletable = flow({ name: 'deletable', input: custom<string>(), output: custom<string>() }, (_c, s) => s.toUpperCase());
+    await scope.exec({ flow: deletable, input: 'keep me' });
+    await tracing.forceFlush();
+    const id = (await getJson(`${url}/api/flows/deletable/executions`)).body.items[0].id;
+
+    const response = await fetch(`${url}/api/flows/deletable`, { method: 'DELETE' });
+    expect(response.status).toBe(204);
+    const flows = (await getJson(`${url}/api/flows`)).body.items.map((f: { flowId: string }) => f.flowId);
+    expect(flows).toEqual(['checkout']);
+    const all = (await getJson(`${url}/api/flows?includeDeleted=true`)).body.items;
+    expect(all.find((f: { flowId: string }) => f.flowId === 'deletable')).toMatchObject({ deleted: true, executionCount: 1 });
+    expect((await getJson(`${url}/api/executions/${id}`)).body).toMatchObject({ flowName: 'deletable', result: 'KEEP ME' });
+    expect((await getJson(`${url}/api/flows/nope`, { method: 'DELETE' })).status).toBe(404);
+  });
+});
+
+describe('GET /api/stream', () => {
+  it('sends pending then settled events, independently for concurrent executions, and resumes with Last-Event-ID', async () => {
+    const gates: Array<() => void> = [];
+    const gated = flow({ name: 'gated', input: custom<{ n: number; fail: boolean }>(), output: custom<number>() }, async (_ctx, input) => {
+      await new Promise<void>((resolve) => gates.push(resolve));
+      if (input.fail) throw new Error(`run ${input.n} failed`);
+      return input.n;
+    });
+    const stream = await openStream(`${url}/api/stream?flowId=gated`);
+    expect(stream.response.headers.get('content-type')).toContain('text/event-stream');
+    const runs = [1, 2].map((n) => scope.exec({ flow: gated, input: { n, fail: n === 2 } }).result.catch(() => {}));
+    const items = (event: { data: string }) => JSON.parse(event.data) as ExecutionListItem;
+
+    const pending = await Promise.all(
+      ['n: 1', 'n: 2'].map((preview) => stream.next((e) => items(e).preview === preview && items(e).status === 'pending')),
+    );
+    expect(new Set(pending.map((e) => items(e).id)).size).toBe(2);
+    for (const event of pending) conforms('ExecutionListItem', items(event));
+    for (const open of gates) open();
+    await Promise.all(runs);
+    const done = await stream.next((e) => items(e).preview === 'n: 1' && items(e).status === 'fulfilled');
+    const failed = await stream.next((e) => items(e).preview === 'n: 2' && items(e).status === 'error');
+    expect(items(failed).errorMessage).toBe('run 2 failed');
+    expect(stream.events.every((e) => e.event === 'execution' && items(e).flowId === 'gated')).toBe(true);
+    stream.close();
+
+    // A client that saw only the first pending event gets everything after it on reconnect.
+    const resumed = await openStream(`${url}/api/stream?flowId=gated`, { 'last-event-id': pending[0]!.id! });
+    const replayed = await resumed.next((e) => e.id === failed.id || e.id === done.id);
+    expect(replayed).toBeDefined();
+    await resumed.next((e) => items(e).preview === 'n: 1' && items(e).status === 'fulfilled');
+    await resumed.next((e) => items(e).preview === 'n: 2' && items(e).status === 'error');
+    expect(resumed.events.every((e) => Number(e.id) > Number(pending[0]!.id))).toBe(true);
+    resumed.close();
+  });
+
+  it('refuses a malformed Last-Event-ID', async () => {
+    const response = await getJson(`${url}/api/stream`, { headers: { 'last-event-id': 'abc' } });
+    expect(response).toEqual({ status: 400, body: { error: 'bad_request', message: 'Last-Event-ID must be the id of an event this stream sent' } });
+  });
+});
+
+describe('GET /api/openapi.json', () => {
+  it('describes every route the collector serves, and only those', async () => {
+    const { body } = await getJson(`${url}/api/openapi.json`);
+    expect(body.openapi).toBe('3.1.0');
+    const described = Object.entries(body.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const served = running.collector.routes.map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`);
+    expect(described.sort()).toEqual(served.sort());
+  });
+});
