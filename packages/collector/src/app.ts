@@ -13,6 +13,7 @@ import { apiRoutes } from './routes/api.js';
 import { ingestRoute } from './routes/ingest.js';
 import { openApiDocument } from './routes/openapi.js';
 import { CHANGE_EVENT, streamRoute } from './routes/stream.js';
+import { findViewerBundle, VIEWER_PATH, viewerRoutes } from './routes/viewer.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { ExecutionChange, Store } from './store/store.js';
 
@@ -34,6 +35,11 @@ export interface CollectorOptions {
   maxBodyBytes?: number;
   /** Ingest requests handled at once before answering 503. Default 32. */
   maxConcurrentIngests?: number;
+  /**
+   * The viewer's bundle (`@flowtrace/viewer/bundle`), served at /viewer/flowtrace-viewer.js with
+   * a Usage page at /. Default: found when @flowtrace/viewer is installed; `false` for none.
+   */
+  viewerBundle?: string | false;
   /** The clock (ms since the epoch); injectable for tests. */
   now?: () => number;
   log?: (message: string) => void;
@@ -83,7 +89,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       maxAge: 600,
     }),
   );
-  if (options.token) app.use(bearerAuth(options.token, ['/healthz']));
+  if (options.token) app.use(bearerAuth(options.token, ['/healthz', '/', VIEWER_PATH, `${VIEWER_PATH}.map`]));
 
   const router = new Router();
   router.get('/healthz', (ctx) => {
@@ -105,8 +111,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     ctx.body = openApiDocument;
   });
   const api = apiRoutes(store, now);
+  const viewer = viewerRoutes(findViewerBundle(options.viewerBundle));
   app.use(router.routes()).use(router.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
+  app.use(viewer.routes()).use(viewer.allowedMethods());
 
   reconciler.run();
   const interval = options.reconcileIntervalMs ?? 5000;
@@ -117,7 +125,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     store,
     changes,
     forwarder,
-    routes: [router, api].flatMap((r) =>
+    routes: [router, api, viewer].flatMap((r) =>
       r.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) }))),
     ),
     server: undefined,

@@ -29,7 +29,7 @@ function shuffled<T>(items: readonly T[], next: () => number): T[] {
 describe('projection of spans into execution records', () => {
   it('builds the record of a successful flow: params, nodes in order, data, result', async () => {
     const spans = normalized(await checkoutSpans([{ sku: 'A-1', qty: 3, password: 'pw' }], provider));
-    const record = projectExecution(spans, context)!;
+    const record = projectExecution(spans, context)!.record;
     expect(record).toMatchObject({
       flowId: 'checkout',
       flowName: 'checkout',
@@ -55,7 +55,7 @@ describe('projection of spans into execution records', () => {
 
   it('names the deepest failing node and its error', async () => {
     const spans = normalized(await checkoutSpans([{ sku: 'A-1', qty: 0 }], provider));
-    const record = projectExecution(spans, context)!;
+    const record = projectExecution(spans, context)!.record;
     expect(record.status).toBe('error');
     expect(record.errorKind).toBe('exception');
     const failing = record.nodes.find((n) => n.name === 'flow validate')!;
@@ -74,7 +74,7 @@ describe('projection of spans into execution records', () => {
     const spans = normalized(await checkoutSpans([{ sku: 'A-1', qty: 2 }], provider));
     const marker = spans.filter((s) => s.attributes['flowtrace.marker'] === 'start');
     expect(marker).toHaveLength(1);
-    expect(projectExecution(marker, context)).toMatchObject({
+    expect(projectExecution(marker, context)?.record).toMatchObject({
       status: 'pending',
       flowId: 'checkout',
       initialParams: { sku: 'A-1', qty: 2 },

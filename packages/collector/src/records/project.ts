@@ -25,13 +25,19 @@ export function markerOf(span: Span): string | undefined {
   return typeof marker === 'string' ? marker : undefined;
 }
 
+/** A projected record, with its exact start (ms, sub-millisecond) for ordering. */
+export interface Projection {
+  record: ExecutionRecord;
+  startedAtMs: number;
+}
+
 /**
  * Builds the record of one execution from all the spans stored for it — in any order, with any
  * duplicates: the spans are sorted before use and every choice among them is deterministic.
  * Returns `undefined` while neither the execution's own span nor its start marker has arrived
  * (its steps are kept and projected when it does).
  */
-export function projectExecution(spans: readonly Span[], context: ProjectionContext): ExecutionRecord | undefined {
+export function projectExecution(spans: readonly Span[], context: ProjectionContext): Projection | undefined {
   const ordered = [...new Map(spans.map((s) => [`${s.traceId}/${s.spanId}`, s])).values()].sort(byStart);
   const isRoot = (s: Span) => s.attributes[sc.ATTR_EXECUTION_ROOT] === true;
   const real = ordered.filter((s) => markerOf(s) === undefined);
@@ -86,7 +92,7 @@ export function projectExecution(spans: readonly Span[], context: ProjectionCont
       };
     }
   }
-  return record;
+  return { record, startedAtMs: startedAt };
 }
 
 interface Outcome {
@@ -167,6 +173,7 @@ function toNode(span: Span): ExecutionNode {
     startedAt: iso(started),
     endedAt: iso(ended),
     durationMs: round(ended - started),
+    dataKey: null,
   };
   const input = data(a[sc.ATTR_INPUT] ?? a[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS]);
   if (input !== undefined) node.input = input;
@@ -190,17 +197,18 @@ function spanError(span: Span): { message: string; type: string; stack?: string 
   return error;
 }
 
-/** Outputs of the fulfilled steps, keyed by step key, flow name or span name, in start order. */
+/**
+ * Outputs of the fulfilled steps, keyed by step key, flow name or span name, in start order;
+ * each contributing node learns its `dataKey`, so a reader can replay the data after each step.
+ */
 function accumulate(nodes: ExecutionNode[]): Record<string, unknown> {
   const state: Record<string, unknown> = {};
   for (const node of nodes) {
-    if (node.status === 'fulfilled' && node.output !== undefined) state[dataKey(node)] = node.output;
+    if (node.status !== 'fulfilled' || node.output === undefined) continue;
+    node.dataKey = node.key ?? node.flowName ?? node.name;
+    state[node.dataKey] = node.output;
   }
   return state;
-}
-
-export function dataKey(node: ExecutionNode): string {
-  return node.key ?? node.flowName ?? node.name;
 }
 
 function tagsOf(attrs: Attributes): Record<string, unknown> {

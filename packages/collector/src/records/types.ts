@@ -39,6 +39,8 @@ export interface ExecutionNode {
   inputTruncated?: true;
   outputTruncated?: true;
   error?: { message: string; type: string; stack?: string };
+  /** Where this step's output lands in the record's `data`; null when it adds nothing. */
+  dataKey: string | null;
 }
 
 export interface ExecutionRecord {

@@ -78,7 +78,7 @@ export const openApiDocument = {
       },
       ExecutionNode: {
         type: 'object',
-        required: ['id', 'parentId', 'name', 'kind', 'key', 'flowName', 'depth', 'index', 'status', 'startedAt', 'endedAt', 'durationMs'],
+        required: ['id', 'parentId', 'name', 'kind', 'key', 'flowName', 'depth', 'index', 'status', 'startedAt', 'endedAt', 'durationMs', 'dataKey'],
         properties: {
           id: string,
           parentId: { type: ['string', 'null'] },
@@ -101,6 +101,7 @@ export const openApiDocument = {
             required: ['message', 'type'],
             properties: { message: string, type: string, stack: string },
           },
+          dataKey: { type: ['string', 'null'], description: "Where this step's output lands in the record's data" },
         },
       },
       ExecutionRecord: {
@@ -209,6 +210,15 @@ export const openApiDocument = {
     },
     '/api/openapi.json': {
       get: { summary: 'This document', responses: { 200: json({ type: 'object' }, 'OpenAPI 3.1') } },
+    },
+    '/': {
+      get: { summary: 'The Usage page: every flow\'s Usage tab', security: [], responses: { 200: { description: 'HTML' } } },
+    },
+    '/viewer/flowtrace-viewer.js': {
+      get: { summary: 'The viewer bundle (ES module)', security: [], responses: { 200: { description: 'JavaScript' }, 404: problem('Viewer not installed') } },
+    },
+    '/viewer/flowtrace-viewer.js.map': {
+      get: { summary: 'Its source map', security: [], responses: { 200: { description: 'JSON' }, 404: problem('No source map') } },
     },
     '/v1/traces': {
       post: {

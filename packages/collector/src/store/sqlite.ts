@@ -118,16 +118,16 @@ export class SqliteStore implements Store {
       const instanceStarts = typeof service === 'string'
         ? (this.sql.instancesOf.all(service) as Array<{ instanceId: string; startedAt: number }>)
         : [];
-      const record = projectExecution(spans, { now, defaultTimeoutMs: this.defaultTimeoutMs, instanceStarts });
-      if (!record) continue;
-      const change = this.save(record);
+      const projection = projectExecution(spans, { now, defaultTimeoutMs: this.defaultTimeoutMs, instanceStarts });
+      if (!projection) continue;
+      const change = this.save(projection.record, projection.startedAtMs);
       if (change) changes.push(change);
     }
     return changes;
   }
 
   /** Writes a record when it differs from the stored one; keeps the flows' counts right. */
-  private save(record: ExecutionRecord): ExecutionChange | undefined {
+  private save(record: ExecutionRecord, startedAt: number): ExecutionChange | undefined {
     const text = JSON.stringify(record);
     const previous = this.sql.execution.get(record.id) as ExecutionRow | undefined;
     if (previous?.record === text) return undefined;
@@ -138,7 +138,6 @@ export class SqliteStore implements Store {
       this.sql.renameFlow.run(record.flowName, record.flowId);
     }
     const item = listItem(record);
-    const startedAt = Date.parse(record.startedAt);
     const seq = ++this.seq;
     this.sql.upsertExecution.run({
       id: record.id,

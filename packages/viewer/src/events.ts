@@ -1,0 +1,34 @@
+/**
+ * Events the elements dispatch. They bubble and are composed, so a host page can listen on the
+ * usage tab (or any ancestor) to deep-link.
+ */
+export interface SelectDetail {
+  flowId: string;
+  executionId: string;
+}
+
+export interface PageDetail {
+  page: number;
+}
+
+export interface FilterDetail {
+  status: string;
+}
+
+export const SELECT_EVENT = 'flowtrace-select';
+export const PAGE_EVENT = 'flowtrace-page';
+export const FILTER_EVENT = 'flowtrace-filter';
+export const RETRY_EVENT = 'flowtrace-retry';
+
+export function emit<T>(target: EventTarget, type: string, detail: T): boolean {
+  return target.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
+}
+
+declare global {
+  interface HTMLElementEventMap {
+    'flowtrace-select': CustomEvent<SelectDetail>;
+    'flowtrace-page': CustomEvent<PageDetail>;
+    'flowtrace-filter': CustomEvent<FilterDetail>;
+    'flowtrace-retry': CustomEvent<void>;
+  }
+}

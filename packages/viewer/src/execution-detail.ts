@@ -1,0 +1,309 @@
+import { css, html, LitElement, nothing } from 'lit';
+import { formatDuration, formatTime } from './format.js';
+import './json-view.js';
+import { describeStatus, STATUS } from './status.js';
+import './status-dot.js';
+import { theme } from './theme.js';
+import type { ExecutionNode, ExecutionRecord } from './types.js';
+
+/**
+ * One execution in full: its parameters, each step in order with its input, output and the data
+ * after it, the failing step highlighted, opened and scrolled into view, and the result.
+ *
+ * @element flowtrace-execution-detail
+ * @prop record - the ExecutionRecord to show; nothing selected shows a placeholder
+ * @attr loading, error
+ * @attr trace-url - link template for the trace id, e.g. `http://localhost:16686/trace/{traceId}`
+ * @prop now - the clock (ms) for the running time of a pending execution
+ * @csspart placeholder, header, summary, params, steps, node, failing, result, trace-link
+ */
+export class FlowtraceExecutionDetail extends LitElement {
+  static override properties = {
+    record: { attribute: false },
+    loading: { type: Boolean, reflect: true },
+    error: {},
+    traceUrl: { attribute: 'trace-url' },
+    now: { type: Number },
+  };
+
+  declare record: ExecutionRecord | undefined;
+  declare loading: boolean;
+  declare error: string | undefined;
+  declare traceUrl: string | undefined;
+  declare now: number;
+  /** The record whose failing step was last scrolled to, so updates do not scroll again. */
+  private scrolledFor: string | undefined;
+
+  constructor() {
+    super();
+    this.record = undefined;
+    this.loading = false;
+    this.error = undefined;
+    this.traceUrl = undefined;
+    this.now = Date.now();
+  }
+
+  static override styles = [
+    theme,
+    css`
+      :host {
+        display: block;
+        overflow: auto;
+        padding: 1em 1.25em;
+      }
+      .placeholder {
+        color: var(--_muted);
+        text-align: center;
+        padding: 3em 1em;
+      }
+      header {
+        display: flex;
+        flex-direction: column;
+        gap: 0.35em;
+        margin-bottom: 1em;
+      }
+      h2 {
+        margin: 0;
+        font-size: 1.15em;
+        display: flex;
+        gap: 0.5em;
+        align-items: center;
+      }
+      dl {
+        display: grid;
+        grid-template-columns: max-content 1fr;
+        gap: 0.15em 1em;
+        margin: 0;
+        font-size: 0.9em;
+      }
+      dt {
+        color: var(--_muted);
+      }
+      dd {
+        margin: 0;
+        overflow-wrap: anywhere;
+      }
+      .mono {
+        font-family: var(--_mono);
+      }
+      section {
+        margin: 1em 0;
+      }
+      h3 {
+        font-size: 0.95em;
+        margin: 0 0 0.4em;
+      }
+      .summary {
+        padding: 0.6em 0.8em;
+        border-radius: var(--_radius);
+        background: color-mix(in srgb, var(--flowtrace-color-error, #d64545) 10%, transparent);
+        border: 1px solid var(--flowtrace-color-error, #d64545);
+      }
+      ol {
+        list-style: none;
+        margin: 0;
+        padding: 0;
+      }
+      li {
+        margin: 0 0 0.4em;
+      }
+      details.node {
+        border: 1px solid var(--_border);
+        border-radius: var(--_radius);
+        background: var(--_bg);
+      }
+      details.node.failing {
+        border-color: var(--flowtrace-color-error, #d64545);
+        box-shadow: 0 0 0 2px color-mix(in srgb, var(--flowtrace-color-error, #d64545) 25%, transparent);
+      }
+      details.node > summary {
+        display: grid;
+        grid-template-columns: auto auto 1fr auto;
+        gap: 0.6em;
+        align-items: center;
+        padding: 0.45em 0.7em;
+        cursor: pointer;
+      }
+      .kind {
+        font-size: 0.75em;
+        text-transform: uppercase;
+        letter-spacing: 0.04em;
+        color: var(--_muted);
+        border: 1px solid var(--_border);
+        border-radius: 999px;
+        padding: 0 0.5em;
+      }
+      .name {
+        font-weight: 600;
+        overflow-wrap: anywhere;
+      }
+      .took {
+        color: var(--_muted);
+        font-size: 0.85em;
+      }
+      .body {
+        padding: 0.5em 0.8em 0.8em;
+        border-top: 1px solid var(--_border);
+        display: grid;
+        gap: 0.6em;
+      }
+      .label {
+        font-size: 0.8em;
+        color: var(--_muted);
+        margin-bottom: 0.15em;
+      }
+      .error-text {
+        color: var(--flowtrace-color-error, #d64545);
+        font-weight: 600;
+      }
+      pre {
+        margin: 0;
+        padding: 0.5em;
+        background: var(--_surface);
+        border-radius: var(--_radius);
+        font-family: var(--_mono);
+        font-size: 0.8em;
+        white-space: pre-wrap;
+        overflow-wrap: anywhere;
+        max-height: 16em;
+        overflow: auto;
+      }
+      .cut {
+        color: var(--_muted);
+        font-size: 0.8em;
+      }
+      a {
+        color: var(--_accent);
+      }
+    `,
+  ];
+
+  override render() {
+    const record = this.record;
+    if (this.error) return html`<div part="placeholder" class="placeholder" role="alert">${this.error}</div>`;
+    if (!record) {
+      return html`<div part="placeholder" class="placeholder" role="status">
+        ${this.loading ? 'Loading the execution…' : 'Select an execution to see its parameters, steps and result.'}
+      </div>`;
+    }
+    return html`
+      ${this.header(record)}
+      ${record.errorInfo ? this.failure(record) : nothing}
+      <section part="params" aria-labelledby="params-title">
+        <h3 id="params-title">Initial parameters</h3>
+        <flowtrace-json-view .value=${record.initialParams ?? null}></flowtrace-json-view>
+      </section>
+      <section part="steps" aria-labelledby="steps-title">
+        <h3 id="steps-title">Steps (${record.nodes.length})</h3>
+        ${record.nodes.length === 0
+          ? html`<p class="took">${record.status === 'pending' ? 'No step has finished yet.' : 'No steps were recorded.'}</p>`
+          : html`<ol>${this.steps(record)}</ol>`}
+      </section>
+      ${record.status === 'fulfilled' || record.result !== undefined
+        ? html`<section part="result" aria-labelledby="result-title">
+            <h3 id="result-title">Result</h3>
+            <flowtrace-json-view .value=${record.result ?? null}></flowtrace-json-view>
+          </section>`
+        : nothing}
+    `;
+  }
+
+  private header(record: ExecutionRecord) {
+    const description = describeStatus({ ...record, errorMessage: record.errorInfo?.message });
+    const running = record.status === 'pending' ? Math.max(0, this.now - Date.parse(record.startedAt)) : undefined;
+    const link = this.traceUrl ? this.traceUrl.replace('{traceId}', encodeURIComponent(record.traceId)) : undefined;
+    return html`<header part="header">
+      <h2>
+        <flowtrace-status-dot .status=${record.status} .description=${description} show-label></flowtrace-status-dot>
+        <span>${record.toolName ? `${record.toolName} (${record.flowName})` : record.flowName}</span>
+      </h2>
+      <div class="took" role="status">${description}</div>
+      <dl>
+        <dt>Started</dt><dd>${formatTime(record.startedAt)}</dd>
+        ${record.endedAt ? html`<dt>Ended</dt><dd>${formatTime(record.endedAt)}</dd>` : nothing}
+        <dt>Duration</dt><dd>${running === undefined ? formatDuration(record.durationMs ?? 0) : `running for ${formatDuration(running)}`}</dd>
+        <dt>Execution</dt><dd class="mono">${record.id}</dd>
+        <dt>Trace</dt><dd class="mono">${link
+          ? html`<a part="trace-link" href=${link} target="_blank" rel="noopener noreferrer">${record.traceId}</a>`
+          : record.traceId}</dd>
+        <dt>Service</dt><dd>${record.serviceName}</dd>
+        ${Object.keys(record.tags).length > 0
+          ? html`<dt>Tags</dt><dd><flowtrace-json-view .value=${record.tags} expand-depth="1"></flowtrace-json-view></dd>`
+          : nothing}
+      </dl>
+    </header>`;
+  }
+
+  private failure(record: ExecutionRecord) {
+    const info = record.errorInfo!;
+    return html`<div part="summary" class="summary" role="alert">
+      <strong>Failed at ${info.nodeName}</strong>: <span>${info.message}</span>
+      <span class="took">(${info.type})</span>
+    </div>`;
+  }
+
+  private steps(record: ExecutionRecord) {
+    const failingId = record.errorInfo?.nodeId;
+    const data: Record<string, unknown> = {};
+    return record.nodes.map((node, index) => {
+      if (node.dataKey !== null) data[node.dataKey] = node.output;
+      const after = { ...data };
+      const failing = node.id === failingId;
+      return html`<li style="margin-left:${Math.max(0, node.depth - 1) * 1.25}em">
+        <details class="node ${failing ? 'failing' : ''}" part=${failing ? 'node failing' : 'node'} ?open=${failing} data-node-id=${node.id}>
+          <summary>
+            <flowtrace-status-dot .status=${node.status} .description=${node.error ? `Error — ${node.error.message}` : STATUS[node.status].label}></flowtrace-status-dot>
+            <span class="kind">${node.kind}</span>
+            <span class="name">${index + 1}. ${node.name}</span>
+            <span class="took">${STATUS[node.status].label} · ${formatDuration(node.durationMs)}</span>
+          </summary>
+          <div class="body">${this.nodeBody(node, after)}</div>
+        </details>
+      </li>`;
+    });
+  }
+
+  private nodeBody(node: ExecutionNode, after: Record<string, unknown>) {
+    return html`
+      ${node.error
+        ? html`<div>
+            <div class="label">Error</div>
+            <div class="error-text">${node.error.type}: ${node.error.message}</div>
+            ${node.error.stack ? html`<pre>${node.error.stack}</pre>` : nothing}
+          </div>`
+        : nothing}
+      ${node.input !== undefined ? this.value('Input', node.input, node.inputTruncated) : nothing}
+      ${node.output !== undefined ? this.value('Output', node.output, node.outputTruncated) : nothing}
+      <div>
+        <div class="label">Data after this step</div>
+        <flowtrace-json-view .value=${after} expand-depth="1"></flowtrace-json-view>
+      </div>
+      <div class="took">Started ${formatTime(node.startedAt)}, took ${formatDuration(node.durationMs)}</div>
+    `;
+  }
+
+  private value(label: string, value: unknown, truncated: true | undefined) {
+    return html`<div>
+      <div class="label">${label}${truncated ? html` <span class="cut">(cut to the tracer's size limit)</span>` : nothing}</div>
+      <flowtrace-json-view .value=${value}></flowtrace-json-view>
+    </div>`;
+  }
+
+  override updated() {
+    const record = this.record;
+    const failingId = record?.errorInfo?.nodeId;
+    if (!record || !failingId || this.scrolledFor === record.id) return;
+    const node = this.renderRoot.querySelector(`[data-node-id="${CSS.escape(failingId)}"]`);
+    if (!node) return;
+    this.scrolledFor = record.id;
+    node.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  }
+}
+
+customElements.get('flowtrace-execution-detail') ?? customElements.define('flowtrace-execution-detail', FlowtraceExecutionDetail);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'flowtrace-execution-detail': FlowtraceExecutionDetail;
+  }
+}

@@ -1,0 +1,138 @@
+import { css, html, LitElement } from 'lit';
+import { formatDuration, formatTime } from './format.js';
+import { describeStatus } from './status.js';
+import './status-dot.js';
+import { theme } from './theme.js';
+import type { ExecutionListItem } from './types.js';
+
+/**
+ * One row of the list: status, start time, duration (running time while pending) and the
+ * first parameter. The list gives it the `option` role and moves focus between rows.
+ *
+ * @element flowtrace-execution-item
+ * @prop item - the ExecutionListItem
+ * @prop now - the clock (ms) for the running time of a pending execution
+ * @attr selected - the row whose details are shown
+ * @csspart row - the whole row
+ * @csspart preview - the first-parameter preview
+ * @csspart time - the start time
+ * @csspart duration - the duration or running time
+ */
+export class FlowtraceExecutionItem extends LitElement {
+  static override properties = {
+    item: { attribute: false },
+    now: { type: Number },
+    selected: { type: Boolean, reflect: true },
+    showTip: { state: true },
+  };
+
+  declare item: ExecutionListItem | undefined;
+  declare now: number;
+  declare selected: boolean;
+  declare showTip: boolean;
+
+  constructor() {
+    super();
+    this.item = undefined;
+    this.now = Date.now();
+    this.selected = false;
+    this.showTip = false;
+    const show = () => (this.showTip = true);
+    const hide = () => (this.showTip = this.matches(':focus') || this.matches(':hover'));
+    this.addEventListener('focus', show);
+    this.addEventListener('mouseenter', show);
+    this.addEventListener('blur', () => setTimeout(hide));
+    this.addEventListener('mouseleave', () => setTimeout(hide));
+  }
+
+  static override styles = [
+    theme,
+    css`
+      :host {
+        display: block;
+        border-bottom: 1px solid var(--_border);
+        cursor: pointer;
+        outline: none;
+      }
+      :host(:hover) .row {
+        background: var(--_surface);
+      }
+      :host([selected]) .row {
+        background: var(--_selected);
+        box-shadow: inset 3px 0 0 var(--_accent);
+      }
+      :host(:focus-visible) .row {
+        outline: 2px solid var(--_accent);
+        outline-offset: -2px;
+      }
+      .row {
+        display: grid;
+        grid-template-columns: auto 1fr auto;
+        gap: 0.3em 0.75em;
+        align-items: center;
+        padding: 0.6em 0.75em;
+      }
+      .main {
+        min-width: 0;
+        display: flex;
+        flex-direction: column;
+      }
+      .preview {
+        overflow: hidden;
+        white-space: nowrap;
+        text-overflow: ellipsis;
+        font-family: var(--_mono);
+        font-size: 0.92em;
+      }
+      .time,
+      .duration {
+        color: var(--_muted);
+        font-size: 0.85em;
+        white-space: nowrap;
+      }
+      .running {
+        color: var(--flowtrace-color-pending, #e8890c);
+      }
+    `,
+  ];
+
+  /** The sentence assistive tech reads for the row, and the tooltip's text. */
+  get description(): string {
+    return this.item ? describeStatus(this.item) : '';
+  }
+
+  override render() {
+    const item = this.item;
+    if (!item) return html``;
+    const pending = item.status === 'pending';
+    const duration = pending
+      ? `running ${formatDuration(Math.max(0, this.now - Date.parse(item.startedAt)))}`
+      : item.durationMs === undefined
+        ? ''
+        : formatDuration(item.durationMs);
+    return html`<div part="row" class="row">
+      <flowtrace-status-dot .status=${item.status} .description=${this.description} ?open=${this.showTip}></flowtrace-status-dot>
+      <div class="main">
+        <span part="preview" class="preview" title=${item.preview}>${item.preview || '(no parameters)'}</span>
+        <span part="time" class="time">${formatTime(item.startedAt)}</span>
+      </div>
+      <span part="duration" class="duration ${pending ? 'running' : ''}">${duration}</span>
+    </div>`;
+  }
+
+  override updated() {
+    const item = this.item;
+    if (!item) return;
+    this.setAttribute('aria-label', `${this.description}. Started ${formatTime(item.startedAt)}. ${item.preview}`);
+    this.setAttribute('data-status', item.status);
+    this.setAttribute('data-id', item.id);
+  }
+}
+
+customElements.get('flowtrace-execution-item') ?? customElements.define('flowtrace-execution-item', FlowtraceExecutionItem);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'flowtrace-execution-item': FlowtraceExecutionItem;
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * @flowtrace/viewer — the Usage tab as Lit web components. Importing this module defines every
+ * element: `<flowtrace-usage-tab>` and its parts.
+ */
+export { FlowtraceUsageTab } from './usage-tab.js';
+export { FlowtraceExecutionList } from './execution-list.js';
+export { FlowtraceExecutionItem } from './execution-item.js';
+export { FlowtraceExecutionDetail } from './execution-detail.js';
+export { FlowtraceStatusDot } from './status-dot.js';
+export { FlowtraceJsonView } from './json-view.js';
+export { FlowtracePagination, pageWindow } from './pagination.js';
+export { HttpSource, SourceError, type FlowtraceSource, type HttpSourceOptions, type ListQuery, type LiveHandlers, type LiveState } from './source.js';
+export { describeStatus, STATUS } from './status.js';
+export { formatDuration, formatTime } from './format.js';
+export * from './events.js';
+export type * from './types.js';

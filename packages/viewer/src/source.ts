@@ -1,0 +1,173 @@
+import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, Page } from './types.js';
+
+/** What the list asks for. */
+export interface ListQuery {
+  page: number;
+  limit: number;
+  status?: ExecutionStatus;
+}
+
+export type LiveState = 'connecting' | 'live' | 'down';
+
+export interface LiveHandlers {
+  /** A record of the flow was created or changed. */
+  onChange(item: ExecutionListItem): void;
+  /** The live feed connected (`live`) or lost its connection (`down`). */
+  onState(state: LiveState): void;
+}
+
+/**
+ * Where the usage tab gets its data. The default reads the collector's HTTP API; a host app
+ * can pass its own (its fetch, its auth, its cache) as the tab's `source` property.
+ */
+export interface FlowtraceSource {
+  listExecutions(flowId: string, query: ListQuery, signal?: AbortSignal): Promise<Page<ExecutionListItem>>;
+  getExecution(flowId: string, executionId: string, signal?: AbortSignal): Promise<ExecutionRecord>;
+  /** Live changes of a flow; without it the tab polls while rows are pending. */
+  subscribe?(flowId: string, handlers: LiveHandlers): { close(): void };
+}
+
+/** An error the source could not recover from, with a message fit to show a person. */
+export class SourceError extends Error {
+  override name = 'SourceError';
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface HttpSourceOptions {
+  /** Base URL of the collector, e.g. `http://localhost:4318`. Default: this page's origin. */
+  apiBase?: string;
+  /** Sent as `Authorization: Bearer`. */
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 10_000;
+
+/**
+ * The collector's HTTP API: `/api/flows/:flowId/executions` for pages and records, and
+ * `/api/stream` (Server-Sent Events, read with fetch so the token header can be sent) for live
+ * changes, reconnecting with `Last-Event-ID` so nothing is missed.
+ */
+export class HttpSource implements FlowtraceSource {
+  private readonly base: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: HttpSourceOptions = {}) {
+    this.base = (options.apiBase ?? '').replace(/\/+$/, '');
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  listExecutions(flowId: string, query: ListQuery, signal?: AbortSignal): Promise<Page<ExecutionListItem>> {
+    const params = new URLSearchParams({ page: String(query.page), limit: String(query.limit) });
+    if (query.status) params.set('status', query.status);
+    return this.json(`/api/flows/${encodeURIComponent(flowId)}/executions?${params}`, signal);
+  }
+
+  getExecution(flowId: string, executionId: string, signal?: AbortSignal): Promise<ExecutionRecord> {
+    return this.json(`/api/flows/${encodeURIComponent(flowId)}/executions/${encodeURIComponent(executionId)}`, signal);
+  }
+
+  subscribe(flowId: string, handlers: LiveHandlers): { close(): void } {
+    const controller = new AbortController();
+    let lastEventId: string | undefined;
+    let delay = RECONNECT_MIN_MS;
+    const connect = async (): Promise<void> => {
+      while (!controller.signal.aborted) {
+        handlers.onState('connecting');
+        try {
+          const headers: Record<string, string> = { ...this.headers(), accept: 'text/event-stream' };
+          if (lastEventId) headers['last-event-id'] = lastEventId;
+          const response = await this.fetch(`${this.base}/api/stream?flowId=${encodeURIComponent(flowId)}`, {
+            headers,
+            signal: controller.signal,
+          });
+          if (!response.ok || !response.body) throw new SourceError(`live updates unavailable (HTTP ${response.status})`);
+          handlers.onState('live');
+          delay = RECONNECT_MIN_MS;
+          await readEvents(response.body, (event) => {
+            if (event.id) lastEventId = event.id;
+            if (event.event === 'execution') handlers.onChange(JSON.parse(event.data) as ExecutionListItem);
+          });
+        } catch {
+          if (controller.signal.aborted) return;
+        }
+        if (controller.signal.aborted) return;
+        handlers.onState('down');
+        await sleep(delay, controller.signal);
+        delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+      }
+    };
+    void connect();
+    return { close: () => controller.abort() };
+  }
+
+  private headers(): Record<string, string> {
+    return this.options.token ? { authorization: `Bearer ${this.options.token}` } : {};
+  }
+
+  private async json<T>(path: string, signal?: AbortSignal): Promise<T> {
+    let response: Response;
+    try {
+      response = await this.fetch(`${this.base}${path}`, { headers: this.headers(), signal });
+    } catch (error) {
+      if ((error as Error).name === 'AbortError') throw error;
+      throw new SourceError(`cannot reach the flowtrace collector at ${this.base || location.origin}`);
+    }
+    if (!response.ok) {
+      const body = (await response.json().catch(() => undefined)) as { message?: string } | undefined;
+      throw new SourceError(body?.message ?? `the collector answered HTTP ${response.status}`, response.status);
+    }
+    return (await response.json()) as T;
+  }
+}
+
+interface StreamEvent {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+/** Reads a text/event-stream body until it ends, calling `onEvent` for each dispatched event. */
+async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (event: StreamEvent) => void): Promise<void> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event: StreamEvent = { event: 'message', data: '' };
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line === '' || line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'data') data.push(text);
+        else if (field === 'event') event.event = text;
+        else if (field === 'id') event.id = text;
+      }
+      if (data.length > 0) onEvent({ ...event, data: data.join('\n') });
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,9 @@
+/** The collector's data model, imported type-only: the viewer and collector meet on the wire. */
+export type {
+  ErrorKind,
+  ExecutionListItem,
+  ExecutionNode,
+  ExecutionRecord,
+  ExecutionStatus,
+  Page,
+} from '@flowtrace/collector/types';

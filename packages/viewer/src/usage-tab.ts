@@ -1,0 +1,355 @@
+import { css, html, LitElement, type PropertyValues } from 'lit';
+import { FILTER_EVENT, PAGE_EVENT, RETRY_EVENT, SELECT_EVENT, type FilterDetail, type PageDetail, type SelectDetail } from './events.js';
+import './execution-detail.js';
+import './execution-list.js';
+import { HttpSource, type FlowtraceSource, type LiveState } from './source.js';
+import { theme } from './theme.js';
+import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, Page } from './types.js';
+
+const POLL_MS = 2000;
+const STATUSES: readonly string[] = ['pending', 'fulfilled', 'error'];
+
+/**
+ * The Usage tab: a flow's executions on the left, the selected one on the right (stacked on
+ * narrow screens), kept live from the collector's stream, falling back to polling while rows are
+ * pending and the stream is down.
+ *
+ * @element flowtrace-usage-tab
+ * @attr flow-id - the flow whose executions to show
+ * @attr api-base - the collector's base URL (default: this page's origin)
+ * @attr token - bearer token for the collector
+ * @attr page-size - rows per page (default 20, at most 100)
+ * @attr trace-url - link template for trace ids, e.g. `http://localhost:16686/trace/{traceId}`
+ * @attr execution-id - the execution to open (set it to deep-link)
+ * @prop source - a custom {@link FlowtraceSource} instead of the collector's HTTP API
+ * @fires flowtrace-select - `{ flowId, executionId }` when an execution is opened
+ * @fires flowtrace-page - `{ page }` when the reader changes page
+ * @csspart list-panel - the left column; its parts are exported too (toolbar, filter, list, …)
+ * @csspart detail-panel - the right column; its parts are exported too (header, node, failing, …)
+ */
+export class FlowtraceUsageTab extends LitElement {
+  static override properties = {
+    flowId: { attribute: 'flow-id' },
+    apiBase: { attribute: 'api-base' },
+    token: {},
+    pageSize: { type: Number, attribute: 'page-size' },
+    traceUrl: { attribute: 'trace-url' },
+    executionId: { attribute: 'execution-id', reflect: true },
+    source: { attribute: false },
+    page: { state: true },
+    status: { state: true },
+    list: { state: true },
+    listLoading: { state: true },
+    listError: { state: true },
+    record: { state: true },
+    detailLoading: { state: true },
+    detailError: { state: true },
+    live: { state: true },
+    now: { state: true },
+  };
+
+  declare flowId: string;
+  declare apiBase: string | undefined;
+  declare token: string | undefined;
+  declare pageSize: number;
+  declare traceUrl: string | undefined;
+  declare executionId: string | undefined;
+  declare source: FlowtraceSource | undefined;
+  declare page: number;
+  declare status: ExecutionStatus | '';
+  declare list: Page<ExecutionListItem> | undefined;
+  declare listLoading: boolean;
+  declare listError: string | undefined;
+  declare record: ExecutionRecord | undefined;
+  declare detailLoading: boolean;
+  declare detailError: string | undefined;
+  declare live: LiveState;
+  declare now: number;
+
+  private listRequest: AbortController | undefined;
+  private detailRequest: AbortController | undefined;
+  private subscription: { close(): void } | undefined;
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private poller: ReturnType<typeof setInterval> | undefined;
+  /** What the current list and subscription were started for; a change restarts them. */
+  private startedFor: unknown[] | undefined;
+
+  constructor() {
+    super();
+    this.flowId = '';
+    this.apiBase = undefined;
+    this.token = undefined;
+    this.pageSize = 20;
+    this.traceUrl = undefined;
+    this.executionId = undefined;
+    this.source = undefined;
+    this.page = 1;
+    this.status = '';
+    this.list = undefined;
+    this.listLoading = false;
+    this.listError = undefined;
+    this.record = undefined;
+    this.detailLoading = false;
+    this.detailError = undefined;
+    this.live = 'connecting';
+    this.now = Date.now();
+    this.addEventListener(PAGE_EVENT, (event) => this.onPage(event));
+    this.addEventListener(FILTER_EVENT, (event) => this.onFilter(event));
+    this.addEventListener(RETRY_EVENT, () => void this.loadList());
+    this.addEventListener(SELECT_EVENT, (event) => this.onSelect(event));
+  }
+
+  static override styles = [
+    theme,
+    css`
+      :host {
+        display: block;
+        container-type: inline-size;
+        background: var(--_bg);
+        border: 1px solid var(--_border);
+        border-radius: var(--_radius);
+        height: var(--flowtrace-height, 640px);
+        overflow: hidden;
+      }
+      .columns {
+        display: grid;
+        grid-template-columns: minmax(16em, 2fr) 3fr;
+        height: 100%;
+      }
+      flowtrace-execution-list {
+        border-right: 1px solid var(--_border);
+        min-height: 0;
+      }
+      flowtrace-execution-detail {
+        min-height: 0;
+      }
+      .live {
+        position: absolute;
+        right: 0.75em;
+        bottom: 0.4em;
+        font-size: 0.75em;
+        color: var(--_muted);
+      }
+      @container (max-width: 720px) {
+        .columns {
+          grid-template-columns: 1fr;
+          grid-template-rows: minmax(14em, 45%) 1fr;
+        }
+        flowtrace-execution-list {
+          border-right: none;
+          border-bottom: 1px solid var(--_border);
+        }
+      }
+    `,
+  ];
+
+  /** The source in use: the injected one, or the collector's HTTP API. */
+  private get data(): FlowtraceSource {
+    this.source ??= new HttpSource({ apiBase: this.apiBase, token: this.token });
+    return this.source;
+  }
+
+  override connectedCallback() {
+    super.connectedCallback();
+    this.ticker = setInterval(() => this.tick(), 1000);
+    this.requestUpdate();
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    this.startedFor = undefined;
+    clearInterval(this.ticker);
+    this.stopPolling();
+    this.subscription?.close();
+    this.subscription = undefined;
+    this.listRequest?.abort();
+    this.detailRequest?.abort();
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>) {
+    if (!this.isConnected || !this.flowId) return;
+    // A source the tab made itself follows api-base and token; an injected one is kept.
+    if ((changed.has('apiBase') || changed.has('token')) && this.source instanceof HttpSource) this.source = undefined;
+    const key = [this.flowId, this.apiBase, this.token, this.source];
+    if (!this.startedFor || key.some((part, i) => part !== this.startedFor![i])) {
+      this.restart();
+      this.startedFor = [this.flowId, this.apiBase, this.token, this.source];
+      return;
+    }
+    if (changed.has('pageSize')) void this.loadList();
+    if (changed.has('executionId') && this.executionId !== this.record?.id) void this.loadDetail();
+  }
+
+  override render() {
+    const list = this.list;
+    return html`<div class="columns">
+      <flowtrace-execution-list
+        part="list-panel"
+        exportparts="toolbar, filter, list, empty, loading, error, retry, pagination"
+        .flowId=${this.flowId}
+        .items=${list?.items ?? []}
+        .selectedId=${this.executionId}
+        .page=${this.page}
+        .totalPages=${list?.totalPages ?? 0}
+        .total=${list?.total ?? 0}
+        .status=${this.status}
+        .loading=${this.listLoading}
+        .error=${this.listError}
+        .now=${this.now}
+      ></flowtrace-execution-list>
+      <flowtrace-execution-detail
+        part="detail-panel"
+        exportparts="placeholder, header, summary, params, steps, node, failing, result, trace-link"
+        .record=${this.record}
+        .loading=${this.detailLoading}
+        .error=${this.detailError}
+        .traceUrl=${this.traceUrl}
+        .now=${this.now}
+      ></flowtrace-execution-detail>
+    </div>`;
+  }
+
+  /** (Re)loads everything for the current flow and (re)subscribes to its live changes. */
+  private restart() {
+    this.subscription?.close();
+    this.subscription = undefined;
+    this.page = 1;
+    this.list = undefined;
+    void this.loadList();
+    if (this.executionId) void this.loadDetail();
+    const source = this.data;
+    if (source.subscribe) {
+      this.subscription = source.subscribe(this.flowId, {
+        onChange: (item) => this.onLiveChange(item),
+        onState: (state) => {
+          const recovered = state === 'live' && this.live === 'down';
+          this.live = state;
+          // Changes made while the stream was down were replayed by the source; reload anyway
+          // so totals and ordering are exact.
+          if (recovered) void this.loadList({ quiet: true });
+          this.updatePolling();
+        },
+      });
+    } else {
+      this.live = 'down';
+    }
+  }
+
+  private async loadList({ quiet = false } = {}) {
+    if (!this.flowId) return;
+    this.listRequest?.abort();
+    const request = (this.listRequest = new AbortController());
+    if (!quiet) this.listLoading = true;
+    try {
+      const limit = Math.max(1, Math.min(100, this.pageSize || 20));
+      const query = { page: this.page, limit, ...(this.status ? { status: this.status } : {}) };
+      this.list = await this.data.listExecutions(this.flowId, query, request.signal);
+      this.listError = undefined;
+    } catch (error) {
+      if (request.signal.aborted) return;
+      this.listError = messageOf(error, 'The executions could not be loaded.');
+    } finally {
+      if (this.listRequest === request) this.listLoading = false;
+    }
+    this.updatePolling();
+  }
+
+  private async loadDetail({ quiet = false } = {}) {
+    const id = this.executionId;
+    this.detailRequest?.abort();
+    if (!id) {
+      this.record = undefined;
+      return;
+    }
+    const request = (this.detailRequest = new AbortController());
+    if (!quiet) {
+      this.detailLoading = true;
+      if (this.record?.id !== id) this.record = undefined;
+    }
+    try {
+      this.record = await this.data.getExecution(this.flowId, id, request.signal);
+      this.detailError = undefined;
+    } catch (error) {
+      if (request.signal.aborted) return;
+      this.detailError = messageOf(error, 'The execution could not be loaded.');
+    } finally {
+      if (this.detailRequest === request) this.detailLoading = false;
+    }
+    this.updatePolling();
+  }
+
+  /** A record changed: update its row in place, or put a new one at the top of page 1. */
+  private onLiveChange(item: ExecutionListItem) {
+    if (item.flowId !== this.flowId || !this.list) return;
+    const list = this.list;
+    const matches = !this.status || item.status === this.status;
+    const index = list.items.findIndex((row) => row.id === item.id);
+    if (index >= 0) {
+      const items = matches ? list.items.map((row) => (row.id === item.id ? item : row)) : list.items.filter((row) => row.id !== item.id);
+      const total = matches ? list.total : list.total - 1;
+      this.list = { ...list, items, total, totalPages: Math.ceil(total / list.limit) };
+    } else if (matches) {
+      const total = list.total + 1;
+      const newest = list.items[0];
+      const onTop = this.page === 1 && (!newest || Date.parse(item.startedAt) >= Date.parse(newest.startedAt));
+      const items = onTop ? [item, ...list.items].slice(0, list.limit) : list.items;
+      this.list = { ...list, items, total, totalPages: Math.ceil(total / list.limit) };
+    }
+    if (item.id === this.executionId) void this.loadDetail({ quiet: true });
+  }
+
+  // The list's and pagination's events are composed: they go on to the host page as they are.
+  private onSelect(event: CustomEvent<SelectDetail>) {
+    this.executionId = event.detail.executionId;
+  }
+
+  private onPage(event: CustomEvent<PageDetail>) {
+    this.page = event.detail.page;
+    void this.loadList();
+  }
+
+  private onFilter(event: CustomEvent<FilterDetail>) {
+    const status = event.detail.status;
+    this.status = STATUSES.includes(status) ? (status as ExecutionStatus) : '';
+    this.page = 1;
+    void this.loadList();
+  }
+
+  private get hasPending(): boolean {
+    return (this.list?.items.some((row) => row.status === 'pending') ?? false) || this.record?.status === 'pending';
+  }
+
+  private tick() {
+    if (this.hasPending) this.now = Date.now();
+  }
+
+  /** Polls while something visible is pending and live updates are not flowing. */
+  private updatePolling() {
+    const needed = this.live !== 'live' && this.hasPending && this.isConnected;
+    if (needed && !this.poller) {
+      this.poller = setInterval(() => {
+        void this.loadList({ quiet: true });
+        if (this.record?.status === 'pending') void this.loadDetail({ quiet: true });
+      }, POLL_MS);
+    } else if (!needed) {
+      this.stopPolling();
+    }
+  }
+
+  private stopPolling() {
+    clearInterval(this.poller);
+    this.poller = undefined;
+  }
+}
+
+function messageOf(error: unknown, fallback: string): string {
+  return error instanceof Error && error.message ? error.message : fallback;
+}
+
+customElements.get('flowtrace-usage-tab') ?? customElements.define('flowtrace-usage-tab', FlowtraceUsageTab);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'flowtrace-usage-tab': FlowtraceUsageTab;
+  }
+}

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCollector, type CollectorOptions } from '@flowtrace/collector';
+import { createTracingExtension, startTracing } from '@flowtrace/tracer';
+import { createScope, custom, flow } from '@pumped-fn/core-next';
+
+export const BUNDLE = fileURLToPath(new URL('../../dist/bundle/flowtrace-viewer.js', import.meta.url));
+
+export interface Order {
+  sku: string;
+  qty: number;
+  note?: string;
+}
+
+const validate = flow({ name: 'validate', input: custom<Order>(), output: custom<{ ok: true }>() }, (_ctx, order) => {
+  if (order.qty <= 0) throw new RangeError(`quantity must be positive, got ${order.qty}`);
+  return { ok: true as const };
+});
+
+export const checkout = flow(
+  { name: 'checkout', input: custom<Order>(), output: custom<{ total: number }>() },
+  async (ctx, order) => {
+    await ctx.exec({ flow: validate, input: order, key: 'validate' });
+    const total = await ctx.exec({ fn: (qty: number) => qty * 5, params: [order.qty], key: 'price' });
+    await ctx.exec({ fn: async () => ({ reserved: order.qty }), key: 'reserve' });
+    return { total };
+  },
+);
+
+/** A gate a test opens to let a running flow finish. */
+export function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
+export const waiting = flow({ name: 'waiting', input: custom<{ label: string; until: Promise<void> }>(), output: custom<string>() }, async (ctx, input) => {
+  await ctx.exec({ fn: () => input.until, key: 'wait' });
+  return `done ${input.label}`;
+});
+
+/**
+ * The real thing, in process: a collector on loopback with a SQLite file, serving this
+ * package's bundle, and the tracer exporting real executions to it.
+ */
+export async function startStack(options: CollectorOptions = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'flowtrace-viewer-'));
+  const collector = createCollector({ dbPath: join(dir, 'flowtrace.db'), viewerBundle: BUNDLE, reconcileIntervalMs: 0, log: () => {}, ...options });
+  const url = await collector.listen(0, '127.0.0.1');
+  const tracing = startTracing({ serviceName: 'shop', collectorUrl: url, collectorProtocol: 'http/json', collectorBatch: { scheduledDelayMillis: 50 } });
+  const scope = createScope({ extensions: [createTracingExtension()] });
+  return {
+    url,
+    collector,
+    tracing,
+    scope,
+    /** Runs an order through checkout; a failing one is expected to fail. */
+    async order(order: Order) {
+      await scope.exec({ flow: checkout, input: order }).result.catch(() => {});
+    },
+    async flush() {
+      await tracing.forceFlush();
+    },
+    async close() {
+      await tracing.shutdown();
+      await collector.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
