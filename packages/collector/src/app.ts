@@ -40,6 +40,8 @@ export interface CollectorOptions {
    * a Usage page at /. Default: found when @flowtrace/viewer is installed; `false` for none.
    */
   viewerBundle?: string | false;
+  /** Trace-link template for the Usage page, e.g. `http://localhost:16686/trace/{traceId}`. */
+  traceUrl?: string;
   /** The clock (ms since the epoch); injectable for tests. */
   now?: () => number;
   log?: (message: string) => void;
@@ -111,7 +113,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     ctx.body = openApiDocument;
   });
   const api = apiRoutes(store, now);
-  const viewer = viewerRoutes(findViewerBundle(options.viewerBundle));
+  const viewer = viewerRoutes(findViewerBundle(options.viewerBundle), options.traceUrl);
   app.use(router.routes()).use(router.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
   app.use(viewer.routes()).use(viewer.allowedMethods());

@@ -14,11 +14,13 @@ Usage: flowtrace-collector [options]
   --token <token>       require "Authorization: Bearer <token>" (default: $FLOWTRACE_TOKEN)
   --cors-origin <url>   allow browser calls from this origin (repeatable)
   --max-body <bytes>    largest request body after gzip inflation (default ${DEFAULT_MAX_BODY_BYTES})
+  --trace-url <tmpl>    link trace ids in the Usage page, e.g. http://localhost:16686/trace/{traceId}
   --insecure            allow a non-loopback --host without a token
   -h, --help            show this help
 
 Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_TIMEOUT, FLOWTRACE_FORWARD
-(comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated) set the same options.
+(comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_MAX_BODY,
+FLOWTRACE_TRACE_URL and FLOWTRACE_INSECURE=true set the same options.
 `;
 
 export class UsageError extends Error {}
@@ -56,6 +58,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         token: { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
         'max-body': { type: 'string' },
+        'trace-url': { type: 'string' },
         insecure: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -67,7 +70,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   const list = (value: string | undefined) => (value ? value.split(',').map((s) => s.trim()).filter(Boolean) : []);
   const host = v.host ?? env.FLOWTRACE_HOST ?? '127.0.0.1';
   const token = v.token ?? env.FLOWTRACE_TOKEN;
-  if (!LOOPBACK.has(host) && !token && !v.insecure) {
+  const insecure = v.insecure === true || env.FLOWTRACE_INSECURE === 'true';
+  if (!LOOPBACK.has(host) && !token && !insecure) {
     throw new UsageError(`refusing to listen on ${host} without a token: set --token (or FLOWTRACE_TOKEN), or pass --insecure`);
   }
   const maxBody = v['max-body'] ?? env.FLOWTRACE_MAX_BODY;
@@ -84,6 +88,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
       token,
       corsOrigins: v['cors-origin'] ?? list(env.FLOWTRACE_CORS_ORIGINS),
       maxBodyBytes: maxBody ? Number(maxBody) : DEFAULT_MAX_BODY_BYTES,
+      traceUrl: v['trace-url'] ?? env.FLOWTRACE_TRACE_URL,
     },
   };
 }

@@ -5,7 +5,7 @@ import { VIEWER_PATH } from './viewer.js';
  * with the selection kept in the URL hash (`#flow=…&execution=…`) so it can be linked. It is
  * also the plain-HTML example of embedding the tab.
  */
-export function hostPage({ viewerAvailable }: { viewerAvailable: boolean }): string {
+export function hostPage({ viewerAvailable, traceUrl }: { viewerAvailable: boolean; traceUrl?: string | undefined }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -30,6 +30,7 @@ export function hostPage({ viewerAvailable }: { viewerAvailable: boolean }): str
 <main id="main"><p class="note">${viewerAvailable ? 'Loading flows…' : 'The viewer is not installed next to this collector (npm install @flowtrace/viewer).'}</p></main>
 ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
 <script type="module">
+  const traceUrl = ${JSON.stringify(traceUrl ?? '').replace(/</g, '\\u003c')};
   const params = () => new URLSearchParams(location.hash.slice(1));
   const token = params().get('token') ?? sessionStorage.getItem('flowtrace-token') ?? '';
   if (token) sessionStorage.setItem('flowtrace-token', token);
@@ -47,6 +48,7 @@ ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
       main.replaceChildren();
       tab = document.createElement('flowtrace-usage-tab');
       if (token) tab.setAttribute('token', token);
+      if (traceUrl) tab.setAttribute('trace-url', traceUrl);
       tab.addEventListener('flowtrace-select', (event) => show(event.detail.flowId, event.detail.executionId));
       main.append(tab);
     }

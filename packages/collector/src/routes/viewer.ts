@@ -20,7 +20,7 @@ export const VIEWER_PATH = '/viewer/flowtrace-viewer.js';
  * (on another origin too, when it is allowed by `--cors-origin`); `GET /`: a page that shows
  * every flow's Usage tab. Neither holds data, so neither needs the token.
  */
-export function viewerRoutes(bundlePath: string | undefined): Router {
+export function viewerRoutes(bundlePath: string | undefined, traceUrl?: string): Router {
   const router = new Router();
   let bundle: { code: Buffer; map: Buffer | undefined } | undefined;
   const load = () => {
@@ -45,7 +45,7 @@ export function viewerRoutes(bundlePath: string | undefined): Router {
   router.get('/', (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = hostPage({ viewerAvailable: load() !== undefined });
+    ctx.body = hostPage({ viewerAvailable: load() !== undefined, traceUrl });
   });
   return router;
 }
