@@ -91,7 +91,13 @@ describe('projection of spans into execution records', () => {
       { sku: 'C', qty: 7 },
       { sku: 'D', qty: -2 },
     ];
-    const spans: Span[] = normalized(await checkoutSpans(orders, provider));
+    // One after another: executions started in the same millisecond are ordered by arrival, and
+    // this test shuffles arrival.
+    const spans: Span[] = [];
+    for (const order of orders) {
+      spans.push(...normalized(await checkoutSpans([order], provider)));
+      await new Promise((r) => setTimeout(r, 3));
+    }
     const baseline = new SqliteStore({ path: ':memory:', defaultTimeoutMs: 300_000 });
     baseline.ingest(spans, context.now);
     const ids = [...new Set(spans.map((s) => s.attributes['flowtrace.execution.id'] as string))];

@@ -18,7 +18,9 @@ const migrations: ReadonlyArray<{ version: number; sql: string }> = [
       ) WITHOUT ROWID;
       CREATE INDEX spans_by_execution ON spans (execution_id) WHERE execution_id IS NOT NULL;
 
-      -- One row per execution: the projected record, and the columns the list filters on.
+      -- One row per execution: the projected record, and the columns the list filters on. Tracers
+      -- stamp starts to the millisecond, so executions started in the same millisecond are
+      -- ordered by arrival: the rowid, which an upsert keeps.
       CREATE TABLE executions (
         id                  TEXT PRIMARY KEY,
         flow_id             TEXT NOT NULL,
@@ -31,8 +33,8 @@ const migrations: ReadonlyArray<{ version: number; sql: string }> = [
         record              TEXT NOT NULL,
         seq                 INTEGER NOT NULL
       );
-      CREATE INDEX executions_by_flow ON executions (flow_id, started_at DESC, id DESC);
-      CREATE INDEX executions_by_flow_status ON executions (flow_id, status, started_at DESC, id DESC);
+      CREATE INDEX executions_by_flow ON executions (flow_id, started_at DESC);
+      CREATE INDEX executions_by_flow_status ON executions (flow_id, status, started_at DESC);
       CREATE INDEX executions_pending_deadline ON executions (deadline) WHERE status = 'pending';
       CREATE INDEX executions_pending_service ON executions (service_name) WHERE status = 'pending';
       CREATE UNIQUE INDEX executions_by_seq ON executions (seq);

@@ -69,7 +69,7 @@ export class SqliteStore implements Store {
                 f.deleted_at IS NOT NULL AS deleted, last.status AS lastStatus, last.started_at AS lastStartedAt
          FROM flows f
          LEFT JOIN executions last ON last.id = (
-           SELECT id FROM executions e WHERE e.flow_id = f.flow_id ORDER BY started_at DESC, id DESC LIMIT 1)
+           SELECT id FROM executions e WHERE e.flow_id = f.flow_id ORDER BY started_at DESC, rowid DESC LIMIT 1)
          ORDER BY f.flow_name, f.flow_id`,
       ),
       deleteFlow: db.prepare('UPDATE flows SET deleted_at = ? WHERE flow_id = ?'),
@@ -187,7 +187,7 @@ export class SqliteStore implements Store {
     const total = this.db.prepare(`SELECT count(*) FROM executions WHERE ${clause}`).pluck().get(params) as number;
     const items = (
       this.db
-        .prepare(`SELECT item FROM executions WHERE ${clause} ORDER BY started_at DESC, id DESC LIMIT @limit OFFSET @offset`)
+        .prepare(`SELECT item FROM executions WHERE ${clause} ORDER BY started_at DESC, rowid DESC LIMIT @limit OFFSET @offset`)
         .pluck()
         .all(params) as string[]
     ).map((item) => JSON.parse(item) as ExecutionListItem);
