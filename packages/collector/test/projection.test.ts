@@ -2,11 +2,26 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { projectExecution } from '../src/records/project.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { Span } from '../src/otlp/span.js';
+import { custom, flow } from '@pumped-fn/core-next';
 import { checkoutSpans, memoryProvider, normalized } from './support/traced.js';
 
 const provider = memoryProvider();
 afterAll(() => provider.provider.shutdown());
 const context = { now: Date.now(), defaultTimeoutMs: 300_000, instanceStarts: [] };
+
+const outerChild = flow({ name: 'outer-child', input: custom<void>(), output: custom<number>() }, async (ctx) => {
+  await ctx.exec({ fn: () => 1, key: 'inner-a' });
+  return ctx.exec({ fn: () => 2, key: 'inner-b' });
+});
+const outer = flow({ name: 'outer', input: custom<void>(), output: custom<number>() }, async (ctx) => {
+  await ctx.exec({ flow: outerChild, input: undefined });
+  return ctx.exec({ fn: () => 3, key: 'after' });
+});
+async function nestedSpans() {
+  provider.exporter.reset();
+  await provider.scope.exec({ flow: outer, input: undefined });
+  return provider.exporter.getFinishedSpans();
+}
 
 /** A small deterministic PRNG, so a failing order can be replayed from its seed. */
 function random(seed: number) {
@@ -51,6 +66,19 @@ describe('projection of spans into execution records', () => {
     expect(record.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(Date.parse(record.endedAt!)).toBeGreaterThanOrEqual(Date.parse(record.startedAt));
     expect(record.nodes.every((n) => n.parentId === spans.find((s) => s.attributes['flowtrace.execution.root'] === true && !s.attributes['flowtrace.marker'])!.spanId)).toBe(true);
+  });
+
+  it('orders steps as they ran, depth first, even when they all start in one millisecond', async () => {
+    const spans = normalized(await checkoutSpans([{ sku: 'A-1', qty: 3 }], provider));
+    const sameStart = spans.map((s) => ({ ...s, startTimeUnixNano: spans[0]!.startTimeUnixNano }));
+    for (const seed of [1, 2, 3]) {
+      const record = projectExecution(shuffled(sameStart, random(seed)), context)!.record;
+      expect(record.nodes.map((n) => n.name)).toEqual(['flow validate', 'step price', 'step reserve']);
+    }
+    // A step's own steps come right after it.
+    const nested = normalized(await nestedSpans());
+    const record = projectExecution(nested.map((s) => ({ ...s, startTimeUnixNano: nested[0]!.startTimeUnixNano })), context)!.record;
+    expect(record.nodes.map((n) => n.name)).toEqual(['flow outer-child', 'step inner-a', 'step inner-b', 'step after']);
   });
 
   it('names the deepest failing node and its error', async () => {

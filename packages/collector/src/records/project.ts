@@ -55,7 +55,7 @@ export function projectExecution(spans: readonly Span[], context: ProjectionCont
   const timeoutMs = typeof declared === 'number' && declared > 0 ? declared : context.defaultTimeoutMs;
   const rootSpanId = root?.spanId ?? marker?.parentSpanId ?? head.spanId;
 
-  const nodes = real.filter((s) => s !== root).map(toNode);
+  const nodes = treeOrder(real.filter((s) => s !== root)).map(toNode);
   const record: ExecutionRecord = {
     id: executionIdOf(head) ?? head.spanId,
     flowId,
@@ -269,14 +269,42 @@ function clip(value: string): string {
   return value.length > PREVIEW_LENGTH ? `${value.slice(0, PREVIEW_LENGTH - 1)}…` : value;
 }
 
+/** Start time, then span id: a total order, whatever the delivery order. */
 function byStart(a: Span, b: Span): number {
   const sa = BigInt(a.startTimeUnixNano);
   const sb = BigInt(b.startTimeUnixNano);
   if (sa !== sb) return sa < sb ? -1 : 1;
-  const ia = a.attributes[sc.ATTR_STEP_INDEX];
-  const ib = b.attributes[sc.ATTR_STEP_INDEX];
-  if (typeof ia === 'number' && typeof ib === 'number' && ia !== ib) return ia - ib;
   return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
+}
+
+/**
+ * The steps in the order they ran: each step followed by its own steps (depth first), siblings
+ * by the index the tracer gave them in start order. Start times alone cannot order them:
+ * tracers stamp starts to the millisecond, and many steps start within one.
+ */
+function treeOrder(spans: Span[]): Span[] {
+  const ids = new Set(spans.map((s) => s.spanId));
+  const children = new Map<string | undefined, Span[]>();
+  for (const span of spans) {
+    const parent = span.parentSpanId && ids.has(span.parentSpanId) ? span.parentSpanId : undefined;
+    const list = children.get(parent) ?? [];
+    list.push(span);
+    children.set(parent, list);
+  }
+  const index = (s: Span) => {
+    const value = s.attributes[sc.ATTR_STEP_INDEX];
+    return typeof value === 'number' ? value : Number.MAX_SAFE_INTEGER;
+  };
+  const bySiblingOrder = (a: Span, b: Span) => index(a) - index(b) || byStart(a, b);
+  const ordered: Span[] = [];
+  const visit = (parent: string | undefined) => {
+    for (const span of (children.get(parent) ?? []).sort(bySiblingOrder)) {
+      ordered.push(span);
+      visit(span.spanId);
+    }
+  };
+  visit(undefined);
+  return ordered;
 }
 
 function str(value: unknown): string | undefined {

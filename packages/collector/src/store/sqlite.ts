@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Span } from '../otlp/span.js';
-import { executionIdOf, listItem, markerOf, projectExecution } from '../records/project.js';
+import { executionIdOf, listItem, markerOf, projectExecution, type Projection } from '../records/project.js';
 import type { ExecutionListItem, ExecutionRecord, FlowSummary, Page } from '../records/types.js';
 import * as sc from '@flowtrace/tracer/semconv';
 import { nanosToMillis } from '../otlp/span.js';
@@ -93,6 +93,18 @@ export class SqliteStore implements Store {
         if (executionId) touched.add(executionId);
       }
       return this.reproject(touched, now);
+    })();
+  }
+
+  /**
+   * Writes already projected records in one transaction, as ingest would have: for importing
+   * history (and seeding benchmarks) without replaying every span.
+   */
+  importRecords(projections: Iterable<Projection>): number {
+    return this.db.transaction(() => {
+      let saved = 0;
+      for (const { record, startedAtMs } of projections) if (this.save(record, startedAtMs)) saved++;
+      return saved;
     })();
   }
 

@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { createTracingExtension, startTracing } from '@flowtrace/tracer';
+import { ATTR_MARKER } from '@flowtrace/tracer/semconv';
+import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { startCollectorProcess } from './collector-process.js';
+import { figure, median, type Bench, type BenchResult } from './measure.js';
+import { copyExecution, templateExecution } from './spans.js';
+
+interface Item {
+  id: string;
+  status: string;
+  preview: string;
+}
+
+/**
+ * How soon a subscriber of /api/stream learns that an execution started and that it ended, with
+ * `startTracing` defaults; against the collector's own floor in the same run: one OTLP request
+ * posted straight to it and its event coming back.
+ */
+export const liveBench: Bench = async ({ smoke, log }): Promise<BenchResult> => {
+  const dir = mkdtempSync(join(tmpdir(), 'flowtrace-bench-'));
+  const collector = await startCollectorProcess(['--db', join(dir, 'live.db')]);
+  const tracing = startTracing({ serviceName: 'bench-live', collectorUrl: collector.url });
+  const scope = createScope({ extensions: [createTracingExtension()] });
+  const work = flow({ name: 'live', input: custom<{ run: string }>(), output: custom<string>() }, async (ctx, input) => {
+    await ctx.exec({ key: 'work', fn: () => new Promise((r) => setTimeout(r, 300)) });
+    return input.run;
+  });
+  const stream = await subscribe(`${collector.url}/api/stream`);
+  try {
+    const runs = smoke ? 2 : 12;
+    log(`${runs} executions`);
+    const template = await templateExecution();
+    const samples: Record<string, number[]> = { pending: [], fulfilled: [], floor: [] };
+    for (let i = 0; i < runs; i++) {
+      const run = `run-${i}-${Date.now()}`;
+      const started = performance.now();
+      const execution = scope.exec({ flow: work, input: { run } });
+      await stream.waitFor((item) => item.preview === `run: ${run}` && item.status === 'pending');
+      samples.pending!.push(performance.now() - started);
+      await execution.result;
+      const ended = performance.now();
+      await stream.waitFor((item) => item.preview === `run: ${run}` && item.status === 'fulfilled');
+      samples.fulfilled!.push(performance.now() - ended);
+
+      // The floor: a finished execution's root span, posted straight to the collector.
+      const id = `floor-${i}-${Date.now()}`;
+      const root = copyExecution(template, 0, id).filter((s) => s.attributes['flowtrace.execution.root'] === true && s.attributes[ATTR_MARKER] === undefined);
+      const body = JsonTraceSerializer.serializeRequest(root)!;
+      const posted = performance.now();
+      await fetch(`${collector.url}/v1/traces`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'application/json' } }).then((r) => r.arrayBuffer());
+      await stream.waitFor((item) => item.id === id);
+      samples.floor!.push(performance.now() - posted);
+    }
+    const floor = { name: 'collector floor (POST → event)', value: median(samples.floor!) };
+    return {
+      bench: 'live',
+      smoke,
+      figures: [
+        figure('flow start → pending event', median(samples.pending!), 'ms', floor, 'under 1000 ms'),
+        figure('flow end → fulfilled event', median(samples.fulfilled!), 'ms', floor, 'under 1000 ms'),
+      ],
+      samples,
+    };
+  } finally {
+    stream.close();
+    await tracing.shutdown();
+    await collector.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+/** Reads `execution` events of the stream as they come. */
+async function subscribe(url: string) {
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal });
+  const seen: Item[] = [];
+  let wake: (() => void) | undefined;
+  void (async () => {
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const data = buffer.slice(0, end).split('\n').find((line) => line.startsWith('data: '));
+          buffer = buffer.slice(end + 2);
+          if (data) seen.push(JSON.parse(data.slice(6)) as Item);
+          wake?.();
+        }
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    async waitFor(match: (item: Item) => boolean, timeoutMs = 10_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!seen.some(match)) {
+        if (Date.now() > deadline) throw new Error('the expected event did not arrive');
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 50);
+        });
+      }
+    },
+    close: () => controller.abort(),
+  };
+}
