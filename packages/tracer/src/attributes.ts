@@ -72,12 +72,13 @@ export class AttributeMapper {
   }
 
   /**
-   * `flowtrace.tag.<label>` for every labelled tag visible from `ctx`: the scope's, then each
-   * context's from the root down, so an inner value wins; `flowTags` (those given to `flow()`)
-   * come before the contexts'. `flowtrace.timeout_ms` is set from the tag of that label.
+   * `flowtrace.tag.<label>` for the labelled tags of `ctx`. An execution's own span (`inherited`)
+   * gets every tag visible from it: the scope's, then each context's from the root down, so an
+   * inner value wins; a nested flow's span only those of its own context. `flowTags` (those given
+   * to `flow()`) come before the contexts'. `flowtrace.timeout_ms` is set from the tag of that label.
    */
-  tags(target: Attributes, ctx: ExecutionContext.Context, flowTags?: readonly Tag.Tagged[]): void {
-    for (const [label, value] of collectTags(ctx, flowTags ?? [])) {
+  tags(target: Attributes, ctx: ExecutionContext.Context, flowTags: readonly Tag.Tagged[] | undefined, inherited: boolean): void {
+    for (const [label, value] of collectTags(ctx, flowTags ?? [], inherited)) {
       if (label === ATTR_TIMEOUT_MS) {
         if (typeof value === 'number' && Number.isFinite(value)) target[ATTR_TIMEOUT_MS] = value;
         continue;
@@ -105,16 +106,16 @@ export class AttributeMapper {
   }
 }
 
-/** Labelled tags visible from `ctx`, outermost first. */
-function collectTags(ctx: ExecutionContext.Context, flowTags: readonly Tag.Tagged[]): Map<string, unknown> {
-  const chain: ExecutionContext.Context[] = [];
-  for (let c: ExecutionContext.Context | undefined = ctx; c; c = c.parent) chain.unshift(c);
+/** Labelled tags of `ctx` (with `inherited`, also of the scope and its ancestors), outermost first. */
+function collectTags(ctx: ExecutionContext.Context, flowTags: readonly Tag.Tagged[], inherited: boolean): Map<string, unknown> {
+  const chain: ExecutionContext.Context[] = [ctx];
+  if (inherited) for (let c = ctx.parent; c; c = c.parent) chain.unshift(c);
   const found = new Map<string, unknown>();
   const add = (key: symbol, value: unknown) => {
     const label = key.description;
     if (label && !INTERNAL_TAG_KEYS.has(key)) found.set(label, value);
   };
-  for (const tagged of ctx.scope.tags ?? []) add(tagged.key, tagged.value);
+  if (inherited) for (const tagged of ctx.scope.tags ?? []) add(tagged.key, tagged.value);
   for (const tagged of flowTags) add(tagged.key, tagged.value);
   for (const c of chain) {
     for (const tagged of c.tags ?? []) add(tagged.key, tagged.value);

@@ -111,7 +111,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       mapper.flow(attributes, definition);
       mapper.data(attributes, ATTR_INPUT, ATTR_INPUT_TRUNCATED, operation.input);
       // The root's tags are known at start too: the start marker carries them (and the timeout).
-      if (where.root) mapper.tags(attributes, ctx, operation.flow?.tags);
+      if (where.root) mapper.tags(attributes, ctx, operation.flow?.tags, true);
     } else if (operation.mode === 'sequential') {
       name = `step ${operation.key ?? operation.name}`;
       attributes[ATTR_STEP_KIND] = STEP_KIND_FN;
@@ -127,13 +127,13 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     if (definition) {
       nodes.set(ctx, { span, executionId: where.executionId, depth: where.depth, children: 0, standalone: false });
     }
-    return { span, ctx, spanContext: trace.setSpan(where.parentContext, span) };
+    return { span, ctx, root: where.root, spanContext: trace.setSpan(where.parentContext, span) };
   }
 
   function traceExecution(next: Next, operation: ExecutionOperation) {
     const started = guard(() => startOperation(operation));
     if (!started) return next();
-    const { span, ctx, spanContext } = started;
+    const { span, ctx, spanContext, root } = started;
     const isFlow = operation.definition !== undefined;
     return context.with(spanContext, async () => {
       try {
@@ -152,7 +152,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
         guard(() => {
           const attributes: Attributes = {};
           abortAttributes(attributes, ctx.signal);
-          if (isFlow) mapper.tags(attributes, ctx, operation.flow?.tags);
+          if (isFlow) mapper.tags(attributes, ctx, operation.flow?.tags, root);
           span.setAttributes(attributes);
           span.end();
         });
@@ -181,7 +181,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       const attribute = scalar ? value : json;
       if (attribute !== undefined) attributes[ATTR_META_PREFIX + key] = attribute;
     }
-    mapper.tags(attributes, ctx);
+    mapper.tags(attributes, ctx, undefined, true);
     const span = tracer.startSpan(name, { attributes, startTime: ctx.details.startedAt }, where.parentContext);
     nodes.set(ctx, { span, executionId: where.executionId, depth: where.depth, children: 0, standalone: true });
 
@@ -203,7 +203,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     if (mode) node.span.addEvent(EVENT_CONTEXT_CLOSED, { [ATTR_CLOSE_MODE]: mode });
     const attributes: Attributes = {};
     abortAttributes(attributes, ctx.signal);
-    mapper.tags(attributes, ctx);
+    mapper.tags(attributes, ctx, undefined, true);
     node.span.setAttributes(attributes);
     if (ctx.details.error !== undefined) recordError(node.span, ctx.details.error);
     node.span.end(ctx.details.completedAt);

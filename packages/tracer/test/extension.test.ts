@@ -104,6 +104,8 @@ describe('createTracingExtension: the span tree', () => {
       [attr.ATTR_FLOW_ID]: 'validate',
     });
     expect(child.attributes[attr.ATTR_EXECUTION_ROOT]).toBeUndefined();
+    // Tags belong to the execution: a nested flow's span carries only those of its own context.
+    expect(Object.keys(child.attributes).filter((k) => k.startsWith(attr.ATTR_TAG_PREFIX))).toEqual([]);
     expect(child.attributes[attr.ATTR_CONTEXT_ID]).not.toBe(executionId);
     expect(json(child.attributes[attr.ATTR_OUTPUT])).toEqual({ ok: true });
 

@@ -24,6 +24,7 @@ export class FlowtraceExecutionDetail extends LitElement {
     error: {},
     traceUrl: { attribute: 'trace-url' },
     now: { type: Number },
+    opened: { state: true },
   };
 
   declare record: ExecutionRecord | undefined;
@@ -31,6 +32,8 @@ export class FlowtraceExecutionDetail extends LitElement {
   declare error: string | undefined;
   declare traceUrl: string | undefined;
   declare now: number;
+  /** Steps the reader opened; a closed step's body is not rendered, which keeps long executions fast. */
+  declare opened: Set<string>;
   /** The record whose failing step was last scrolled to, so updates do not scroll again. */
   private scrolledFor: string | undefined;
 
@@ -41,6 +44,7 @@ export class FlowtraceExecutionDetail extends LitElement {
     this.error = undefined;
     this.traceUrl = undefined;
     this.now = Date.now();
+    this.opened = new Set();
   }
 
   static override styles = [
@@ -247,20 +251,34 @@ export class FlowtraceExecutionDetail extends LitElement {
     const data: Record<string, unknown> = {};
     return record.nodes.map((node, index) => {
       if (node.dataKey !== null) data[node.dataKey] = node.output;
-      const after = { ...data };
       const failing = node.id === failingId;
+      const open = failing || this.opened.has(node.id);
       return html`<li style="margin-left:${Math.max(0, node.depth - 1) * 1.25}em">
-        <details class="node ${failing ? 'failing' : ''}" part=${failing ? 'node failing' : 'node'} ?open=${failing} data-node-id=${node.id}>
+        <details
+          class="node ${failing ? 'failing' : ''}"
+          part=${failing ? 'node failing' : 'node'}
+          ?open=${open}
+          data-node-id=${node.id}
+          @toggle=${(event: Event) => this.toggle(node.id, (event.target as HTMLDetailsElement).open)}
+        >
           <summary>
             <flowtrace-status-dot .status=${node.status} .description=${node.error ? `Error — ${node.error.message}` : STATUS[node.status].label}></flowtrace-status-dot>
             <span class="kind">${node.kind}</span>
             <span class="name">${index + 1}. ${node.name}</span>
             <span class="took">${STATUS[node.status].label} · ${formatDuration(node.durationMs)}</span>
           </summary>
-          <div class="body">${this.nodeBody(node, after)}</div>
+          ${open ? html`<div class="body">${this.nodeBody(node, { ...data })}</div>` : nothing}
         </details>
       </li>`;
     });
+  }
+
+  private toggle(id: string, open: boolean) {
+    if (open === this.opened.has(id)) return;
+    const next = new Set(this.opened);
+    if (open) next.add(id);
+    else next.delete(id);
+    this.opened = next;
   }
 
   private nodeBody(node: ExecutionNode, after: Record<string, unknown>) {
@@ -287,6 +305,11 @@ export class FlowtraceExecutionDetail extends LitElement {
       <div class="label">${label}${truncated ? html` <span class="cut">(cut to the tracer's size limit)</span>` : nothing}</div>
       <flowtrace-json-view .value=${value}></flowtrace-json-view>
     </div>`;
+  }
+
+  override willUpdate(changed: Map<string, unknown>) {
+    const previous = changed.get('record') as ExecutionRecord | undefined;
+    if (changed.has('record') && previous?.id !== this.record?.id) this.opened = new Set();
   }
 
   override updated() {

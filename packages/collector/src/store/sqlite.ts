@@ -73,6 +73,7 @@ export class SqliteStore implements Store {
          ORDER BY f.flow_name, f.flow_id`,
       ),
       deleteFlow: db.prepare('UPDATE flows SET deleted_at = ? WHERE flow_id = ?'),
+      flowCount: db.prepare('SELECT execution_count FROM flows WHERE flow_id = ?').pluck(),
       changesSince: db.prepare('SELECT seq, item FROM executions WHERE seq > ? ORDER BY seq LIMIT ?'),
       changesSinceOfFlow: db.prepare('SELECT seq, item FROM executions WHERE seq > ? AND flow_id = ? ORDER BY seq LIMIT ?'),
       lastSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM executions').pluck(),
@@ -196,10 +197,18 @@ export class SqliteStore implements Store {
     }
     const clause = where.join(' AND ');
     // Statements are built from the fixed fragments above only; values are always bound.
-    const total = this.db.prepare(`SELECT count(*) FROM executions WHERE ${clause}`).pluck().get(params) as number;
+    const filtered = where.length > 1;
+    const total = filtered
+      ? (this.db.prepare(`SELECT count(*) FROM executions WHERE ${clause}`).pluck().get(params) as number)
+      : ((this.sql.flowCount.get(query.flowId) as number | undefined) ?? 0);
+    // Page through the index alone, then read just the page's rows (a deep OFFSET stays cheap).
     const items = (
       this.db
-        .prepare(`SELECT item FROM executions WHERE ${clause} ORDER BY started_at DESC, rowid DESC LIMIT @limit OFFSET @offset`)
+        .prepare(
+          `SELECT item FROM executions WHERE rowid IN (
+             SELECT rowid FROM executions WHERE ${clause} ORDER BY started_at DESC, rowid DESC LIMIT @limit OFFSET @offset)
+           ORDER BY started_at DESC, rowid DESC`,
+        )
         .pluck()
         .all(params) as string[]
     ).map((item) => JSON.parse(item) as ExecutionListItem);
