@@ -5,15 +5,13 @@ import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { createTracingExtension, startTracing } from '@flowtrace/tracer';
 import { ATTR_MARKER } from '@flowtrace/tracer/semconv';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { HttpSource } from '@flowtrace/viewer/source';
+import type { ExecutionListItem } from '@flowtrace/collector';
 import { startCollectorProcess } from './collector-process.js';
 import { figure, median, type Bench, type BenchResult } from './measure.js';
 import { copyExecution, templateExecution } from './spans.js';
 
-interface Item {
-  id: string;
-  status: string;
-  preview: string;
-}
+type Item = ExecutionListItem;
 
 /**
  * How soon a subscriber of /api/stream learns that an execution started and that it ended, with
@@ -29,7 +27,8 @@ export const liveBench: Bench = async ({ smoke, log }): Promise<BenchResult> => 
     await ctx.exec({ key: 'work', fn: () => new Promise((r) => setTimeout(r, 300)) });
     return input.run;
   });
-  const stream = await subscribe(`${collector.url}/api/stream`);
+  const stream = subscribe(collector.url, ['live', 'place-order']);
+  await stream.ready;
   try {
     const runs = smoke ? 2 : 12;
     log(`${runs} executions`);
@@ -73,34 +72,28 @@ export const liveBench: Bench = async ({ smoke, log }): Promise<BenchResult> => 
   }
 };
 
-/** Reads `execution` events of the stream as they come. */
-async function subscribe(url: string) {
-  const controller = new AbortController();
-  const response = await fetch(url, { signal: controller.signal });
+/** Follows the flows' live events with the viewer's own data source, as the Usage tab does. */
+function subscribe(collectorUrl: string, flowIds: string[]) {
+  const source = new HttpSource({ apiBase: collectorUrl });
   const seen: Item[] = [];
   let wake: (() => void) | undefined;
-  void (async () => {
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += decoder.decode(value, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const data = buffer.slice(0, end).split('\n').find((line) => line.startsWith('data: '));
-          buffer = buffer.slice(end + 2);
-          if (data) seen.push(JSON.parse(data.slice(6)) as Item);
-          wake?.();
-        }
-      }
-    } catch {
-      // closed
-    }
-  })();
+  const live = new Set<string>();
+  let connected: () => void;
+  const ready = new Promise<void>((resolve) => (connected = resolve));
+  const subscriptions = flowIds.map((flowId) =>
+    source.subscribe(flowId, {
+      onChange: (item) => {
+        seen.push(item);
+        wake?.();
+      },
+      onState: (state) => {
+        if (state === 'live') live.add(flowId);
+        if (live.size === flowIds.length) connected();
+      },
+    }),
+  );
   return {
+    ready,
     async waitFor(match: (item: Item) => boolean, timeoutMs = 10_000): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       while (!seen.some(match)) {
@@ -111,6 +104,6 @@ async function subscribe(url: string) {
         });
       }
     },
-    close: () => controller.abort(),
+    close: () => subscriptions.forEach((s) => s.close()),
   };
 }

@@ -7,7 +7,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 interface Service {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; target: string };
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
@@ -37,13 +37,15 @@ describe('docker-compose.yml', () => {
     expect(services['demo-client']!.environment).toMatchObject({ DEMO_MCP_URL: 'http://demo:3001/mcp' });
   });
 
-  it('builds from Dockerfiles that exist, and runs programs the build produces', () => {
+  it('builds stages of the Dockerfile that exist, and runs programs the build produces', () => {
+    const dockerfile = readFileSync(`${ROOT}Dockerfile`, 'utf8');
     for (const [name, service] of Object.entries(services)) {
       if (!service.build) continue;
-      const dockerfile = `${ROOT}${service.build.context}/${service.build.dockerfile}`;
-      expect(existsSync(dockerfile), `${name}: ${dockerfile}`).toBe(true);
-      const text = readFileSync(dockerfile, 'utf8');
-      const cmd = service.command ?? JSON.parse(/^CMD (\[.*\])$/m.exec(text)![1]!);
+      expect(service.build.context, name).toBe('.');
+      // The stage: from its FROM line to the next one.
+      const stage = new RegExp(`^FROM \\S+ AS ${service.build.target}$([\\s\\S]*?)(?=^FROM |(?![\\s\\S]))`, 'm').exec(dockerfile);
+      expect(stage, `${name}: stage ${service.build.target}`).not.toBeNull();
+      const cmd = service.command ?? JSON.parse(/^CMD (\[.*\])$/m.exec(stage![1]!)![1]!);
       const script = cmd.find((part: string) => part.endsWith('.js'));
       // The script is built from a source file of the repository.
       const source = `${ROOT}${script.replace('/dist/', '/src/').replace(/\.js$/, '.ts')}`;

@@ -117,7 +117,7 @@ export class HttpSource implements FlowtraceSource {
       response = await this.fetch(`${this.base}${path}`, { headers: this.headers(), signal });
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error;
-      throw new SourceError(`cannot reach the flowtrace collector at ${this.base || location.origin}`);
+      throw new SourceError(`cannot reach the flowtrace collector at ${this.base || globalThis.location?.origin}`);
     }
     if (!response.ok) {
       const body = (await response.json().catch(() => undefined)) as { message?: string } | undefined;
