@@ -10,7 +10,7 @@ import { bearerAuth } from './http/auth.js';
 import { jsonErrors } from './http/errors.js';
 import { Reconciler } from './reconcile.js';
 import { apiRoutes } from './routes/api.js';
-import { ingestRoute } from './routes/ingest.js';
+import { emptyStats, ingestRoute, type IngestStats } from './routes/ingest.js';
 import { openApiDocument } from './routes/openapi.js';
 import { CHANGE_EVENT, streamRoute } from './routes/stream.js';
 import { findViewerBundle, VIEWER_PATH, viewerRoutes } from './routes/viewer.js';
@@ -53,6 +53,8 @@ export interface Collector {
   /** Emits `execution-change` with each {@link ExecutionChange}. */
   changes: EventEmitter;
   forwarder: Forwarder;
+  /** What ingest did since start (also in GET /healthz). */
+  stats: IngestStats;
   /** Every route served, as method and path (`/api/executions/:executionId`). */
   routes: Array<{ method: string; path: string }>;
   /** Runs the timeout rule once, now. */
@@ -93,13 +95,15 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   );
   if (options.token) app.use(bearerAuth(options.token, ['/healthz', '/', VIEWER_PATH, `${VIEWER_PATH}.map`]));
 
+  const stats = emptyStats();
   const router = new Router();
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
+    ctx.body = { status: 'ok', ingest: stats };
   });
   router.post(
     '/v1/traces',
     ingestRoute({
+      stats,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxConcurrent: options.maxConcurrentIngests ?? 32,
       store(spans) {
@@ -127,6 +131,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     store,
     changes,
     forwarder,
+    stats,
     routes: [router, api, viewer].flatMap((r) =>
       r.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) }))),
     ),

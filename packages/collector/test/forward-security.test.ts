@@ -117,3 +117,55 @@ describe('command line', () => {
     expect(parseCli(['--host', '0.0.0.0'], { FLOWTRACE_TOKEN: 't' }).options.token).toBe('t');
   });
 });
+
+describe('hostile API parameters', () => {
+  it('cannot read other flows or break the query through flowId, q, status or paging', async () => {
+    const running = await startCollector();
+    cleanup.push(running.close);
+    const provider = memoryProvider();
+    await fetch(`${running.url}/v1/traces`, {
+      method: 'POST',
+      body: jsonBody(await checkoutSpans([{ sku: 'secret-sku', qty: 1 }], provider)),
+      headers: { 'content-type': 'application/json' },
+    });
+    const injections = ["' OR '1'='1", "checkout' --", 'checkout" OR 1=1 --', '%', '_', "'; DROP TABLE executions; --"];
+    for (const flowId of injections) {
+      const page = await getJson(`${running.url}/api/flows/${encodeURIComponent(flowId)}/executions`);
+      expect(page, flowId).toEqual({ status: 200, body: { items: [], page: 1, limit: 20, total: 0, totalPages: 0 } });
+    }
+    for (const q of injections) {
+      const page = await getJson(`${running.url}/api/flows/checkout/executions?q=${encodeURIComponent(q)}`);
+      expect(page.status).toBe(200);
+      expect(page.body.total, q).toBe(0);
+    }
+    for (const status of ["error' OR '1'='1", 'pending;--']) {
+      expect((await getJson(`${running.url}/api/flows/checkout/executions?status=${encodeURIComponent(status)}`)).status).toBe(400);
+    }
+    for (const paging of ['page=1;DROP', 'limit=1e3', 'page=-1', 'limit=0x10']) {
+      expect((await getJson(`${running.url}/api/flows/checkout/executions?${paging}`)).status, paging).toBe(400);
+    }
+    // Everything is still there.
+    expect((await getJson(`${running.url}/api/flows/checkout/executions?q=secret`)).body.total).toBe(1);
+  });
+
+  it('never writes the token to its log', async () => {
+    const lines: string[] = [];
+    const running = await startCollector({ token: 'hunter2-token', log: (line) => lines.push(line) });
+    cleanup.push(running.close);
+    await fetch(`${running.url}/api/flows`, { headers: { authorization: 'Bearer wrong-token' } });
+    await fetch(`${running.url}/api/flows`, { headers: { authorization: 'Bearer hunter2-token' } });
+    await fetch(`${running.url}/v1/traces`, { method: 'POST', body: '{', headers: { authorization: 'Bearer hunter2-token', 'content-type': 'application/json' } });
+    // A store that fails makes the collector log the failed request.
+    running.collector.store.close();
+    const failed = await fetch(`${running.url}/v1/traces`, {
+      method: 'POST',
+      body: jsonBody(await checkoutSpans([{ sku: 'log', qty: 1 }], memoryProvider())),
+      headers: { authorization: 'Bearer hunter2-token', 'content-type': 'application/json' },
+    });
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get('retry-after')).toBe('1');
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toContain('hunter2');
+    expect(lines.join('\n')).not.toContain('wrong-token');
+  });
+});

@@ -36,8 +36,10 @@ export function normalizeRequest(body: unknown, leaves: Leaves): DecodedRequest 
   const result: DecodedRequest = { spans: [], rejected: 0, reasons: [] };
   for (const resourceSpans of list(body.resourceSpans, 'resourceSpans')) {
     if (!isObject(resourceSpans)) throw new OtlpDecodeError('each resourceSpans entry must be an object');
-    const resourceObj = resourceSpans.resource;
-    const resource = isObject(resourceObj) ? attributes(resourceObj.attributes, leaves) : {};
+    const resource = requestLevel('resource', () => {
+      const resourceObj = resourceSpans.resource;
+      return isObject(resourceObj) ? attributes(resourceObj.attributes, leaves) : {};
+    });
     for (const scopeSpans of list(resourceSpans.scopeSpans, 'scopeSpans')) {
       if (!isObject(scopeSpans)) throw new OtlpDecodeError('each scopeSpans entry must be an object');
       const scope = scopeOf(scopeSpans.scope);
@@ -53,6 +55,16 @@ export function normalizeRequest(body: unknown, leaves: Leaves): DecodedRequest 
     }
   }
   return result;
+}
+
+/** A resource or scope that cannot be read makes the whole request unreadable. */
+function requestLevel<T>(what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof InvalidSpanError) throw new OtlpDecodeError(`${what}: ${error.message}`);
+    throw error;
+  }
 }
 
 function spanOf(raw: unknown, resource: Attributes, scope: Span['scope'], leaves: Leaves): Span {

@@ -14,10 +14,13 @@ export interface ProjectionContext {
 
 const STATUS_ERROR = 2;
 const PREVIEW_LENGTH = 120;
+/** Ids end up in URLs: longer ones are not ids a tracer wrote. */
+const MAX_ID_LENGTH = 128;
+const MAX_NAME_LENGTH = 200;
 
 export function executionIdOf(span: Span): string | undefined {
   const id = span.attributes[sc.ATTR_EXECUTION_ID];
-  return typeof id === 'string' && id ? id : undefined;
+  return typeof id === 'string' && id && id.length <= MAX_ID_LENGTH ? id : undefined;
 }
 
 export function markerOf(span: Span): string | undefined {
@@ -47,9 +50,9 @@ export function projectExecution(spans: readonly Span[], context: ProjectionCont
   if (!head) return undefined;
 
   const attrs = head.attributes;
-  const toolName = str(attrs[sc.ATTR_GEN_AI_TOOL_NAME]);
-  const flowName = str(attrs[sc.ATTR_FLOW_NAME]) ?? toolName ?? head.name;
-  const flowId = str(attrs[sc.ATTR_FLOW_ID]) ?? flowName;
+  const toolName = name(attrs[sc.ATTR_GEN_AI_TOOL_NAME]);
+  const flowName = name(attrs[sc.ATTR_FLOW_NAME]) ?? toolName ?? name(head.name) ?? 'unnamed';
+  const flowId = name(attrs[sc.ATTR_FLOW_ID]) ?? flowName;
   const startedAt = nanosToMillis(head.startTimeUnixNano);
   const declared = attrs[sc.ATTR_TIMEOUT_MS];
   const timeoutMs = typeof declared === 'number' && declared > 0 ? declared : context.defaultTimeoutMs;
@@ -309,6 +312,12 @@ function treeOrder(spans: Span[]): Span[] {
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value ? value : undefined;
+}
+
+/** A name or id shown and used in URLs, cut to a sane length. */
+function name(value: unknown): string | undefined {
+  const text = str(value);
+  return text && text.length > MAX_NAME_LENGTH ? text.slice(0, MAX_NAME_LENGTH) : text;
 }
 
 function iso(ms: number): string {

@@ -5,7 +5,25 @@ import { decodeProtobuf } from '../otlp/protobuf.js';
 import { ExportTraceServiceResponse, RpcStatus } from '../otlp/schema.js';
 import { OtlpDecodeError, type DecodedRequest, type Span } from '../otlp/span.js';
 
+/** Counts since start, served by /healthz. */
+export interface IngestStats {
+  /** Requests stored and acknowledged. */
+  accepted: number;
+  spans: number;
+  /** Requests answered 503 because too many were in flight. */
+  busy: number;
+  /** Requests refused as unreadable (400), too large (413) or of another type (415). */
+  refused: number;
+  /** Requests the store could not take (503). */
+  failed: number;
+}
+
+export function emptyStats(): IngestStats {
+  return { accepted: 0, spans: 0, busy: 0, refused: 0, failed: 0 };
+}
+
 export interface IngestOptions {
+  stats: IngestStats;
   maxBodyBytes: number;
   /** Requests being read or stored at once; past it the collector answers 503 with Retry-After. */
   maxConcurrent: number;
@@ -34,26 +52,42 @@ export function ingestRoute(options: IngestOptions) {
   let inFlight = 0;
   return async (ctx: Context) => {
     const encoding = CONTENT_TYPES[(ctx.get('content-type').split(';')[0] ?? '').trim().toLowerCase()];
+    const { stats } = options;
     if (!encoding) {
+      stats.refused++;
       return fail(ctx, 'json', 415, 'Content-Type must be application/x-protobuf or application/json');
     }
     if (inFlight >= options.maxConcurrent) {
+      stats.busy++;
       ctx.set('Retry-After', RETRY_AFTER_SECONDS);
       return fail(ctx, encoding, 503, 'the collector is busy writing: retry later');
     }
     inFlight++;
     try {
-      const body = await readBody(ctx, options.maxBodyBytes);
-      const decoded: DecodedRequest = encoding === 'json' ? decodeJson(body) : decodeProtobuf(body);
-      options.store(decoded.spans);
+      let decoded: DecodedRequest;
+      try {
+        const body = await readBody(ctx, options.maxBodyBytes);
+        decoded = encoding === 'json' ? decodeJson(body) : decodeProtobuf(body);
+      } catch (error) {
+        stats.refused++;
+        const status = (error as { status?: number }).status;
+        if (status) return fail(ctx, encoding, status, (error as Error).message);
+        // Retrying a body that cannot be read would fail again: never answer it with a 5xx.
+        if (!(error instanceof OtlpDecodeError)) ctx.app.emit('error', error, ctx);
+        return fail(ctx, encoding, 400, error instanceof OtlpDecodeError ? error.message : 'the body could not be decoded as OTLP');
+      }
+      try {
+        options.store(decoded.spans);
+      } catch (error) {
+        // The store refused (disk full, locked): nothing was committed, the exporter may retry.
+        stats.failed++;
+        ctx.app.emit('error', error, ctx);
+        ctx.set('Retry-After', RETRY_AFTER_SECONDS);
+        return fail(ctx, encoding, 503, 'the collector could not store the spans: retry later');
+      }
+      stats.accepted++;
+      stats.spans += decoded.spans.length;
       respond(ctx, encoding, decoded);
-    } catch (error) {
-      const status = error instanceof OtlpDecodeError ? 400 : (error as { status?: number }).status;
-      if (status && status < 500) return fail(ctx, encoding, status, (error as Error).message);
-      // The store refused (disk full, locked): nothing was committed, the exporter may retry.
-      ctx.app.emit('error', error, ctx);
-      ctx.set('Retry-After', RETRY_AFTER_SECONDS);
-      return fail(ctx, encoding, 503, 'the collector could not store the spans: retry later');
     } finally {
       inFlight--;
     }

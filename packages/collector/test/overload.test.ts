@@ -1,0 +1,76 @@
+import { request } from 'node:http';
+import { createTracingExtension, startTracing, type TracingHandle } from '@flowtrace/tracer';
+import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startCollector } from './support/collector.js';
+
+const job = flow({ name: 'burst', input: custom<{ sender: number; n: number }>(), output: custom<number>() }, async (ctx, input) => {
+  await ctx.exec({ key: 'a', fn: () => input.n });
+  await ctx.exec({ key: 'b', fn: () => input.n * 2 });
+  return input.n;
+});
+
+let running: Awaited<ReturnType<typeof startCollector>> | undefined;
+const handles: TracingHandle[] = [];
+afterAll(async () => {
+  for (const handle of handles) await handle.shutdown();
+  await running?.close();
+});
+
+describe('overload', () => {
+  it('answers 503 with Retry-After when senders outpace it, and the exporters’ retries deliver every execution exactly once', async () => {
+    // Room for one request at a time, which a slow sender holds most of the time: the store is,
+    // in effect, slower than the six services exporting to it.
+    running = await startCollector({ maxConcurrentIngests: 1 });
+    const { hostname, port } = new URL(running.url);
+    let hogging = true;
+    const hog = (async () => {
+      while (hogging) {
+        const slow = request({ hostname, port, path: '/v1/traces', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+        slow.on('error', () => {});
+        slow.write('{');
+        await new Promise((r) => setTimeout(r, 250));
+        slow.destroy();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const senders = 6;
+    const perSender = 400;
+    for (let i = 0; i < senders; i++) {
+      handles.push(
+        startTracing({
+          serviceName: `burst-${i}`,
+          collectorUrl: running.url,
+          register: false,
+          collectorBatch: { scheduledDelayMillis: 10, maxExportBatchSize: 256 },
+        }),
+      );
+    }
+    await Promise.all(
+      handles.map(async (handle, sender) => {
+        const scope = createScope({ extensions: [createTracingExtension({ tracer: handle.provider.getTracer('burst') })] });
+        // Ten at a time per sender, so spans pile up faster than one request at a time can store.
+        for (let n = 0; n < perSender; n += 10) {
+          await Promise.all(Array.from({ length: 10 }, (_, k) => scope.exec({ flow: job, input: { sender, n: n + k } })));
+        }
+        await handle.forceFlush();
+      }),
+    );
+    const { store, stats } = running.collector;
+    hogging = false;
+    await hog;
+    await expect.poll(() => store.listExecutions({ flowId: 'burst', page: 1, limit: 1 }).total, { timeout: 60_000, interval: 250 }).toBe(senders * perSender);
+    expect(stats.busy).toBeGreaterThan(0);
+    expect(stats.failed).toBe(0);
+    expect(store.listExecutions({ flowId: 'burst', page: 1, limit: 1, status: 'fulfilled' }).total).toBe(senders * perSender);
+    // Exactly once: one record per (sender, n).
+    const seen = new Set<string>();
+    for (let page = 1; page <= (senders * perSender) / 100; page++) {
+      for (const item of store.listExecutions({ flowId: 'burst', page, limit: 100 }).items) {
+        const record = store.getExecution(item.id)!;
+        seen.add(`${record.serviceName}/${JSON.stringify(record.initialParams)}`);
+      }
+    }
+    expect(seen.size).toBe(senders * perSender);
+  }, 90_000);
+});
