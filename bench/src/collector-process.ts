@@ -21,6 +21,7 @@ export async function startCollectorProcess(args: string[]) {
   });
   return {
     url,
+    pid: child.pid!,
     /** Peak resident memory of the process so far, in MiB (Linux VmHWM). */
     peakRssMiB(): number {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
