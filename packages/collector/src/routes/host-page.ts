@@ -78,6 +78,12 @@ ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
     return items;
   }
 
+  // Links and the back button change the hash: follow them.
+  window.addEventListener('hashchange', () => {
+    const flow = params().get('flow');
+    if (flow) show(flow, params().get('execution') ?? undefined);
+  });
+
   const flows = await loadFlows();
   const wanted = params().get('flow');
   if (wanted || flows.length > 0) show(wanted ?? flows[0].flowId, params().get('execution') ?? undefined);
