@@ -1,15 +1,18 @@
+import { join } from 'node:path';
 import { COLLECTOR_CLI, DEMO_CLIENT, DEMO_SERVER, startProgram, stopProgram, waitForHttp, type Managed } from './processes.js';
 
 /**
  * `npm start`: the collector on embedded SQLite, the demo MCP server and a client calling its
  * tools, each its own process. Ctrl-C stops them all. Environment: FLOWTRACE_PORT (4318),
- * FLOWTRACE_DB (./flowtrace.db), DEMO_MCP_PORT (3001), DEMO_CLIENT=off to call the tools yourself,
+ * FLOWTRACE_DB (flowtrace.db in the directory npm was run from), DEMO_MCP_PORT (3001), DEMO_CLIENT=off to call the tools yourself,
  * FLOWTRACE_FORWARD / DEMO_JAEGER_URL to also send spans to Jaeger.
  */
 const collectorPort = process.env.FLOWTRACE_PORT ?? '4318';
 const mcpPort = process.env.DEMO_MCP_PORT ?? '3001';
 const collectorUrl = `http://127.0.0.1:${collectorPort}`;
 const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
+// npm runs this from the workspace folder; INIT_CWD is where the user typed `npm start`.
+const database = process.env.FLOWTRACE_DB ?? join(process.env.INIT_CWD ?? process.cwd(), 'flowtrace.db');
 const env = { ...process.env, FLOWTRACE_COLLECTOR_URL: collectorUrl, DEMO_MCP_PORT: mcpPort, DEMO_MCP_URL: mcpUrl };
 const running: Managed[] = [];
 let stopping = false;
@@ -34,7 +37,7 @@ process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
 try {
-  supervise(startProgram('collector', COLLECTOR_CLI, ['--port', collectorPort, '--db', process.env.FLOWTRACE_DB ?? './flowtrace.db'], env));
+  supervise(startProgram('collector', COLLECTOR_CLI, ['--port', collectorPort, '--db', database], env));
   await waitForHttp(`${collectorUrl}/healthz`);
   supervise(startProgram('demo-server', DEMO_SERVER, [], env));
   await waitForHttp(`http://127.0.0.1:${mcpPort}/`);
