@@ -82,7 +82,11 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const reconciler = new Reconciler(store, now, publish, (error) => log(`reconciliation failed: ${String(error)}`));
 
   const app = new Koa();
-  app.on('error', (error: Error) => log(`request failed: ${error.stack ?? error.message}`));
+  app.on('error', (error: Error & { code?: string }) => {
+    // A client that goes away (a closed Usage tab ending its live stream) is not a failure.
+    if (error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET') return;
+    log(`request failed: ${error.stack ?? error.message}`);
+  });
   app.use(jsonErrors(log));
   const origins = new Set(options.corsOrigins ?? []);
   app.use(

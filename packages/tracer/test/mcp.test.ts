@@ -151,6 +151,7 @@ describe('instrumentMcpServer', () => {
     const executionId = tool.attributes[sc.ATTR_EXECUTION_ID];
     expect(spans.every((s) => s.attributes[sc.ATTR_EXECUTION_ID] === executionId)).toBe(true);
     expect(tool.attributes[sc.ATTR_FLOW_ID]).toBe('order');
+    expect(tool.attributes[sc.ATTR_FLOW_NAME]).toBe('order');
     expect(root.attributes[sc.ATTR_FLOW_ID]).toBe('order');
     expect(root.attributes[sc.ATTR_EXECUTION_ROOT]).toBeUndefined();
     expect([tool, root, byName(spans, 'flow price')].map((s) => s.attributes[sc.ATTR_DEPTH])).toEqual([0, 1, 2]);

@@ -219,7 +219,7 @@ export class FlowtraceExecutionDetail extends LitElement {
     return html`<header part="header">
       <h2>
         <flowtrace-status-dot .status=${record.status} .description=${description} show-label></flowtrace-status-dot>
-        <span>${record.toolName ? `${record.toolName} (${record.flowName})` : record.flowName}</span>
+        <span>${record.toolName && record.toolName !== record.flowName ? `${record.toolName} → ${record.flowName}` : record.flowName}</span>
       </h2>
       <div class="took" role="status">${description}</div>
       <dl>

@@ -41,7 +41,7 @@ export function registerFlowTool<I, O>(
   flow: Flow.Flow<I, O>,
   options: FlowToolOptions,
 ) {
-  declareFlowTool(server, options.name, options.flowId ?? flow.definition.name);
+  declareFlowTool(server, options.name, { flowId: options.flowId ?? flow.definition.name, flowName: flow.definition.name });
   const config: ToolConfig = {};
   if (options.title !== undefined) config.title = options.title;
   if (options.description !== undefined) config.description = options.description;

@@ -41,14 +41,14 @@ interface Internals {
 
 const TOOL_SPAN = createContextKey('flowtrace.mcp.tool-span');
 const INSTRUMENTED = Symbol.for('flowtrace.mcp.server');
-/** Flow tools registered on a server: tool name → the flow id its executions group under. */
-const flowTools = new WeakMap<McpServer, Map<string, string>>();
+/** Flow tools registered on a server: tool name → the flow it runs. */
+const flowTools = new WeakMap<McpServer, Map<string, { flowId: string; flowName: string }>>();
 
 /** Called by `registerFlowTool`, so the tool span records the flow it runs. */
-export function declareFlowTool(server: McpServer, toolName: string, flowId: string): void {
+export function declareFlowTool(server: McpServer, toolName: string, flow: { flowId: string; flowName: string }): void {
   let tools = flowTools.get(server);
   if (!tools) flowTools.set(server, (tools = new Map()));
-  tools.set(toolName, flowId);
+  tools.set(toolName, flow);
 }
 
 /**
@@ -105,7 +105,8 @@ export function instrumentMcpServer<S extends McpServer>(server: S, options: Mcp
     const toolName = typeof request.params?.name === 'string' ? request.params.name : 'unknown';
     const parent = extractFromMeta(request.params?._meta, context.active());
     const executionId = randomUUID();
-    const flowId = options.flowId?.(toolName) ?? flowTools.get(server)?.get(toolName) ?? toolName;
+    const flow = flowTools.get(server)?.get(toolName);
+    const flowId = options.flowId?.(toolName) ?? flow?.flowId ?? toolName;
     const headers = extra.requestInfo?.headers;
     const headerVersion = headers?.['mcp-protocol-version'];
     const attributes: Attributes = {
@@ -117,7 +118,7 @@ export function instrumentMcpServer<S extends McpServer>(server: S, options: Mcp
       [sc.ATTR_DEPTH]: 0,
       [sc.ATTR_STEP_KIND]: sc.STEP_KIND_TOOL,
       [sc.ATTR_FLOW_ID]: flowId,
-      [sc.ATTR_FLOW_NAME]: toolName,
+      [sc.ATTR_FLOW_NAME]: flow?.flowName ?? toolName,
     };
     if (extra.requestId !== undefined) attributes[sc.ATTR_JSONRPC_REQUEST_ID] = String(extra.requestId);
     if (extra.sessionId) attributes[sc.ATTR_MCP_SESSION_ID] = extra.sessionId;
