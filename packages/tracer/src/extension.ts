@@ -136,13 +136,13 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     const { span, ctx, spanContext, root } = started;
     const isFlow = operation.definition !== undefined;
     return context.with(spanContext, async () => {
+      // Everything learnt at the end goes in with one setAttributes call.
+      const attributes: Attributes = {};
       try {
         const result = await next();
         guard(() => {
           const output = operation.mode === 'sequential' ? result : (result as { stats?: unknown } | undefined)?.stats;
-          const attributes: Attributes = {};
           mapper.data(attributes, ATTR_OUTPUT, ATTR_OUTPUT_TRUNCATED, output);
-          span.setAttributes(attributes);
         });
         return result;
       } catch (error) {
@@ -150,7 +150,6 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
         throw error;
       } finally {
         guard(() => {
-          const attributes: Attributes = {};
           abortAttributes(attributes, ctx.signal);
           if (isFlow) mapper.tags(attributes, ctx, operation.flow?.tags, root);
           span.setAttributes(attributes);

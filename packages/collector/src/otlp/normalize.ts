@@ -1,7 +1,6 @@
 import {
   addReason,
   checkId,
-  checkNanos,
   InvalidSpanError,
   OtlpDecodeError,
   type AttributeValue,
@@ -146,5 +145,3 @@ function optionalText(value: unknown, field: string): string | undefined {
 export function isObject(value: unknown): value is Obj {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-
-export { checkNanos };
