@@ -14,13 +14,21 @@ import { emptyStats, ingestRoute, type IngestStats } from './routes/ingest.js';
 import { openApiDocument } from './routes/openapi.js';
 import { CHANGE_EVENT, streamRoute } from './routes/stream.js';
 import { findViewerBundle, VIEWER_PATH, viewerRoutes } from './routes/viewer.js';
-import { SqliteStore } from './store/sqlite.js';
-import type { ExecutionChange, Store } from './store/store.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { GroupCommit } from './ingest/group-commit.js';
+import { routeSpans } from './ingest/route.js';
+import { ExecutionRules } from './ingest/rules.js';
+import { upgradeHistory } from './ingest/upgrade.js';
+import { ExecutionReader } from './read/executions.js';
+import type { ExecutionChange, StorageEngine } from './store/engine.js';
+import { SqliteEngine } from './store/sqlite/engine.js';
 
 export interface CollectorOptions {
-  /** SQLite file. Default `./flowtrace.db`. Ignored when `store` is given. */
+  /** SQLite file. Default `./flowtrace.db`. Ignored when `engine` is given. */
   dbPath?: string;
-  store?: Store;
+  engine?: StorageEngine;
+  /** Keep executions this many days, then delete them in small batches. Default: keep forever. */
+  retainDays?: number;
   /** Budget of executions that declare none, in ms. Default 5 minutes. */
   timeoutMs?: number;
   /** How often pending executions are checked against their budget. Default 5 s; 0 turns it off. */
@@ -49,7 +57,13 @@ export interface CollectorOptions {
 
 export interface Collector {
   app: Koa;
-  store: Store;
+  engine: StorageEngine;
+  rules: ExecutionRules;
+  reader: ExecutionReader;
+  /** Settles when history from an older release has been converted (at once when there is none). */
+  ready: Promise<void>;
+  /** Stores spans as `POST /v1/traces` does (group commit) and publishes the changes. */
+  ingest(spans: import('./otlp/span.js').Span[]): Promise<void>;
   /** Emits `execution-change` with each {@link ExecutionChange}. */
   changes: EventEmitter;
   forwarder: Forwarder;
@@ -57,8 +71,14 @@ export interface Collector {
   stats: IngestStats;
   /** Every route served, as method and path (`/api/executions/:executionId`). */
   routes: Array<{ method: string; path: string }>;
+  /** Budget of executions that declare none, in ms. */
+  defaultTimeoutMs: number;
+  /** The collector's clock. */
+  now: () => number;
   /** Runs the timeout rule once, now. */
-  reconcile(): ExecutionChange[];
+  reconcile(): Promise<ExecutionChange[]>;
+  /** Runs the retention rule once, now; returns how many executions were deleted. */
+  retain(): Promise<number>;
   /** Starts listening; resolves with the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   server: Server | undefined;
@@ -67,19 +87,47 @@ export interface Collector {
 }
 
 
+/** Executions deleted per transaction by the retention rule: small, so ingest keeps flowing. */
+const RETENTION_BATCH = 500;
+
+/** Deletes whole executions that started before `cutoff`, a small batch per transaction. */
+async function retain(engine: StorageEngine, cutoff: number): Promise<number> {
+  if (!Number.isFinite(cutoff)) return 0;
+  let removed = 0;
+  for (;;) {
+    const n = await engine.transaction((tx) => tx.removeStartedBefore(cutoff, RETENTION_BATCH));
+    removed += n;
+    if (n < RETENTION_BATCH) return removed;
+  }
+}
+
 /** Composes the collector: Koa app, store, reconciliation, forwarding. */
 export function createCollector(options: CollectorOptions = {}): Collector {
   const now = options.now ?? Date.now;
   const log = options.log ?? ((message: string) => console.error(`[flowtrace-collector] ${message}`));
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const store = options.store ?? new SqliteStore({ path: options.dbPath ?? './flowtrace.db', defaultTimeoutMs: timeoutMs });
+  const engine = options.engine ?? new SqliteEngine({ path: options.dbPath ?? './flowtrace.db' });
+  const rules = new ExecutionRules(engine, timeoutMs);
+  const reader = new ExecutionReader(engine, timeoutMs);
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
   const publish = (list: ExecutionChange[]) => {
     for (const change of list) changes.emit(CHANGE_EVENT, change);
   };
   const forwarder = new Forwarder(options.forward ?? []);
-  const reconciler = new Reconciler(store, now, publish, (error) => log(`reconciliation failed: ${String(error)}`));
+  const commits = new GroupCommit(async (spans) => publish(await rules.ingest(spans, now())));
+  const reconciler = new Reconciler(
+    async () => {
+      const list = await rules.reconcile(now());
+      publish(list);
+      if (options.retainDays !== undefined) await retain(engine, now() - options.retainDays * 86_400_000);
+      return list;
+    },
+    (error) => log(`reconciliation failed: ${String(error)}`),
+  );
+  const eventLoop = monitorEventLoopDelay({ resolution: 10 });
+  eventLoop.enable();
+  const ready = upgradeHistory(engine, rules, now, log).catch((error) => log(`upgrade failed: ${String(error)}`));
 
   const app = new Koa();
   app.on('error', (error: Error & { code?: string }) => {
@@ -102,7 +150,11 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const stats = emptyStats();
   const router = new Router();
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok', ingest: stats };
+    ctx.body = {
+      status: 'ok',
+      ingest: stats,
+      eventLoop: { maxMs: eventLoop.max / 1e6, p99Ms: eventLoop.percentile(99) / 1e6 },
+    };
   });
   router.post(
     '/v1/traces',
@@ -110,29 +162,33 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       stats,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxConcurrent: options.maxConcurrentIngests ?? 32,
-      store(spans) {
-        publish(store.ingest(spans, now()));
-        forwarder.forward(spans);
+      async store(decoded) {
+        await commits.submit(routeSpans(decoded));
+        forwarder.forward(decoded.spans);
       },
     }),
   );
-  router.get('/api/stream', streamRoute(store, changes));
+  router.get('/api/stream', streamRoute(engine, changes));
   router.get('/api/openapi.json', (ctx) => {
     ctx.body = openApiDocument;
   });
-  const api = apiRoutes(store, now);
+  const api = apiRoutes({ engine, reader, rules, now });
   const viewer = viewerRoutes(findViewerBundle(options.viewerBundle), options.traceUrl);
   app.use(router.routes()).use(router.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
   app.use(viewer.routes()).use(viewer.allowedMethods());
 
-  reconciler.run();
+  reconciler.run().catch((error: unknown) => log(`reconciliation failed: ${String(error)}`));
   const interval = options.reconcileIntervalMs ?? 5000;
   if (interval > 0) reconciler.start(interval);
 
   const collector: Collector = {
     app,
-    store,
+    engine,
+    rules,
+    reader,
+    ready,
+    ingest: (spans) => commits.submit(routeSpans({ spans, rejected: 0, reasons: [] })),
     changes,
     forwarder,
     stats,
@@ -140,7 +196,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       r.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) }))),
     ),
     server: undefined,
+    defaultTimeoutMs: timeoutMs,
+    now,
     reconcile: () => reconciler.run(),
+    retain: () => retain(engine, now() - (options.retainDays ?? Number.POSITIVE_INFINITY) * 86_400_000),
     listen(port = 4318, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         const server = app.listen(port, host);
@@ -163,8 +222,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
           server.closeAllConnections();
         });
       }
+      eventLoop.disable();
+      await ready;
       await forwarder.shutdown();
-      store.close();
+      await engine.close();
     },
   };
   return collector;

@@ -10,6 +10,7 @@ Usage: flowtrace-collector [options]
   --host <address>      address to bind (default 127.0.0.1; others need --token or --insecure)
   --db <path>           SQLite file (default ./flowtrace.db)
   --timeout <duration>  budget of executions that declare none: 300000, 90s, 5m, 1h (default 5m)
+  --retain-days <n>     delete executions that started more than n days ago (default: keep all)
   --forward <url>       also send what is received to this OTLP/HTTP endpoint (repeatable)
   --token <token>       require "Authorization: Bearer <token>" (default: $FLOWTRACE_TOKEN)
   --cors-origin <url>   allow browser calls from this origin (repeatable)
@@ -18,7 +19,8 @@ Usage: flowtrace-collector [options]
   --insecure            allow a non-loopback --host without a token
   -h, --help            show this help
 
-Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_TIMEOUT, FLOWTRACE_FORWARD
+Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS,
+FLOWTRACE_FORWARD
 (comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_MAX_BODY,
 FLOWTRACE_TRACE_URL and FLOWTRACE_INSECURE=true set the same options.
 `;
@@ -54,6 +56,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         host: { type: 'string' },
         db: { type: 'string' },
         timeout: { type: 'string' },
+        'retain-days': { type: 'string' },
         forward: { type: 'string', multiple: true },
         token: { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
@@ -77,6 +80,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   const maxBody = v['max-body'] ?? env.FLOWTRACE_MAX_BODY;
   if (maxBody !== undefined && !/^\d+$/.test(maxBody)) throw new UsageError(`--max-body must be a number of bytes (got "${maxBody}")`);
   const timeout = v.timeout ?? env.FLOWTRACE_TIMEOUT;
+  const retainDays = v['retain-days'] ?? env.FLOWTRACE_RETAIN_DAYS;
+  if (retainDays !== undefined && !/^[1-9]\d{0,5}$/.test(retainDays)) {
+    throw new UsageError(`--retain-days must be a whole number of days, 1 or more (got "${retainDays}")`);
+  }
   return {
     help: v.help === true,
     port: parsePort(v.port ?? env.FLOWTRACE_PORT ?? '4318'),
@@ -84,6 +91,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
     options: {
       dbPath: v.db ?? env.FLOWTRACE_DB ?? './flowtrace.db',
       timeoutMs: timeout ? parseDuration(timeout, '--timeout') : DEFAULT_TIMEOUT_MS,
+      ...(retainDays ? { retainDays: Number(retainDays) } : {}),
       forward: v.forward ?? list(env.FLOWTRACE_FORWARD),
       token,
       corsOrigins: v['cors-origin'] ?? list(env.FLOWTRACE_CORS_ORIGINS),

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createCollector } from './app.js';
 import { HELP, parseCli, UsageError } from './cli-options.js';
+import { DatabaseInUseError } from './store/sqlite/engine.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,7 +16,14 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const collector = createCollector(config.options);
+  let collector;
+  try {
+    collector = createCollector(config.options);
+  } catch (error) {
+    if (!(error instanceof DatabaseInUseError)) throw error;
+    process.stderr.write(`flowtrace-collector: ${error.message}\n`);
+    process.exit(1);
+  }
   let url: string;
   try {
     url = await collector.listen(config.port, config.host);

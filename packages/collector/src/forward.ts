@@ -3,7 +3,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { tracesUrl } from '@flowtrace/tracer';
-import { markerOf } from './records/project.js';
+import * as sc from '@flowtrace/tracer/semconv';
 import type { Span } from './otlp/span.js';
 
 /**
@@ -33,7 +33,7 @@ export class Forwarder {
     if (!this.enabled) return;
     const resources = new Map<string, Resource>();
     for (const span of spans) {
-      if (markerOf(span) !== undefined) continue;
+      if (span.attributes[sc.ATTR_MARKER] !== undefined) continue;
       const key = JSON.stringify(span.resource);
       let resource = resources.get(key);
       if (!resource) {

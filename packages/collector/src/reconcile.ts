@@ -1,4 +1,4 @@
-import type { ExecutionChange, Store } from './store/store.js';
+import type { ExecutionChange } from './store/engine.js';
 
 /**
  * Runs the timeout rule now and then: pending executions past their budget become
@@ -6,29 +6,23 @@ import type { ExecutionChange, Store } from './store/store.js';
  */
 export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
+  private running: Promise<ExecutionChange[]> | undefined;
 
   constructor(
-    private readonly store: Store,
-    private readonly now: () => number,
-    private readonly publish: (changes: ExecutionChange[]) => void,
+    private readonly pass: () => Promise<ExecutionChange[]>,
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  /** One pass; returns what changed. */
-  run(): ExecutionChange[] {
-    const changes = this.store.reconcile(this.now());
-    this.publish(changes);
-    return changes;
+  /** One pass; returns what changed. Passes never overlap. */
+  run(): Promise<ExecutionChange[]> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
   }
 
   start(intervalMs: number): void {
     this.stop();
     this.timer = setInterval(() => {
-      try {
-        this.run();
-      } catch (error) {
-        this.onError(error);
-      }
+      this.run().catch((error: unknown) => this.onError(error));
     }, intervalMs);
     this.timer.unref();
   }

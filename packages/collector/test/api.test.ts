@@ -96,10 +96,13 @@ describe('GET /api/flows/:flowId/executions', () => {
     const to = marks[3]!;
     expect((await page(`?from=${from}&to=${to}`)).body.items.map((i) => i.preview)).toEqual(['sku: third', 'sku: second']);
     expect((await page('?q=fourth')).body.items.map((i) => i.preview)).toEqual(['sku: fourth']);
-    // LIKE wildcards in q are matched literally.
+    // Search is by substring through the trigram index: wildcards and quotes are plain text.
     expect((await page('?q=100%25')).body.items.map((i) => i.preview)).toEqual(['sku: first-100%']);
-    expect((await page('?q=%25%25')).body.total).toBe(0);
-    expect((await page('?q=_')).body.total).toBe(0);
+    expect((await page('?q=FOURTH')).body.items.map((i) => i.preview)).toEqual(['sku: fourth']);
+    expect((await page('?q=%25%25%25')).body.total).toBe(0);
+    expect((await page('?q=%22%20OR')).body.total).toBe(0);
+    expect((await page('?status=error,fulfilled')).body.total).toBe(5);
+    expect((await page('?status=error,fulfilled&q=thi')).body.items.map((i) => i.preview)).toEqual(['sku: third']);
   });
 
   it('answers bad parameters with 400 and a message', async () => {
@@ -108,7 +111,9 @@ describe('GET /api/flows/:flowId/executions', () => {
       ['?page=two', '"page" must be a whole number from 1 to 1000000 (got "two")'],
       ['?limit=101', '"limit" must be a whole number from 1 to 100 (got "101")'],
       ['?limit=-1', '"limit" must be a whole number from 1 to 100 (got "-1")'],
-      ['?status=done', '"status" must be one of pending, fulfilled, error (got "done")'],
+      ['?status=done', '"status" must be one or more of pending, fulfilled, error, comma-separated (got "done")'],
+      ['?status=error,done', '"status" must be one or more of pending, fulfilled, error, comma-separated (got "error,done")'],
+      ['?q=ab', '"q" must be at least 3 characters: the search index matches 3-character sequences'],
       ['?from=yesterday', '"from" must be an ISO 8601 time (2026-01-31T12:00:00Z) or milliseconds since 1970 (got "yesterday")'],
       ['?from=2026-02-01&to=2026-01-01', '"from" must not be after "to"'],
       ['?page=1&page=2', '"page" may be given only once'],

@@ -1,3 +1,4 @@
+import { history } from './support/history.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCli } from '../src/cli-options.js';
 import { getJson, startCollector } from './support/collector.js';
@@ -28,10 +29,10 @@ describe('forwarding', () => {
     await running.collector.forwarder.flush();
 
     const traceId = spans[0]!.spanContext().traceId;
-    const received = upstream.collector.store.getTrace(traceId);
+    const received = await history(upstream.collector).getTrace(traceId);
     expect(received.map((s) => s.name).sort()).toEqual(['flow checkout', 'flow validate', 'step price', 'step reserve']);
     expect(received.some((s) => s.attributes['flowtrace.marker'] !== undefined)).toBe(false);
-    const original = running.collector.store.getTrace(traceId).filter((s) => s.attributes['flowtrace.marker'] === undefined);
+    const original = (await history(running.collector).getTrace(traceId)).filter((s) => s.attributes['flowtrace.marker'] === undefined);
     // Forwarded as received: ids, times, attributes, status, events and resource.
     const byId = (list: typeof received) => Object.fromEntries(list.map((s) => [s.spanId, s]));
     expect(byId(received)).toEqual(byId(original));
@@ -51,7 +52,7 @@ describe('forwarding', () => {
       expect(response.status).toBe(200);
     }
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(running.collector.store.listExecutions({ flowId: 'checkout', page: 1, limit: 5 }).total).toBe(1);
+    expect((await history(running.collector).listExecutions({ flowId: 'checkout', page: 1, limit: 5 })).total).toBe(1);
   });
 });
 
@@ -135,8 +136,9 @@ describe('hostile API parameters', () => {
     }
     for (const q of injections) {
       const page = await getJson(`${running.url}/api/flows/checkout/executions?q=${encodeURIComponent(q)}`);
-      expect(page.status).toBe(200);
-      expect(page.body.total, q).toBe(0);
+      // Shorter than a trigram: refused with a message rather than scanned.
+      expect(page.status, q).toBe(q.length < 3 ? 400 : 200);
+      if (page.status === 200) expect(page.body.total, q).toBe(0);
     }
     for (const status of ["error' OR '1'='1", 'pending;--']) {
       expect((await getJson(`${running.url}/api/flows/checkout/executions?status=${encodeURIComponent(status)}`)).status).toBe(400);
@@ -156,7 +158,7 @@ describe('hostile API parameters', () => {
     await fetch(`${running.url}/api/flows`, { headers: { authorization: 'Bearer hunter2-token' } });
     await fetch(`${running.url}/v1/traces`, { method: 'POST', body: '{', headers: { authorization: 'Bearer hunter2-token', 'content-type': 'application/json' } });
     // A store that fails makes the collector log the failed request.
-    running.collector.store.close();
+    await history(running.collector).close();
     const failed = await fetch(`${running.url}/v1/traces`, {
       method: 'POST',
       body: jsonBody(await checkoutSpans([{ sku: 'log', qty: 1 }], memoryProvider())),

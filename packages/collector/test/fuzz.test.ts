@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
+import { history } from './support/history.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, startCollector } from './support/collector.js';
 import { checkoutSpans, jsonBody, memoryProvider, protobufBody } from './support/traced.js';
@@ -149,7 +150,7 @@ describe('fuzzing POST /v1/traces', () => {
         body.resourceSpans.push(broken);
         const result = await send(JSON.stringify(body), 'application/json');
         expect(result.status).toBe(400);
-        expect(running.collector.store.getTrace(fresh[0]!.spanContext().traceId)).toEqual([]);
+        expect(await history(running.collector).getTrace(fresh[0]!.spanContext().traceId)).toEqual([]);
       }),
       { numRuns: 20 },
     );

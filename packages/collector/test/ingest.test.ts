@@ -1,3 +1,4 @@
+import { history } from './support/history.js';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
@@ -33,12 +34,12 @@ describe('ingest from the real OTel exporters, driven by @flowtrace/tracer', () 
       await scope.exec({ flow: checkout, input: { sku: 'B-2', qty: 0 } }).result.catch(() => {});
       await tracing.forceFlush();
 
-      const list = collector.store.listExecutions({ flowId: 'checkout', page: 1, limit: 10 });
+      const list = await history(collector).listExecutions({ flowId: 'checkout', page: 1, limit: 10 });
       expect(list.total).toBe(2);
       const [failed, ok] = list.items;
       expect([failed!.status, failed!.errorKind, failed!.preview]).toEqual(['error', 'exception', 'sku: B-2']);
       expect([ok!.status, ok!.preview]).toEqual(['fulfilled', 'sku: A-1']);
-      const record = collector.store.getExecution(ok!.id)!;
+      const record = (await history(collector).getExecution(ok!.id))!;
       expect(record).toMatchObject({
         serviceName: 'shop',
         serviceInstanceId: 'i-1',
@@ -47,8 +48,8 @@ describe('ingest from the real OTel exporters, driven by @flowtrace/tracer', () 
         data: { validate: { ok: true }, price: 20, reserve: { reserved: 4 } },
       });
       expect(record.nodes.map((n) => n.name)).toEqual(['flow validate', 'step price', 'step reserve']);
-      expect(collector.store.getExecution(failed!.id)!.errorInfo).toMatchObject({ nodeName: 'flow validate', type: 'RangeError' });
-      expect(collector.store.listFlows()).toEqual([
+      expect((await history(collector).getExecution(failed!.id))!.errorInfo).toMatchObject({ nodeName: 'flow validate', type: 'RangeError' });
+      expect(await history(collector).listFlows()).toEqual([
         expect.objectContaining({ flowId: 'checkout', executionCount: 2, lastStatus: 'error', deleted: false }),
       ]);
     });
@@ -87,7 +88,7 @@ describe('ingest from the real OTel exporters, driven by @flowtrace/tracer', () 
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/x-protobuf');
     expect(Buffer.from(await response.arrayBuffer())).toHaveLength(0);
-    expect(collector.store.listExecutions({ flowId: 'checkout', page: 1, limit: 5 }).total).toBe(1);
+    expect((await history(collector).listExecutions({ flowId: 'checkout', page: 1, limit: 5 })).total).toBe(1);
   });
 });
 
@@ -109,7 +110,7 @@ describe('ingest errors', () => {
       expect(status.code).toBe(3);
       expect(status.message.length).toBeGreaterThan(10);
     }
-    expect(collector.store.listFlows()).toEqual([]);
+    expect(await history(collector).listFlows()).toEqual([]);
   });
 
   it('keeps the valid spans and reports the rejected ones in partialSuccess', async () => {
@@ -124,7 +125,7 @@ describe('ingest errors', () => {
     expect(answer.partialSuccess.rejectedSpans).toBe(2);
     expect(answer.partialSuccess.errorMessage).toContain('spanId must be 16 hex digits');
     expect(answer.partialSuccess.errorMessage).toContain('traceId must be 32 hex digits, not all zero');
-    expect(collector.store.listExecutions({ flowId: 'checkout', page: 1, limit: 5 }).items[0]?.status).toBe('fulfilled');
+    expect((await history(collector).listExecutions({ flowId: 'checkout', page: 1, limit: 5 })).items[0]?.status).toBe('fulfilled');
 
     const proto = await post(url, protobufBody(spans), { 'content-type': 'application/x-protobuf' });
     expect(ExportTraceServiceResponse.decode(Buffer.from(await proto.arrayBuffer())).toJSON()).toEqual({});
@@ -143,7 +144,7 @@ describe('ingest errors', () => {
     const inflated = await post(url, bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
     expect(inflated.status).toBe(413);
     expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
-    expect(collector.store.listFlows()).toEqual([]);
+    expect(await history(collector).listFlows()).toEqual([]);
   });
 
   it('answers 415 for other content types and encodings, 405 for other methods', async () => {

@@ -1,3 +1,4 @@
+import { history } from './support/history.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,13 +60,13 @@ describe('a collector outage', () => {
 
       // The exporter retries what failed during the outage; every execution arrives once.
       await expect
-        .poll(() => collector.store.listExecutions({ flowId: 'steady', page: 1, limit: 1 }).total, { timeout: 30_000, interval: 250 })
+        .poll(async () => (await history(collector).listExecutions({ flowId: 'steady', page: 1, limit: 1 })).total, { timeout: 30_000, interval: 250 })
         .toBe(sent);
-      const all = collector.store.listExecutions({ flowId: 'steady', page: 1, limit: 100, status: 'fulfilled' });
+      const all = await history(collector).listExecutions({ flowId: 'steady', page: 1, limit: 100, status: 'fulfilled' });
       expect(all.total).toBe(sent);
       const previews = new Set<string>();
       for (let page = 1; page <= Math.ceil(sent / 100); page++) {
-        for (const item of collector.store.listExecutions({ flowId: 'steady', page, limit: 100 }).items) previews.add(item.preview);
+        for (const item of (await history(collector).listExecutions({ flowId: 'steady', page, limit: 100 })).items) previews.add(item.preview);
       }
       expect(previews.size).toBe(sent);
     } finally {

@@ -1,3 +1,4 @@
+import { history } from './support/history.js';
 import { request } from 'node:http';
 import { createTracingExtension, startTracing, type TracingHandle } from '@flowtrace/tracer';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
@@ -56,18 +57,19 @@ describe('overload', () => {
         await handle.forceFlush();
       }),
     );
-    const { store, stats } = running.collector;
+    const { stats } = running.collector;
+    const store = history(running.collector);
     hogging = false;
     await hog;
-    await expect.poll(() => store.listExecutions({ flowId: 'burst', page: 1, limit: 1 }).total, { timeout: 60_000, interval: 250 }).toBe(senders * perSender);
+    await expect.poll(async () => (await store.listExecutions({ flowId: 'burst', page: 1, limit: 1 })).total, { timeout: 60_000, interval: 250 }).toBe(senders * perSender);
     expect(stats.busy).toBeGreaterThan(0);
     expect(stats.failed).toBe(0);
-    expect(store.listExecutions({ flowId: 'burst', page: 1, limit: 1, status: 'fulfilled' }).total).toBe(senders * perSender);
+    expect((await store.listExecutions({ flowId: 'burst', page: 1, limit: 1, status: 'fulfilled' })).total).toBe(senders * perSender);
     // Exactly once: one record per (sender, n).
     const seen = new Set<string>();
     for (let page = 1; page <= (senders * perSender) / 100; page++) {
-      for (const item of store.listExecutions({ flowId: 'burst', page, limit: 100 }).items) {
-        const record = store.getExecution(item.id)!;
+      for (const item of (await store.listExecutions({ flowId: 'burst', page, limit: 100 })).items) {
+        const record = (await store.getExecution(item.id))!;
         seen.add(`${record.serviceName}/${JSON.stringify(record.initialParams)}`);
       }
     }

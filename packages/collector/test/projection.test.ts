@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectExecution } from '../src/records/project.js';
-import { SqliteStore } from '../src/store/sqlite.js';
+import { memoryHistory } from './support/history.js';
 import type { Span } from '../src/otlp/span.js';
 import { custom, flow } from '@pumped-fn/core-next';
 import { checkoutSpans, memoryProvider, normalized } from './support/traced.js';
@@ -126,27 +126,27 @@ describe('projection of spans into execution records', () => {
       spans.push(...normalized(await checkoutSpans([order], provider)));
       await new Promise((r) => setTimeout(r, 3));
     }
-    const baseline = new SqliteStore({ path: ':memory:', defaultTimeoutMs: 300_000 });
-    baseline.ingest(spans, context.now);
+    const baseline = memoryHistory(300_000);
+    await baseline.ingest(spans, context.now);
     const ids = [...new Set(spans.map((s) => s.attributes['flowtrace.execution.id'] as string))];
     expect(ids).toHaveLength(4);
-    const expected = ids.map((id) => baseline.getExecution(id));
+    const expected = await Promise.all(ids.map((id) => baseline.getExecution(id)));
     expect(expected.map((r) => r?.status).sort()).toEqual(['error', 'error', 'fulfilled', 'fulfilled']);
 
     for (let seed = 1; seed <= 40; seed++) {
       const next = random(seed);
       const delivery = shuffled([...spans, ...spans.filter(() => next() < 0.5)], next);
-      const store = new SqliteStore({ path: ':memory:', defaultTimeoutMs: 300_000 });
+      const store = memoryHistory(300_000);
       let start = 0;
       while (start < delivery.length) {
         const size = 1 + Math.floor(next() * 6);
-        store.ingest(delivery.slice(start, start + size), context.now);
+        await store.ingest(delivery.slice(start, start + size), context.now);
         start += size;
       }
-      expect(ids.map((id) => store.getExecution(id)), `seed ${seed}`).toEqual(expected);
-      expect(store.listFlows(), `seed ${seed}`).toEqual(baseline.listFlows());
-      store.close();
+      expect(await Promise.all(ids.map((id) => store.getExecution(id))), `seed ${seed}`).toEqual(expected);
+      expect(await store.listFlows(), `seed ${seed}`).toEqual(await baseline.listFlows());
+      await store.close();
     }
-    baseline.close();
+    await baseline.close();
   });
 });

@@ -22,6 +22,8 @@ export interface Leaves {
   anyValue(value: unknown, depth: number): AttributeValue;
   /** A small integer (enum, flags). */
   int(value: unknown, field: string): number;
+  /** The span's own bytes, when the encoding keeps them. */
+  wire?(span: unknown): Uint8Array | undefined;
 }
 
 /** Deeper AnyValues than this are refused: nothing real nests so far, and it bounds recursion. */
@@ -33,6 +35,7 @@ type Obj = Record<string, unknown>;
 export function normalizeRequest(body: unknown, leaves: Leaves): DecodedRequest {
   if (!isObject(body)) throw new OtlpDecodeError('the body must be an ExportTraceServiceRequest object');
   const result: DecodedRequest = { spans: [], rejected: 0, reasons: [] };
+  const wires: Uint8Array[] | undefined = leaves.wire ? (result.wires = []) : undefined;
   for (const resourceSpans of list(body.resourceSpans, 'resourceSpans')) {
     if (!isObject(resourceSpans)) throw new OtlpDecodeError('each resourceSpans entry must be an object');
     const resource = requestLevel('resource', () => {
@@ -45,6 +48,7 @@ export function normalizeRequest(body: unknown, leaves: Leaves): DecodedRequest 
       for (const span of list(scopeSpans.spans, 'spans')) {
         try {
           result.spans.push(spanOf(span, resource, scope, leaves));
+          if (wires) wires.push(leaves.wire!(span)!);
         } catch (error) {
           if (!(error instanceof InvalidSpanError)) throw error;
           result.rejected++;
@@ -66,7 +70,7 @@ function requestLevel<T>(what: string, read: () => T): T {
   }
 }
 
-function spanOf(raw: unknown, resource: Attributes, scope: Span['scope'], leaves: Leaves): Span {
+export function spanOf(raw: unknown, resource: Attributes, scope: Span['scope'], leaves: Leaves): Span {
   if (!isObject(raw)) throw new InvalidSpanError('a span must be an object');
   const traceId = checkId(leaves.id(raw.traceId) ?? '', 16, 'traceId');
   const spanId = checkId(leaves.id(raw.spanId) ?? '', 8, 'spanId');
@@ -109,7 +113,7 @@ function spanOf(raw: unknown, resource: Attributes, scope: Span['scope'], leaves
   return span;
 }
 
-function scopeOf(raw: unknown): Span['scope'] {
+export function scopeOf(raw: unknown): Span['scope'] {
   if (!isObject(raw)) return { name: '' };
   const scope: Span['scope'] = { name: typeof raw.name === 'string' ? raw.name : '' };
   if (typeof raw.version === 'string' && raw.version) scope.version = raw.version;

@@ -1,17 +1,64 @@
 import Long from 'long';
-import { attributes, MAX_VALUE_DEPTH, normalizeRequest, type Leaves } from './normalize.js';
-import { ExportTraceServiceRequest } from './schema.js';
-import { InvalidSpanError, OtlpDecodeError, type AttributeValue, type DecodedRequest } from './span.js';
+import protobuf from 'protobufjs';
+import { attributes, MAX_VALUE_DEPTH, normalizeRequest, spanOf, type Leaves } from './normalize.js';
+import { ResourceMessage, ScopeMessage, SpanMessage } from './schema.js';
+import { InvalidSpanError, OtlpDecodeError, type AttributeValue, type Attributes, type DecodedRequest, type Span } from './span.js';
 
-/** OTLP/HTTP binary protobuf: an encoded ExportTraceServiceRequest. */
+/** Where a span's own encoding is kept on its decoded message. */
+const WIRE = Symbol('wire');
+const LEN = 2;
+
+/**
+ * OTLP/HTTP binary protobuf: an encoded ExportTraceServiceRequest. The envelope is walked by
+ * hand so each span keeps its own bytes: the store appends them as they came, without
+ * re-encoding anything.
+ */
 export function decodeProtobuf(body: Buffer): DecodedRequest {
   let message: unknown;
   try {
-    message = ExportTraceServiceRequest.decode(body);
+    message = { resourceSpans: fields(body, 1, resourceSpans) };
   } catch (error) {
     throw new OtlpDecodeError(`the body is not a protobuf ExportTraceServiceRequest: ${(error as Error).message}`);
   }
   return normalizeRequest(message, protobufLeaves);
+}
+
+/** A span as the store kept it: its own protobuf bytes, with the resource and scope it came with. */
+export function decodeStoredSpan(bytes: Uint8Array, resource: Attributes, scope: Span['scope']): Span {
+  return spanOf(SpanMessage.decode(bytes), resource, scope, protobufLeaves);
+}
+
+function resourceSpans(bytes: Uint8Array) {
+  return {
+    resource: fields(bytes, 1, (b) => ResourceMessage.decode(b)).at(-1),
+    scopeSpans: fields(bytes, 2, (b) => ({
+      scope: fields(b, 1, (s) => ScopeMessage.decode(s)).at(-1),
+      spans: fields(b, 2, (s) => {
+        const span = SpanMessage.decode(s) as unknown as Record<symbol, unknown>;
+        span[WIRE] = s;
+        return span;
+      }),
+    })),
+  };
+}
+
+/** Every length-delimited occurrence of `field` in a message, read by `read`; other fields skipped. */
+function fields<T>(bytes: Uint8Array, field: number, read: (sub: Uint8Array) => T): T[] {
+  const reader = protobuf.Reader.create(bytes);
+  const found: T[] = [];
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === field && (tag & 7) === LEN) {
+      const length = reader.uint32();
+      const start = reader.pos;
+      if (start + length > reader.len) throw new Error(`field ${field} is longer than its message`);
+      found.push(read(bytes.subarray(start, start + length)));
+      reader.pos = start + length;
+    } else {
+      reader.skipType(tag & 7);
+    }
+  }
+  return found;
 }
 
 type Message = Record<string, unknown>;
@@ -28,6 +75,9 @@ const protobufLeaves: Leaves = {
   },
   int(value) {
     return typeof value === 'number' ? value : 0;
+  },
+  wire(span) {
+    return (span as Record<symbol, Uint8Array | undefined>)[WIRE];
   },
   anyValue(value, depth): AttributeValue {
     if (depth > MAX_VALUE_DEPTH) throw new InvalidSpanError(`attribute values nest deeper than ${MAX_VALUE_DEPTH}`);
@@ -50,3 +100,4 @@ const protobufLeaves: Leaves = {
     return null;
   },
 };
+

@@ -115,3 +115,6 @@ const root = protobuf.Root.fromJSON(descriptor);
 export const ExportTraceServiceRequest = root.lookupType('otlp.ExportTraceServiceRequest');
 export const ExportTraceServiceResponse = root.lookupType('otlp.ExportTraceServiceResponse');
 export const RpcStatus = root.lookupType('otlp.RpcStatus');
+export const SpanMessage = root.lookupType('otlp.Span');
+export const ResourceMessage = root.lookupType('otlp.Resource');
+export const ScopeMessage = root.lookupType('otlp.InstrumentationScope');

@@ -40,6 +40,8 @@ export interface Span {
 /** What one export request decoded to: the valid spans and why others were refused. */
 export interface DecodedRequest {
   spans: Span[];
+  /** For protobuf requests: each kept span's own encoding, stored as it came. */
+  wires?: Uint8Array[];
   rejected: number;
   /** First few reasons spans were refused, for the `partialSuccess` message. */
   reasons: string[];

@@ -62,9 +62,13 @@ export interface ExecutionRecord {
   cancelled?: { reason: string; kind: string };
   /** The input of the execution: flow input or tool arguments. */
   initialParams?: unknown;
-  /** Every step in start order. */
+  /** How many steps the execution has. */
+  nodeCount: number;
+  /** Every step in tree order; for a large execution the first page of them (see `nodesNext`). */
   nodes: ExecutionNode[];
-  /** Step outputs keyed by step key (or flow name, or span name): the data after the last node. */
+  /** Present when `nodes` is only the first page: the cursor of the next one (nodes endpoint). */
+  nodesNext?: string;
+  /** Step outputs keyed by step key (or flow name, or span name): the data after the last node given. */
   data: Record<string, unknown>;
   errorInfo?: ErrorInfo;
   result?: unknown;

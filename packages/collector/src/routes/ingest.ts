@@ -3,7 +3,7 @@ import { readBody } from '../http/body.js';
 import { decodeJson } from '../otlp/json.js';
 import { decodeProtobuf } from '../otlp/protobuf.js';
 import { ExportTraceServiceResponse, RpcStatus } from '../otlp/schema.js';
-import { OtlpDecodeError, type DecodedRequest, type Span } from '../otlp/span.js';
+import { OtlpDecodeError, type DecodedRequest } from '../otlp/span.js';
 
 /** Counts since start, served by /healthz. */
 export interface IngestStats {
@@ -27,8 +27,8 @@ export interface IngestOptions {
   maxBodyBytes: number;
   /** Requests being read or stored at once; past it the collector answers 503 with Retry-After. */
   maxConcurrent: number;
-  /** Stores the spans durably; throws when the store cannot take them. */
-  store(spans: Span[]): void;
+  /** Stores the spans durably; rejects when the store cannot take them. */
+  store(decoded: DecodedRequest): Promise<void>;
 }
 
 type Encoding = 'json' | 'protobuf';
@@ -77,7 +77,7 @@ export function ingestRoute(options: IngestOptions) {
         return fail(ctx, encoding, 400, error instanceof OtlpDecodeError ? error.message : 'the body could not be decoded as OTLP');
       }
       try {
-        options.store(decoded.spans);
+        await options.store(decoded);
       } catch (error) {
         // The store refused (disk full, locked): nothing was committed, the exporter may retry.
         stats.failed++;

@@ -20,13 +20,38 @@ export function integer(ctx: Context, name: string, fallback: number, min: numbe
   return Number(raw);
 }
 
-export function status(ctx: Context): ExecutionStatus | undefined {
+/** One status or several, comma-separated: `status=error,pending`. */
+export function statuses(ctx: Context): ExecutionStatus[] | undefined {
   const raw = single(ctx, 'status');
   if (raw === undefined) return undefined;
-  if (!STATUSES.includes(raw as ExecutionStatus)) {
-    ctx.throw(400, `"status" must be one of ${STATUSES.join(', ')} (got "${clip(raw)}")`);
+  const list = [...new Set(raw.split(','))];
+  for (const value of list) {
+    if (!STATUSES.includes(value as ExecutionStatus)) {
+      ctx.throw(400, `"status" must be one or more of ${STATUSES.join(', ')}, comma-separated (got "${clip(raw)}")`);
+    }
   }
-  return raw as ExecutionStatus;
+  return list as ExecutionStatus[];
+}
+
+/** Shortest `q` the trigram index can match. */
+export const MIN_SEARCH_LENGTH = 3;
+
+export function searchText(ctx: Context): string | undefined {
+  const q = text(ctx, 'q', 200);
+  if (q !== undefined && [...q].length < MIN_SEARCH_LENGTH) {
+    ctx.throw(400, `"q" must be at least ${MIN_SEARCH_LENGTH} characters: the search index matches ${MIN_SEARCH_LENGTH}-character sequences`);
+  }
+  return q;
+}
+
+const BUCKETS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '1d': 86_400_000 };
+
+/** A metrics bucket size: 1m, 5m, 15m, 1h, 6h or 1d (default 1h). */
+export function bucket(ctx: Context): number {
+  const raw = single(ctx, 'bucket') ?? '1h';
+  const ms = BUCKETS[raw];
+  if (ms === undefined) ctx.throw(400, `"bucket" must be one of ${Object.keys(BUCKETS).join(', ')} (got "${clip(raw)}")`);
+  return ms;
 }
 
 /** A time as an ISO 8601 date or milliseconds since the epoch. */

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import type { Context } from 'koa';
-import type { ExecutionChange, Store } from '../store/store.js';
+import type { ExecutionChange, StorageEngine } from '../store/engine.js';
 import { single } from './params.js';
 
 export const CHANGE_EVENT = 'execution-change';
@@ -13,8 +13,8 @@ const REPLAY_LIMIT = 10_000;
  * the sequence number of its change as the event id, so a client that reconnects with
  * `Last-Event-ID` is first sent every record that changed since.
  */
-export function streamRoute(store: Store, changes: EventEmitter) {
-  return (ctx: Context) => {
+export function streamRoute(engine: StorageEngine, changes: EventEmitter) {
+  return async (ctx: Context) => {
     const flowId = single(ctx, 'flowId');
     const resumeFrom = lastEventId(ctx);
     ctx.req.socket.setTimeout(0);
@@ -25,22 +25,29 @@ export function streamRoute(store: Store, changes: EventEmitter) {
     const stream = new PassThrough();
     ctx.body = stream;
 
-    let sent = resumeFrom ?? store.lastSeq();
+    let sent = resumeFrom ?? 0;
     const send = (change: ExecutionChange) => {
       if (change.seq <= sent || (flowId !== undefined && change.item.flowId !== flowId)) return;
       sent = change.seq;
       stream.write(`id: ${change.seq}\nevent: execution\ndata: ${JSON.stringify(change.item)}\n\n`);
     };
-    // Listen before replaying so nothing committed in between is missed; `sent` drops repeats.
-    changes.on(CHANGE_EVENT, send);
+    // Listen before reading where to start, so nothing committed in between is missed; changes
+    // that arrive meanwhile wait, and `sent` drops repeats.
+    let waiting: ExecutionChange[] | undefined = [];
+    const onChange = (change: ExecutionChange) => (waiting ? waiting.push(change) : send(change));
+    changes.on(CHANGE_EVENT, onChange);
     stream.write(`retry: 2000\n: connected\n\n`);
     if (resumeFrom !== undefined) {
-      for (const change of store.changesSince(resumeFrom, flowId, REPLAY_LIMIT)) send(change);
+      for (const change of await engine.changesSince(resumeFrom, flowId, REPLAY_LIMIT)) send(change);
+    } else {
+      sent = await engine.lastSeq();
     }
+    for (const change of waiting) send(change);
+    waiting = undefined;
     const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
     const stop = () => {
       clearInterval(keepAlive);
-      changes.off(CHANGE_EVENT, send);
+      changes.off(CHANGE_EVENT, onChange);
       stream.end();
     };
     ctx.req.on('close', stop);

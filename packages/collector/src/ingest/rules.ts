@@ -1,0 +1,109 @@
+import * as sc from '@flowtrace/tracer/semconv';
+import { nanosToMillis } from '../otlp/span.js';
+import {
+  foldSpan,
+  listItemOf,
+  outcomeOf,
+  paramsText,
+  timeoutOf,
+  type InstanceStart,
+  type RuleContext,
+} from '../records/aggregate.js';
+import type { ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
+
+/** Pending executions past their budget re-evaluated per reconcile transaction. */
+const RECONCILE_BATCH = 5_000;
+
+/**
+ * The collector's rules, above any storage engine: route each span to its execution, fold it
+ * into that execution's summary, decide the outcome (timeout, restart), and write the rows
+ * that changed. One call is one transaction of the engine.
+ */
+export class ExecutionRules {
+  constructor(
+    private readonly engine: StorageEngine,
+    private readonly defaultTimeoutMs: number,
+  ) {}
+
+  /** Stores the spans of one or more requests and updates the executions they touch. */
+  ingest(spans: readonly IncomingSpan[], now: number): Promise<ExecutionChange[]> {
+    return this.engine.transaction(async (tx) => {
+      const touched = new Map<string, StoredExecution>();
+      for (const { span, role } of spans) {
+        if (role !== 'instance-start') continue;
+        const service = span.resource[sc.ATTR_SERVICE_NAME];
+        const instance = span.resource[sc.ATTR_SERVICE_INSTANCE_ID];
+        if (typeof service !== 'string' || typeof instance !== 'string') continue;
+        await tx.addInstanceStart({ serviceName: service, instanceId: instance, startedAt: nanosToMillis(span.startTimeUnixNano) });
+        // The restart rule: the service's pending executions may now be interrupted.
+        for (const execution of await tx.pendingOfService(service)) touched.set(execution.id, execution);
+      }
+      const ids = [...new Set(spans.flatMap((s) => (s.executionId === undefined ? [] : [s.executionId])))];
+      const executions = await tx.executions(ids);
+      const keys = new Map([...executions.values()].map((e) => [e.id, e.key]));
+      const fresh = await tx.appendSpans(spans, keys);
+      const searchTexts = new Map<string, string>();
+      spans.forEach(({ span, role, executionId }, i) => {
+        if (!fresh[i] || executionId === undefined) return;
+        const execution = executions.get(executionId)!;
+        const headBefore = execution.summary.head?.spanId;
+        if (!foldSpan(execution.summary, span, role)) return;
+        touched.set(executionId, execution);
+        if (execution.summary.head?.spanId !== headBefore) {
+          const params = paramsText(span);
+          searchTexts.set(executionId, params === undefined ? '' : typeof params === 'string' ? params : JSON.stringify(params));
+        }
+      });
+      return this.decide(tx, [...touched.values()], now, searchTexts, true);
+    });
+  }
+
+  /** Re-evaluates pending executions whose time budget ran out by `now`. */
+  reconcile(now: number): Promise<ExecutionChange[]> {
+    return this.engine.transaction(async (tx) => this.decide(tx, await tx.pendingPastDeadline(now, RECONCILE_BATCH), now, new Map(), false));
+  }
+
+  /**
+   * Writes the executions whose list row changed — or, when `summaryChanged`, whose summary did
+   * (a new step changes the detail a viewer may have open).
+   */
+  private async decide(
+    tx: WriteTx,
+    executions: StoredExecution[],
+    now: number,
+    searchTexts: ReadonlyMap<string, string>,
+    summaryChanged: boolean,
+  ): Promise<ExecutionChange[]> {
+    const starts = new Map<string, InstanceStart[]>();
+    const updates: ExecutionUpdate[] = [];
+    for (const execution of executions) {
+      const head = execution.summary.head;
+      if (!head) {
+        // Steps before their execution's head: kept in the summary, listed once the head comes.
+        if (summaryChanged) updates.push({ key: execution.key, id: execution.id, summary: execution.summary });
+        continue;
+      }
+      let instanceStarts: InstanceStart[] = [];
+      if (!execution.summary.end) {
+        instanceStarts = starts.get(head.serviceName) ?? (await tx.instanceStarts(head.serviceName));
+        starts.set(head.serviceName, instanceStarts);
+      }
+      const context: RuleContext = { now, defaultTimeoutMs: this.defaultTimeoutMs, instanceStarts };
+      const outcome = outcomeOf(execution.summary, context)!;
+      const item = listItemOf(execution.id, head, execution.summary.end, outcome, this.defaultTimeoutMs);
+      const changed = summaryChanged || JSON.stringify(item) !== JSON.stringify(execution.item);
+      if (!changed) continue;
+      const listed: ListedExecution = {
+        outcome,
+        item,
+        startedAtMs: head.startedAtMs,
+        deadline: head.startedAtMs + timeoutOf(head, this.defaultTimeoutMs),
+        serviceName: head.serviceName,
+      };
+      const searchText = searchTexts.get(execution.id);
+      if (searchText !== undefined) listed.searchText = searchText;
+      updates.push({ key: execution.key, id: execution.id, summary: execution.summary, listed });
+    }
+    return tx.putExecutions(updates);
+  }
+}

@@ -1,0 +1,349 @@
+import * as sc from '@flowtrace/tracer/semconv';
+import { nanosToMillis, type Attributes, type Span } from '../otlp/span.js';
+import type { ErrorKind, ExecutionListItem, ExecutionStatus } from './types.js';
+
+/**
+ * The summary of one execution, folded span by span: everything the list, the timeout and
+ * restart rules and the flow counts need, and nothing that grows with the number of steps. The
+ * full record is projected from the spans on read (project.ts), and takes its summary fields
+ * from this same fold, so the list and the detail can never disagree.
+ */
+export interface ExecutionSummary {
+  /** The execution's own span (`root`) or, until it ends, its start marker. */
+  head?: Head;
+  /** Set once the execution's own span has arrived. */
+  end?: RootEnd;
+  /** The deepest failing step: the one blamed when the execution fails. */
+  failure?: StepFailure;
+  /** Distinct step spans (neither the execution's own span nor a marker). */
+  steps: number;
+}
+
+export interface Head {
+  source: 'root' | 'marker';
+  spanId: string;
+  /** The execution's own span id (a marker's parent). */
+  rootSpanId: string;
+  traceId: string;
+  name: string;
+  flowId: string;
+  flowName: string;
+  toolName?: string;
+  serviceName: string;
+  serviceInstanceId?: string;
+  startedAtMs: number;
+  /** The budget the execution declared, when it declared one. */
+  timeoutMs?: number;
+  preview: string;
+}
+
+export interface RootEnd {
+  endedAtMs: number;
+  failed: boolean;
+  /** The span's `error.type`, e.g. `tool_error`. */
+  errorType?: string;
+  cancelled?: { reason: string; kind: string };
+  /** Message of the span's own error, used when no step is to blame. */
+  message: string;
+}
+
+export interface StepFailure {
+  spanId: string;
+  name: string;
+  depth: number;
+  startMs: number;
+  message: string;
+}
+
+/** The decided state of an execution at a moment: what the list shows and the rules keep. */
+export interface Outcome {
+  status: ExecutionStatus;
+  errorKind?: ErrorKind;
+  errorMessage?: string;
+  /** Which node the error points at: a step's span id, or the execution's own span. */
+  errorNodeId?: string;
+  /** The error type shown with the message (`timeout`, `interrupted`, or the failing span's). */
+  errorType?: string;
+}
+
+/** What the rules need besides the summary; passed in so they stay pure. */
+export interface RuleContext {
+  /** Milliseconds since the epoch: the reconciliation clock. */
+  now: number;
+  /** Budget of executions that declare none. */
+  defaultTimeoutMs: number;
+  /** Instance starts of the execution's service (ms). */
+  instanceStarts: ReadonlyArray<InstanceStart>;
+}
+
+export interface InstanceStart {
+  instanceId: string;
+  startedAt: number;
+}
+
+export const STATUS_ERROR = 2;
+const PREVIEW_LENGTH = 120;
+/** Ids end up in URLs: longer ones are not ids a tracer wrote. */
+const MAX_ID_LENGTH = 128;
+const MAX_NAME_LENGTH = 200;
+
+export type SpanRole = 'root' | 'marker' | 'step' | 'instance-start' | 'other-marker';
+
+export function executionIdOf(span: Span): string | undefined {
+  const id = span.attributes[sc.ATTR_EXECUTION_ID];
+  return typeof id === 'string' && id && id.length <= MAX_ID_LENGTH ? id : undefined;
+}
+
+/** What a span is to its execution. */
+export function roleOf(span: Span): SpanRole {
+  const marker = span.attributes[sc.ATTR_MARKER];
+  const root = span.attributes[sc.ATTR_EXECUTION_ROOT] === true;
+  if (marker === undefined) return root ? 'root' : 'step';
+  if (marker === sc.MARKER_START && root) return 'marker';
+  if (marker === sc.MARKER_INSTANCE_START) return 'instance-start';
+  return 'other-marker';
+}
+
+export function emptySummary(): ExecutionSummary {
+  return { steps: 0 };
+}
+
+/**
+ * Adds one span, seen for the first time, to the summary; returns whether anything changed.
+ * Every choice is a minimum under a total order, so any delivery order gives the same summary.
+ */
+export function foldSpan(summary: ExecutionSummary, span: Span, role: SpanRole = roleOf(span)): boolean {
+  if (role === 'root' || role === 'marker') {
+    const current = summary.head;
+    const replaces =
+      !current ||
+      (role === 'root' && current.source === 'marker') ||
+      (role === current.source && compareStart(startOf(span), span.spanId, current.startedAtMs, current.spanId) < 0);
+    if (!replaces) return false;
+    summary.head = headOf(span, role);
+    if (role === 'root') summary.end = rootEnd(span);
+    return true;
+  }
+  if (role !== 'step') return false;
+  summary.steps++;
+  if (span.status.code === STATUS_ERROR) {
+    const depth = depthOf(span);
+    const start = startOf(span);
+    const current = summary.failure;
+    if (!current || depth > current.depth || (depth === current.depth && compareStart(start, span.spanId, current.startMs, current.spanId) < 0)) {
+      summary.failure = { spanId: span.spanId, name: span.name, depth, startMs: start, message: spanError(span).message };
+    }
+  }
+  return true;
+}
+
+/** The decision the rules make for a summary at `context.now`; undefined while no head arrived. */
+export function outcomeOf(summary: ExecutionSummary, context: RuleContext): Outcome | undefined {
+  const head = summary.head;
+  if (!head) return undefined;
+  const timeoutMs = timeoutOf(head, context.defaultTimeoutMs);
+  const end = summary.end;
+  if (end && head.source === 'root') {
+    const failing = summary.failure;
+    const blamed = failing
+      ? { errorMessage: failing.message, errorNodeId: failing.spanId }
+      : { errorMessage: end.message, errorNodeId: head.rootSpanId };
+    if (end.cancelled?.kind === 'timeout' || end.endedAtMs - head.startedAtMs > timeoutMs) {
+      return { status: 'error', errorKind: 'timeout', ...blamed, errorType: 'timeout', errorMessage: timeoutMessage(timeoutMs) };
+    }
+    if (!end.failed) return { status: 'fulfilled' };
+    const errorKind: ErrorKind =
+      end.errorType === sc.ERROR_TYPE_VALUE_TOOL_ERROR ? 'tool_error' : end.cancelled ? 'cancelled' : 'exception';
+    return { status: 'error', errorKind, ...blamed };
+  }
+  if (context.now >= head.startedAtMs + timeoutMs) {
+    return { status: 'error', errorKind: 'timeout', errorType: 'timeout', errorMessage: timeoutMessage(timeoutMs), errorNodeId: head.rootSpanId };
+  }
+  const restart = restartOf(head, context.instanceStarts);
+  if (restart) {
+    return {
+      status: 'error',
+      errorKind: 'interrupted',
+      errorType: 'interrupted',
+      errorMessage: `${head.serviceName} restarted (new instance ${restart.instanceId}) before this execution finished`,
+      errorNodeId: head.rootSpanId,
+    };
+  }
+  return { status: 'pending' };
+}
+
+/** The earliest start of another instance of the service after the execution began. */
+function restartOf(head: Head, starts: ReadonlyArray<InstanceStart>): InstanceStart | undefined {
+  let found: InstanceStart | undefined;
+  for (const start of starts) {
+    if (start.instanceId === head.serviceInstanceId || start.startedAt <= head.startedAtMs) continue;
+    if (!found || start.startedAt < found.startedAt || (start.startedAt === found.startedAt && start.instanceId < found.instanceId)) {
+      found = start;
+    }
+  }
+  return found;
+}
+
+export function timeoutOf(head: Head, defaultTimeoutMs: number): number {
+  return head.timeoutMs ?? defaultTimeoutMs;
+}
+
+/** The list row of an execution. */
+export function listItemOf(id: string, head: Head, end: RootEnd | undefined, outcome: Outcome, defaultTimeoutMs: number): ExecutionListItem {
+  const item: ExecutionListItem = {
+    id,
+    flowId: head.flowId,
+    flowName: head.flowName,
+    status: outcome.status,
+    startedAt: iso(head.startedAtMs),
+    timeoutMs: timeoutOf(head, defaultTimeoutMs),
+    preview: head.preview,
+  };
+  if (head.toolName) item.toolName = head.toolName;
+  if (outcome.errorKind) item.errorKind = outcome.errorKind;
+  if (outcome.errorMessage !== undefined && outcome.status === 'error') item.errorMessage = outcome.errorMessage;
+  if (end && head.source === 'root') {
+    item.endedAt = iso(end.endedAtMs);
+    item.durationMs = round(end.endedAtMs - head.startedAtMs);
+  }
+  return item;
+}
+
+function headOf(span: Span, source: Head['source']): Head {
+  const attrs = span.attributes;
+  const toolName = name(attrs[sc.ATTR_GEN_AI_TOOL_NAME]);
+  const flowName = name(attrs[sc.ATTR_FLOW_NAME]) ?? toolName ?? name(span.name) ?? 'unnamed';
+  const declared = attrs[sc.ATTR_TIMEOUT_MS];
+  const head: Head = {
+    source,
+    spanId: span.spanId,
+    rootSpanId: source === 'marker' ? (span.parentSpanId ?? span.spanId) : span.spanId,
+    traceId: span.traceId,
+    name: span.name,
+    flowId: name(attrs[sc.ATTR_FLOW_ID]) ?? flowName,
+    flowName,
+    serviceName: str(span.resource[sc.ATTR_SERVICE_NAME]) ?? 'unknown_service',
+    startedAtMs: startOf(span),
+    preview: preview(data(paramsText(span))),
+  };
+  if (toolName) head.toolName = toolName;
+  const instance = str(span.resource[sc.ATTR_SERVICE_INSTANCE_ID]);
+  if (instance) head.serviceInstanceId = instance;
+  if (typeof declared === 'number' && declared > 0) head.timeoutMs = declared;
+  return head;
+}
+
+function rootEnd(span: Span): RootEnd {
+  const a = span.attributes;
+  const end: RootEnd = { endedAtMs: nanosToMillis(span.endTimeUnixNano), failed: span.status.code === STATUS_ERROR, message: spanError(span).message };
+  const errorType = str(a[sc.ATTR_ERROR_TYPE]);
+  if (errorType) end.errorType = errorType;
+  if (a[sc.ATTR_CANCELLED] === true) {
+    end.cancelled = { reason: str(a[sc.ATTR_ABORT_REASON]) ?? 'aborted', kind: str(a[sc.ATTR_ABORT_KIND]) ?? 'abort' };
+  }
+  return end;
+}
+
+/** The execution's parameters as captured: flow input or tool arguments (JSON text). */
+export function paramsText(span: Span): unknown {
+  return span.attributes[sc.ATTR_INPUT] ?? span.attributes[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS];
+}
+
+/** Message, type and stack of a failed span, from its exception event or its status. */
+export function spanError(span: Span): { message: string; type: string; stack?: string } {
+  const exception = span.events.find((e) => e.name === 'exception')?.attributes ?? {};
+  const error: { message: string; type: string; stack?: string } = {
+    message: str(exception[sc.ATTR_EXCEPTION_MESSAGE]) ?? span.status.message ?? 'failed',
+    type: str(span.attributes[sc.ATTR_ERROR_TYPE]) ?? str(exception[sc.ATTR_EXCEPTION_TYPE]) ?? 'Error',
+  };
+  const stack = str(exception[sc.ATTR_EXCEPTION_STACKTRACE]);
+  if (stack) error.stack = stack;
+  return error;
+}
+
+export function depthOf(span: Span): number {
+  const depth = span.attributes[sc.ATTR_DEPTH];
+  return typeof depth === 'number' ? depth : 0;
+}
+
+export function stepIndexOf(span: Span): number | null {
+  const index = span.attributes[sc.ATTR_STEP_INDEX];
+  return typeof index === 'number' ? index : null;
+}
+
+/** Start in ms (sub-millisecond fraction kept): with the span id, the order of spans. */
+export function startOf(span: Span): number {
+  return nanosToMillis(span.startTimeUnixNano);
+}
+
+/** Start time, then span id: a total order, whatever the delivery order. */
+export function compareStart(aStart: number, aId: string, bStart: number, bId: string): number {
+  if (aStart !== bStart) return aStart < bStart ? -1 : 1;
+  return aId < bId ? -1 : aId > bId ? 1 : 0;
+}
+
+/** A captured JSON attribute as a value; text that is not JSON stays text. */
+export function data(value: unknown): unknown {
+  if (typeof value !== 'string') return value ?? undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/** The first parameter, short: the first property of an object, the first item of an array. */
+export function preview(params: unknown): string {
+  let first = params;
+  if (Array.isArray(params)) first = params[0];
+  else if (params && typeof params === 'object') {
+    const [entry] = Object.entries(params);
+    first = entry ? entry[1] : undefined;
+    if (entry) return clip(`${entry[0]}: ${text(first)}`);
+  }
+  return first === undefined ? '' : clip(text(first));
+}
+
+export function tagsOf(attrs: Attributes): Record<string, unknown> {
+  const tags: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key.startsWith(sc.ATTR_TAG_PREFIX)) tags[key.slice(sc.ATTR_TAG_PREFIX.length)] = value;
+  }
+  return tags;
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+}
+
+function clip(value: string): string {
+  return value.length > PREVIEW_LENGTH ? `${value.slice(0, PREVIEW_LENGTH - 1)}…` : value;
+}
+
+export function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value ? value : undefined;
+}
+
+/** A name or id shown and used in URLs, cut to a sane length. */
+function name(value: unknown): string | undefined {
+  const t = str(value);
+  return t && t.length > MAX_NAME_LENGTH ? t.slice(0, MAX_NAME_LENGTH) : t;
+}
+
+export function iso(ms: number): string {
+  return new Date(Math.floor(ms)).toISOString();
+}
+
+export function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+export function timeoutMessage(ms: number): string {
+  return `Timed out after ${formatDuration(ms)}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms % 1000 === 0) return `${ms / 1000} s`;
+  return `${ms} ms`;
+}

@@ -1,0 +1,141 @@
+import type { Span } from '../otlp/span.js';
+import type { OrderKey } from '../records/project.js';
+import type { ExecutionSummary, InstanceStart, Outcome, SpanRole } from '../records/aggregate.js';
+import type { ExecutionListItem, ExecutionStatus, FlowSummary } from '../records/types.js';
+
+/**
+ * The storage-engine interface: what a database must do for the collector, and nothing of the
+ * collector's rules. The rules (src/ingest/) decide what each execution's summary, outcome and
+ * list row are; an engine stores spans, stores those rows, keeps the indexes derived from them
+ * (flow counts, time rollups, search) in step within the same transaction, and answers reads.
+ * SQLite is one engine (sqlite/); any engine must pass test/support/engine-contract.ts.
+ */
+export interface StorageEngine {
+  /**
+   * Runs `work` in one write transaction: all of it is committed, or none. Transactions run one
+   * at a time, in call order; reads made meanwhile see only committed data.
+   */
+  transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T>;
+
+  execution(id: string): Promise<StoredExecution | undefined>;
+  /** The spans of an execution, decoded; `roles` narrows them (the head spans of a big one). */
+  executionSpans(key: number, roles?: readonly SpanRole[]): Promise<Span[]>;
+  /** What orders an execution's steps, without decoding them; `ref` reads them back. */
+  stepOrder(key: number): Promise<OrderKey[]>;
+  spansByRef(refs: readonly number[]): Promise<Span[]>;
+  listExecutions(query: ListQuery): Promise<{ items: ExecutionListItem[]; total: number }>;
+  listFlows(): Promise<FlowSummary[]>;
+  /** Every stored span of a trace, flowtrace's or not. */
+  trace(traceId: string): Promise<Span[]>;
+  /** Changes after `seq`, oldest first, for resuming a live stream. */
+  changesSince(seq: number, flowId: string | undefined, limit: number): Promise<ExecutionChange[]>;
+  lastSeq(): Promise<number>;
+  /** Counts by status and duration histograms per bucket, from rollups kept on write. */
+  metrics(query: MetricsQuery): Promise<MetricsBucket[]>;
+  /** History written by an older release, to be ingested again under the current rules. */
+  legacy(): LegacyHistory | undefined;
+  close(): Promise<void>;
+}
+
+export interface LegacyHistory {
+  /** Executions still to convert. */
+  readonly total: number;
+  /** The spans of the next `executions` executions (then of no execution); undefined when done. */
+  next(executions: number): Promise<Span[] | undefined>;
+  /** Removes the old layout once everything is converted; run inside a write transaction. */
+  finish(): Promise<void>;
+}
+
+export interface WriteTx {
+  /** The executions with these ids; ids never seen get an empty one (and their dense key). */
+  executions(ids: readonly string[]): Promise<Map<string, StoredExecution>>;
+  /** Appends the spans not stored yet; says for each whether it was new (re-delivery is not). */
+  appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<boolean[]>;
+  /**
+   * Stores changed executions. Each listed one gets the next change sequence number and is
+   * returned as a change; an unlisted one (steps before its head) keeps only its summary.
+   */
+  putExecutions(updates: readonly ExecutionUpdate[]): Promise<ExecutionChange[]>;
+  addInstanceStart(start: InstanceStart & { serviceName: string }): Promise<void>;
+  instanceStarts(serviceName: string): Promise<InstanceStart[]>;
+  pendingPastDeadline(now: number, limit: number): Promise<StoredExecution[]>;
+  pendingOfService(serviceName: string): Promise<StoredExecution[]>;
+  /** Hides a flow from the flow list; false for an unknown flow. */
+  deleteFlow(flowId: string, now: number): Promise<boolean>;
+  /**
+   * Removes up to `limit` whole executions that started before `cutoff` (their spans, rows and
+   * rollup counts), and spans of no execution whose trace keeps no execution. Returns how many.
+   */
+  removeStartedBefore(cutoff: number, limit: number): Promise<number>;
+}
+
+/** A span as ingest hands it to the engine. */
+export interface IncomingSpan {
+  span: Span;
+  role: SpanRole;
+  executionId: string | undefined;
+  /** The span's own protobuf encoding, when it arrived as protobuf: stored as it came. */
+  wire?: Uint8Array;
+}
+
+export interface StoredExecution {
+  /** Dense integer key, in order of first arrival. */
+  key: number;
+  id: string;
+  summary: ExecutionSummary;
+  /** Absent until the execution's head arrived (its steps can come first). */
+  outcome?: Outcome;
+  item?: ExecutionListItem;
+}
+
+export interface ExecutionUpdate {
+  key: number;
+  id: string;
+  summary: ExecutionSummary;
+  /** Absent while the execution's head has not arrived: it is not listed yet. */
+  listed?: ListedExecution;
+}
+
+export interface ListedExecution {
+  outcome: Outcome;
+  item: ExecutionListItem;
+  /** Exact start (ms, with fraction): the list order. */
+  startedAtMs: number;
+  /** When a pending execution's budget runs out. */
+  deadline: number;
+  serviceName: string;
+  /** Set when the parameters the `q` search matches became known or changed. */
+  searchText?: string;
+}
+
+export interface ExecutionChange {
+  seq: number;
+  item: ExecutionListItem;
+}
+
+export interface ListQuery {
+  flowId: string;
+  offset: number;
+  limit: number;
+  statuses?: readonly ExecutionStatus[];
+  /** Started at or after (ms since the epoch). */
+  from?: number;
+  /** Started before (ms since the epoch). */
+  to?: number;
+  /** Text searched in the initial parameters (at least 3 characters). */
+  q?: string;
+}
+
+export interface MetricsQuery {
+  flowId: string;
+  from: number;
+  to: number;
+  bucketMs: number;
+}
+
+export interface MetricsBucket {
+  start: number;
+  counts: Record<ExecutionStatus, number>;
+  /** Durations of finished executions as histogram bins (see durations.ts). */
+  durationBins: Map<number, number>;
+}

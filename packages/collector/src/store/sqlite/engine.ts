@@ -1,0 +1,580 @@
+import Database from 'better-sqlite3';
+import { decodeStoredSpan } from '../../otlp/protobuf.js';
+import type { Attributes, Span } from '../../otlp/span.js';
+import type { ExecutionSummary, InstanceStart, Outcome, SpanRole } from '../../records/aggregate.js';
+import type { OrderKey } from '../../records/project.js';
+import type { ExecutionListItem, ExecutionStatus, FlowSummary } from '../../records/types.js';
+import type {
+  ExecutionChange,
+  IncomingSpan,
+  ListedExecution,
+  LegacyHistory,
+  ListQuery,
+  MetricsBucket,
+  MetricsQuery,
+  StorageEngine,
+  StoredExecution,
+  WriteTx,
+} from '../engine.js';
+import { bucketOf, HOUR, MINUTE, rollupDeltas, STATUS_CODE, STATUS_OF, type RollupEntry } from '../rollups.js';
+import { SCHEMA, SCHEMA_VERSION, userVersion } from './schema.js';
+import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
+
+export interface SqliteEngineOptions {
+  /** File path, or `:memory:`. */
+  path: string;
+}
+
+const ROLE_CODE: Record<SpanRole, number> = { step: 0, root: 1, marker: 2, 'instance-start': 3, 'other-marker': 3 };
+const FORMAT_PROTOBUF = 1;
+const FORMAT_JSON = 2;
+/** Below this offset a page is read with a plain OFFSET; deeper ones seek through the rollups. */
+const DIRECT_OFFSET = 1000;
+const TRACE_CACHE = 50_000;
+/** Beyond any real time in ms (the largest valid Date). */
+const FAR = 8.64e15;
+
+interface ExecutionRow {
+  id: number;
+  execution_id: string;
+  summary: string;
+  outcome: string | null;
+  item: string | null;
+}
+
+interface SpanRow {
+  origin: number;
+  format: number;
+  body: Buffer;
+}
+
+/** Thrown when another process holds the database file. */
+export class DatabaseInUseError extends Error {
+  override name = 'DatabaseInUseError';
+}
+
+/**
+ * The embedded engine: SQLite through better-sqlite3. WAL journal with `synchronous=FULL`, so a
+ * committed transaction survives the process and the machine stopping; the file is held with
+ * an exclusive lock, so a second collector on the same file is refused at start instead of
+ * corrupting the change sequence.
+ */
+export class SqliteEngine implements StorageEngine {
+  private readonly db: Database.Database;
+  private readonly sql;
+  private seq: number;
+  private chain: Promise<unknown> = Promise.resolve();
+  private gate: Promise<void> | undefined;
+  private readonly traceKeys = new Map<string, number>();
+  private readonly originKeys = new WeakMap<object, number>();
+  private readonly origins = new Map<number, { resource: Attributes; scope: Span['scope'] }>();
+  private readonly flowKeys = new Map<string, { key: number; name: string }>();
+  private readonly instances = new Map<string, InstanceStart[]>();
+  private readonly writer: WriteTx;
+
+  constructor(options: SqliteEngineOptions) {
+    this.db = new Database(options.path);
+    const db = this.db;
+    if (options.path !== ':memory:') {
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('busy_timeout = 200');
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        db.exec('COMMIT');
+      } catch (error) {
+        db.close();
+        if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
+          throw new DatabaseInUseError(
+            `${options.path} is in use by another process (a second flowtrace collector?). One collector writes a SQLite file; stop the other or give this one another --db.`,
+          );
+        }
+        throw error;
+      }
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.sql = statements(db);
+    this.seq = this.sql.lastSeq.get() as number;
+    this.writer = this.writeTx();
+  }
+
+  /** Creates or upgrades the schema; schema 1's data is kept aside for {@link legacy}. */
+  private migrate(): void {
+    const version = userVersion(this.db);
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `the database was written by a newer flowtrace collector (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade the collector`,
+      );
+    }
+    if (version === SCHEMA_VERSION) return;
+    this.db.transaction(() => {
+      if (version === 1) this.db.exec(SCHEMA_1_ASIDE);
+      this.db.exec(SCHEMA);
+      if (version === 1) this.db.exec(SCHEMA_1_INSTANCES);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
+  }
+
+  legacy(): LegacyHistory | undefined {
+    const aside = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'v1_executions'`).get();
+    return aside ? new Schema1History(this.db) : undefined;
+  }
+
+  transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
+    const run = async () => {
+      let release!: () => void;
+      this.gate = new Promise((resolve) => (release = resolve));
+      const seqBefore = this.seq;
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work(this.writer);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.seq = seqBefore;
+        // Cached keys may name rows the rollback removed.
+        this.traceKeys.clear();
+        this.flowKeys.clear();
+        this.instances.clear();
+        throw error;
+      } finally {
+        this.gate = undefined;
+        release();
+      }
+    };
+    const next = this.chain.then(run, run);
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  /** Reads wait for a write transaction in progress: they must never see uncommitted rows. */
+  private async read<T>(fn: () => T): Promise<T> {
+    while (this.gate) await this.gate;
+    return fn();
+  }
+
+  private writeTx(): WriteTx {
+    const sql = () => this.sql;
+    return {
+      executions: async (ids) => {
+        const found = new Map<string, StoredExecution>();
+        for (const id of ids) {
+          const row = sql().executionById.get(id) as ExecutionRow | undefined;
+          if (row) found.set(id, stored(row));
+          else {
+            const key = Number(sql().insertExecution.run(id).lastInsertRowid);
+            found.set(id, { key, id, summary: { steps: 0 } });
+          }
+        }
+        return found;
+      },
+      appendSpans: async (spans, keys) => spans.map((incoming) => this.appendSpan(incoming, keys)),
+      putExecutions: async (updates) =>
+        updates.flatMap((update) => {
+          if (update.listed) return [this.putExecution(update.key, update.summary, update.listed)];
+          sql().updateSummary.run(JSON.stringify(update.summary), update.key);
+          return [];
+        }),
+      addInstanceStart: async ({ serviceName, instanceId, startedAt }) => {
+        if (sql().addInstance.run(serviceName, instanceId, startedAt).changes > 0) this.instances.delete(serviceName);
+      },
+      instanceStarts: async (serviceName) => this.instanceStarts(serviceName),
+      pendingPastDeadline: async (now, limit) => (sql().pendingPastDeadline.all(now, limit) as ExecutionRow[]).map(stored),
+      pendingOfService: async (serviceName) => (sql().pendingOfService.all(serviceName) as ExecutionRow[]).map(stored),
+      deleteFlow: async (flowId, now) => sql().deleteFlow.run(now, flowId).changes > 0,
+      removeStartedBefore: async (cutoff, limit) => this.removeStartedBefore(cutoff, limit),
+    };
+  }
+
+  private appendSpan({ span, role, executionId, wire }: IncomingSpan, keys: ReadonlyMap<string, number>): boolean {
+    const { resource, scope, ...own } = span;
+    const body = wire ?? Buffer.from(JSON.stringify(own));
+    const stepIndex = span.attributes['flowtrace.step.index'];
+    const result = this.sql.appendSpan.run(
+      this.traceKey(span.traceId),
+      Buffer.from(span.spanId, 'hex'),
+      executionId === undefined ? null : (keys.get(executionId) ?? null),
+      ROLE_CODE[role],
+      span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null,
+      typeof stepIndex === 'number' ? stepIndex : null,
+      nanosToMs(span.startTimeUnixNano),
+      this.originKey(resource, scope),
+      wire ? FORMAT_PROTOBUF : FORMAT_JSON,
+      body,
+    );
+    return result.changes > 0;
+  }
+
+  private traceKey(traceId: string): number {
+    const cached = this.traceKeys.get(traceId);
+    if (cached !== undefined) return cached;
+    const bytes = Buffer.from(traceId, 'hex');
+    let key = this.sql.traceKey.get(bytes) as number | undefined;
+    if (key === undefined) key = Number(this.sql.insertTrace.run(bytes).lastInsertRowid);
+    if (this.traceKeys.size >= TRACE_CACHE) this.traceKeys.clear();
+    this.traceKeys.set(traceId, key);
+    return key;
+  }
+
+  /** Spans decoded from one scope of one request share their resource and scope objects. */
+  private originKey(resource: Attributes, scope: Span['scope']): number {
+    const cached = this.originKeys.get(scope);
+    if (cached !== undefined) return cached;
+    const resourceText = JSON.stringify(resource);
+    const scopeText = JSON.stringify(scope);
+    let key = this.sql.originKey.get(resourceText, scopeText) as number | undefined;
+    if (key === undefined) key = Number(this.sql.insertOrigin.run(resourceText, scopeText).lastInsertRowid);
+    this.originKeys.set(scope, key);
+    return key;
+  }
+
+  private putExecution(key: number, summary: ExecutionSummary, update: ListedExecution): ExecutionChange {
+    const before = this.sql.rollupEntry.get(key) as { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null };
+    const flowKey = this.flowKey(update.item.flowId, update.item.flowName);
+    const seq = ++this.seq;
+    const itemText = JSON.stringify(update.item);
+    this.sql.updateExecution.run({
+      key,
+      flow: flowKey,
+      status: STATUS_CODE[update.outcome.status],
+      startedAt: update.startedAtMs,
+      durationMs: update.item.durationMs ?? null,
+      deadline: update.outcome.status === 'pending' ? update.deadline : null,
+      service: update.serviceName,
+      seq,
+      summary: JSON.stringify(summary),
+      outcome: JSON.stringify(update.outcome),
+      item: itemText,
+    });
+    const after: RollupEntry = { flowKey, startedAtMs: update.startedAtMs, status: update.outcome.status };
+    if (update.item.durationMs !== undefined) after.durationMs = update.item.durationMs;
+    this.applyRollups(entryOf(before), after);
+    if (update.searchText !== undefined) {
+      this.sql.deleteSearch.run(key);
+      this.sql.insertSearch.run(key, update.searchText);
+    }
+    return { seq, item: update.item };
+  }
+
+  private applyRollups(before: RollupEntry | undefined, after: RollupEntry | undefined): void {
+    const { counts, durations } = rollupDeltas(before, after);
+    for (const c of counts) this.sql.addCount.run(c.flowKey, c.grain, c.bucket, c.status, c.n);
+    for (const d of durations) this.sql.addDuration.run(d.flowKey, d.grain, d.bucket, d.bin, d.n);
+    if (before && (!after || before.status !== after.status || before.flowKey !== after.flowKey)) {
+      this.sql.flowCount[before.status].run(-1, before.flowKey);
+    }
+    if (after && (!before || before.status !== after.status || before.flowKey !== after.flowKey)) {
+      this.sql.flowCount[after.status].run(1, after.flowKey);
+    }
+  }
+
+  /** A flow's key; a new execution brings a deleted flow back, and the latest name wins. */
+  private flowKey(flowId: string, flowName: string): number {
+    const cached = this.flowKeys.get(flowId);
+    if (cached && cached.name === flowName) return cached.key;
+    const key = this.sql.upsertFlow.get(flowId, flowName) as number;
+    this.flowKeys.set(flowId, { key, name: flowName });
+    return key;
+  }
+
+  private instanceStarts(serviceName: string): InstanceStart[] {
+    let starts = this.instances.get(serviceName);
+    if (!starts) {
+      starts = this.sql.instancesOf.all(serviceName) as InstanceStart[];
+      this.instances.set(serviceName, starts);
+    }
+    return starts;
+  }
+
+  private removeStartedBefore(cutoff: number, limit: number): number {
+    const rows = this.sql.startedBefore.all(cutoff, limit) as Array<{ id: number; flow: number; status: number; started_at: number; duration_ms: number | null }>;
+    const traces = new Set<number>();
+    for (const row of rows) {
+      for (const trace of this.sql.tracesOfExecution.all(row.id) as number[]) traces.add(trace);
+      this.sql.deleteSpansOfExecution.run(row.id);
+      this.sql.deleteSearch.run(row.id);
+      this.applyRollups(entryOf({ ...row }), undefined);
+      this.sql.deleteExecution.run(row.id);
+    }
+    for (const trace of traces) this.sql.deleteOrphanSpans.run(trace, trace);
+    return rows.length;
+  }
+
+  // Reads
+
+  execution(id: string): Promise<StoredExecution | undefined> {
+    return this.read(() => {
+      const row = this.sql.executionById.get(id) as ExecutionRow | undefined;
+      return row ? stored(row) : undefined;
+    });
+  }
+
+  executionSpans(key: number, roles?: readonly SpanRole[]): Promise<Span[]> {
+    return this.read(() => {
+      const codes = roles ? new Set(roles.map((r) => ROLE_CODE[r])) : undefined;
+      const rows = this.sql.spansOfExecution.all(key) as Array<SpanRow & { role: number }>;
+      return rows.filter((row) => !codes || codes.has(row.role)).map((row) => this.decode(row));
+    });
+  }
+
+  stepOrder(key: number): Promise<OrderKey[]> {
+    return this.read(() =>
+      (this.sql.stepOrder.all(key) as Array<{ id: number; span_id: Buffer; parent_id: Buffer | null; step_index: number | null; start_ms: number }>).map(
+        (row) => ({
+          spanId: row.span_id.toString('hex'),
+          parentSpanId: row.parent_id ? row.parent_id.toString('hex') : null,
+          index: row.step_index,
+          startMs: row.start_ms,
+          ref: row.id,
+        }),
+      ),
+    );
+  }
+
+  spansByRef(refs: readonly number[]): Promise<Span[]> {
+    return this.read(() => refs.map((ref) => this.decode(this.sql.spanByRef.get(ref) as SpanRow)));
+  }
+
+  listExecutions(query: ListQuery): Promise<{ items: ExecutionListItem[]; total: number }> {
+    return this.read(() => {
+      const flow = this.sql.flowKeyOf.get(query.flowId) as number | undefined;
+      if (flow === undefined) return { items: [], total: 0 };
+      const statuses = query.statuses && query.statuses.length < STATUS_OF.length ? query.statuses.map((s) => STATUS_CODE[s]) : undefined;
+      const where = ['flow = @flow'];
+      const params: Record<string, unknown> = { flow, limit: query.limit };
+      // Statements are built from these fixed fragments only; every value is bound.
+      if (statuses) where.push(`status IN (${statuses.join(', ')})`);
+      if (query.from !== undefined) {
+        where.push('started_at >= @from');
+        params.from = query.from;
+      }
+      if (query.to !== undefined) {
+        where.push('started_at < @to');
+        params.to = query.to;
+      }
+      if (query.q !== undefined) {
+        where.push('id IN (SELECT rowid FROM search WHERE search MATCH @match)');
+        params.match = `"${query.q.replace(/"/g, '""')}"`;
+        const clause = where.join(' AND ');
+        const total = this.db.prepare(`SELECT count(*) FROM executions WHERE ${clause}`).pluck().get(params) as number;
+        return { items: this.page(clause, { ...params, offset: query.offset }), total };
+      }
+      const counted = this.countsByHour(flow, statuses, query.from, query.to);
+      const total = counted.reduce((sum, [, n]) => sum + n, 0);
+      if (query.offset < DIRECT_OFFSET) {
+        return { items: this.page(where.join(' AND '), { ...params, offset: query.offset }), total };
+      }
+      // Seek: skip whole hours by their counts, then step through the one the page starts in.
+      let skipped = 0;
+      for (const [hour, n] of counted) {
+        if (skipped + n > query.offset) {
+          const clause = [...where.filter((w) => !w.startsWith('started_at <')), 'started_at < @before'].join(' AND ');
+          const before = query.to === undefined ? hour + HOUR : Math.min(hour + HOUR, query.to);
+          return { items: this.page(clause, { ...params, before, offset: query.offset - skipped }), total };
+        }
+        skipped += n;
+      }
+      return { items: [], total };
+    });
+  }
+
+  private page(clause: string, params: Record<string, unknown>): ExecutionListItem[] {
+    return (
+      this.db
+        .prepare(`SELECT item FROM executions WHERE ${clause} ORDER BY started_at DESC, id DESC LIMIT @limit OFFSET @offset`)
+        .pluck()
+        .all(params) as string[]
+    ).map((item) => JSON.parse(item) as ExecutionListItem);
+  }
+
+  /** Executions per hour, newest hour first; hours cut by `from`/`to` are counted exactly. */
+  private countsByHour(flow: number, statuses: number[] | undefined, from: number | undefined, to: number | undefined): Array<[number, number]> {
+    const statusClause = statuses ? `AND status IN (${statuses.join(', ')})` : '';
+    const rows = this.db
+      .prepare(
+        `SELECT bucket, sum(n) AS n FROM counts WHERE flow = ? AND grain = ${HOUR} ${statusClause} AND bucket >= ? AND bucket < ?
+         GROUP BY bucket HAVING sum(n) > 0 ORDER BY bucket DESC`,
+      )
+      .raw()
+      .all(flow, from === undefined ? -FAR : bucketOf(from, HOUR), to === undefined ? FAR : to) as Array<[number, number]>;
+    const exact = (hour: number) =>
+      this.db
+        .prepare(`SELECT count(*) FROM executions WHERE flow = ? ${statusClause} AND started_at >= ? AND started_at < ?`)
+        .pluck()
+        .get(flow, Math.max(hour, from ?? -FAR), Math.min(hour + HOUR, to ?? FAR)) as number;
+    return rows
+      .map(([hour, n]): [number, number] =>
+        (from !== undefined && hour < from) || (to !== undefined && hour + HOUR > to) ? [hour, exact(hour)] : [hour, n],
+      )
+      .filter(([, n]) => n > 0);
+  }
+
+  listFlows(): Promise<FlowSummary[]> {
+    return this.read(() =>
+      (this.sql.flows.all() as Array<{ id: number; flow_id: string; flow_name: string; n: number; deleted: number }>).map((row) => {
+        const last = this.sql.lastOfFlow.get(row.id) as { status: number; started_at: number } | undefined;
+        return {
+          flowId: row.flow_id,
+          flowName: row.flow_name,
+          executionCount: row.n,
+          lastStatus: last ? STATUS_OF[last.status]! : null,
+          lastStartedAt: last ? new Date(Math.floor(last.started_at)).toISOString() : null,
+          deleted: row.deleted === 1,
+        };
+      }),
+    );
+  }
+
+  trace(traceId: string): Promise<Span[]> {
+    return this.read(() => {
+      const key = this.sql.traceKey.get(Buffer.from(traceId.toLowerCase(), 'hex')) as number | undefined;
+      return key === undefined ? [] : (this.sql.spansOfTrace.all(key) as SpanRow[]).map((row) => this.decode(row));
+    });
+  }
+
+  changesSince(seq: number, flowId: string | undefined, limit: number): Promise<ExecutionChange[]> {
+    return this.read(() => {
+      const rows = (
+        flowId === undefined ? this.sql.changesSince.all(seq, limit) : this.sql.changesSinceOfFlow.all(seq, flowId, limit)
+      ) as Array<{ seq: number; item: string }>;
+      return rows.map((row) => ({ seq: row.seq, item: JSON.parse(row.item) as ExecutionListItem }));
+    });
+  }
+
+  lastSeq(): Promise<number> {
+    return this.read(() => this.seq);
+  }
+
+  metrics(query: MetricsQuery): Promise<MetricsBucket[]> {
+    return this.read(() => {
+      const first = bucketOf(query.from, query.bucketMs);
+      const buckets: MetricsBucket[] = [];
+      for (let start = first; start < query.to; start += query.bucketMs) {
+        buckets.push({ start, counts: { pending: 0, fulfilled: 0, error: 0 }, durationBins: new Map() });
+      }
+      const flow = this.sql.flowKeyOf.get(query.flowId) as number | undefined;
+      if (flow === undefined) return buckets;
+      const grain = query.bucketMs >= HOUR && query.bucketMs % HOUR === 0 ? HOUR : MINUTE;
+      const at = (bucket: number) => buckets[Math.floor((bucket - first) / query.bucketMs)];
+      for (const [bucket, status, n] of this.sql.countsIn.raw().all(flow, grain, first, query.to) as Array<[number, number, number]>) {
+        const target = at(bucket);
+        if (target) target.counts[STATUS_OF[status] as ExecutionStatus] += n;
+      }
+      for (const [bucket, bin, n] of this.sql.durationsIn.raw().all(flow, grain, first, query.to) as Array<[number, number, number]>) {
+        const target = at(bucket);
+        if (target && n > 0) target.durationBins.set(bin, (target.durationBins.get(bin) ?? 0) + n);
+      }
+      return buckets;
+    });
+  }
+
+  private decode(row: SpanRow): Span {
+    let origin = this.origins.get(row.origin);
+    if (!origin) {
+      const texts = this.sql.origin.get(row.origin) as { resource: string; scope: string };
+      origin = { resource: JSON.parse(texts.resource) as Attributes, scope: JSON.parse(texts.scope) as Span['scope'] };
+      this.origins.set(row.origin, origin);
+    }
+    if (row.format === FORMAT_PROTOBUF) return decodeStoredSpan(row.body, origin.resource, origin.scope);
+    return { ...(JSON.parse(row.body.toString('utf8')) as Omit<Span, 'resource' | 'scope'>), resource: origin.resource, scope: origin.scope };
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+    if (this.db.open) this.db.close();
+  }
+}
+
+function stored(row: ExecutionRow): StoredExecution {
+  const execution: StoredExecution = { key: row.id, id: row.execution_id, summary: JSON.parse(row.summary) };
+  if (row.outcome) execution.outcome = JSON.parse(row.outcome) as Outcome;
+  if (row.item) execution.item = JSON.parse(row.item) as ExecutionListItem;
+  return execution;
+}
+
+function entryOf(row: { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null }): RollupEntry | undefined {
+  if (row.flow === null || row.status === null || row.started_at === null) return undefined;
+  const entry: RollupEntry = { flowKey: row.flow, startedAtMs: row.started_at, status: STATUS_OF[row.status]! };
+  if (row.duration_ms !== null) entry.durationMs = row.duration_ms;
+  return entry;
+}
+
+function nanosToMs(nanos: string): number {
+  // Same value as nanosToMillis, without BigInt on the append path.
+  const digits = nanos.length;
+  if (digits <= 6) return Number(nanos) / 1e6;
+  return Number(nanos.slice(0, digits - 6)) + Number(nanos.slice(digits - 6)) / 1e6;
+}
+
+function statements(db: Database.Database) {
+  const flowCount = (column: ExecutionStatus) => db.prepare(`UPDATE flows SET ${column} = ${column} + ? WHERE id = ?`);
+  const executionColumns = 'id, execution_id, summary, outcome, item';
+  return {
+    lastSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM executions').pluck(),
+    executionById: db.prepare(`SELECT ${executionColumns} FROM executions WHERE execution_id = ?`),
+    insertExecution: db.prepare(`INSERT INTO executions (execution_id, summary) VALUES (?, '{"steps":0}')`),
+    traceKey: db.prepare('SELECT id FROM traces WHERE trace_id = ?').pluck(),
+    insertTrace: db.prepare('INSERT INTO traces (trace_id) VALUES (?)'),
+    originKey: db.prepare('SELECT id FROM origins WHERE resource = ? AND scope = ?').pluck(),
+    insertOrigin: db.prepare('INSERT INTO origins (resource, scope) VALUES (?, ?)'),
+    origin: db.prepare('SELECT resource, scope FROM origins WHERE id = ?'),
+    appendSpan: db.prepare(
+      `INSERT INTO spans (trace, span_id, execution, role, parent_id, step_index, start_ms, origin, format, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace, span_id) DO NOTHING`,
+    ),
+    updateSummary: db.prepare('UPDATE executions SET summary = ? WHERE id = ?'),
+    rollupEntry: db.prepare('SELECT flow, status, started_at, duration_ms FROM executions WHERE id = ?'),
+    updateExecution: db.prepare(
+      `UPDATE executions SET flow = @flow, status = @status, started_at = @startedAt, duration_ms = @durationMs,
+         deadline = @deadline, service = @service, seq = @seq, summary = @summary, outcome = @outcome, item = @item
+       WHERE id = @key`,
+    ),
+    upsertFlow: db
+      .prepare(
+        `INSERT INTO flows (flow_id, flow_name) VALUES (?, ?)
+         ON CONFLICT (flow_id) DO UPDATE SET flow_name = excluded.flow_name, deleted_at = NULL RETURNING id`,
+      )
+      .pluck(),
+    flowCount: { pending: flowCount('pending'), fulfilled: flowCount('fulfilled'), error: flowCount('error') },
+    addCount: db.prepare(
+      `INSERT INTO counts (flow, grain, bucket, status, n) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (flow, grain, bucket, status) DO UPDATE SET n = n + excluded.n`,
+    ),
+    addDuration: db.prepare(
+      `INSERT INTO durations (flow, grain, bucket, bin, n) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (flow, grain, bucket, bin) DO UPDATE SET n = n + excluded.n`,
+    ),
+    deleteSearch: db.prepare('DELETE FROM search WHERE rowid = ?'),
+    insertSearch: db.prepare('INSERT INTO search (rowid, params) VALUES (?, ?)'),
+    addInstance: db.prepare('INSERT OR IGNORE INTO instances (service_name, instance_id, started_at) VALUES (?, ?, ?)'),
+    instancesOf: db.prepare('SELECT instance_id AS instanceId, started_at AS startedAt FROM instances WHERE service_name = ?'),
+    pendingPastDeadline: db.prepare(`SELECT ${executionColumns} FROM executions WHERE status = 0 AND deadline <= ? LIMIT ?`),
+    pendingOfService: db.prepare(`SELECT ${executionColumns} FROM executions WHERE status = 0 AND service = ?`),
+    deleteFlow: db.prepare('UPDATE flows SET deleted_at = ? WHERE flow_id = ?'),
+    startedBefore: db.prepare('SELECT id, flow, status, started_at, duration_ms FROM executions WHERE flow IS NOT NULL AND started_at < ? LIMIT ?'),
+    tracesOfExecution: db.prepare('SELECT DISTINCT trace FROM spans WHERE execution = ?').pluck(),
+    deleteSpansOfExecution: db.prepare('DELETE FROM spans WHERE execution = ?'),
+    deleteExecution: db.prepare('DELETE FROM executions WHERE id = ?'),
+    deleteOrphanSpans: db.prepare(
+      'DELETE FROM spans WHERE trace = ? AND execution IS NULL AND NOT EXISTS (SELECT 1 FROM spans WHERE trace = ? AND execution IS NOT NULL)',
+    ),
+    spansOfExecution: db.prepare('SELECT role, origin, format, body FROM spans WHERE execution = ?'),
+    stepOrder: db.prepare('SELECT id, span_id, parent_id, step_index, start_ms FROM spans WHERE execution = ? AND role = 0'),
+    spanByRef: db.prepare('SELECT origin, format, body FROM spans WHERE id = ?'),
+    spansOfTrace: db.prepare('SELECT origin, format, body FROM spans WHERE trace = ?'),
+    flowKeyOf: db.prepare('SELECT id FROM flows WHERE flow_id = ?').pluck(),
+    flows: db.prepare(
+      `SELECT id, flow_id, flow_name, pending + fulfilled + error AS n, deleted_at IS NOT NULL AS deleted FROM flows ORDER BY flow_name, flow_id`,
+    ),
+    lastOfFlow: db.prepare('SELECT status, started_at FROM executions WHERE flow = ? ORDER BY started_at DESC, id DESC LIMIT 1'),
+    changesSince: db.prepare('SELECT seq, item FROM executions WHERE seq > ? ORDER BY seq LIMIT ?'),
+    changesSinceOfFlow: db.prepare(
+      'SELECT seq, item FROM executions WHERE seq > ? AND flow = (SELECT id FROM flows WHERE flow_id = ?) ORDER BY seq LIMIT ?',
+    ),
+    countsIn: db.prepare('SELECT bucket, status, n FROM counts WHERE flow = ? AND grain = ? AND bucket >= ? AND bucket < ?'),
+    durationsIn: db.prepare('SELECT bucket, bin, n FROM durations WHERE flow = ? AND grain = ? AND bucket >= ? AND bucket < ?'),
+  };
+}

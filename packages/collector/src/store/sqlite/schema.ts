@@ -1,0 +1,111 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * The SQLite layout (schema 2). Spans are appended to a rowid table as they came (a protobuf
+ * span's own bytes), keyed for re-delivery by a dense trace key and the span id, so appends
+ * stay near the end of every b-tree. Each execution is one small row (summary, list row) that
+ * ingest rewrites in place; counts, rollups and the search index follow it in the same
+ * transaction. Versions are `user_version`; never edit a released one: add the next.
+ */
+export const SCHEMA_VERSION = 2;
+
+export const SCHEMA = `
+  CREATE TABLE traces (
+    id       INTEGER PRIMARY KEY,
+    trace_id BLOB NOT NULL UNIQUE
+  );
+
+  -- The resource and scope spans came with, stored once.
+  CREATE TABLE origins (
+    id       INTEGER PRIMARY KEY,
+    resource TEXT NOT NULL,
+    scope    TEXT NOT NULL,
+    UNIQUE (resource, scope)
+  );
+
+  -- role: 0 step, 1 the execution's own span, 2 its start marker, 3 anything else.
+  -- format: 1 the span's protobuf encoding, 2 the span as JSON (without resource and scope).
+  -- parent_id, step_index and start_ms order a large execution's steps without decoding them.
+  CREATE TABLE spans (
+    id         INTEGER PRIMARY KEY,
+    trace      INTEGER NOT NULL,
+    span_id    BLOB NOT NULL,
+    execution  INTEGER,
+    role       INTEGER NOT NULL,
+    parent_id  BLOB,
+    step_index INTEGER,
+    start_ms   REAL NOT NULL,
+    origin     INTEGER NOT NULL,
+    format     INTEGER NOT NULL,
+    body       BLOB NOT NULL
+  );
+  CREATE UNIQUE INDEX spans_identity ON spans (trace, span_id);
+  CREATE INDEX spans_of_execution ON spans (execution, role) WHERE execution IS NOT NULL;
+
+  CREATE TABLE flows (
+    id         INTEGER PRIMARY KEY,
+    flow_id    TEXT NOT NULL UNIQUE,
+    flow_name  TEXT NOT NULL,
+    pending    INTEGER NOT NULL DEFAULT 0,
+    fulfilled  INTEGER NOT NULL DEFAULT 0,
+    error      INTEGER NOT NULL DEFAULT 0,
+    deleted_at REAL
+  );
+
+  -- flow and status stay NULL until the execution's head arrives (its steps may come first).
+  -- status: 0 pending, 1 fulfilled, 2 error. seq: the change sequence of the last change.
+  -- summary: the fold of its spans; outcome: the rules' decision; item: the list row.
+  CREATE TABLE executions (
+    id           INTEGER PRIMARY KEY,
+    execution_id TEXT NOT NULL UNIQUE,
+    flow         INTEGER,
+    status       INTEGER,
+    started_at   REAL,
+    duration_ms  REAL,
+    deadline     REAL,
+    service      TEXT,
+    seq          INTEGER,
+    summary      TEXT NOT NULL,
+    outcome      TEXT,
+    item         TEXT
+  );
+  CREATE INDEX executions_list ON executions (flow, started_at DESC, id DESC) WHERE flow IS NOT NULL;
+  CREATE INDEX executions_list_status ON executions (flow, status, started_at DESC, id DESC) WHERE flow IS NOT NULL;
+  CREATE INDEX executions_pending_deadline ON executions (deadline) WHERE status = 0;
+  CREATE INDEX executions_pending_service ON executions (service) WHERE status = 0;
+  CREATE UNIQUE INDEX executions_seq ON executions (seq) WHERE seq IS NOT NULL;
+  CREATE INDEX executions_started ON executions (started_at) WHERE flow IS NOT NULL;
+
+  CREATE TABLE counts (
+    flow   INTEGER NOT NULL,
+    grain  INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (flow, grain, bucket, status)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE durations (
+    flow   INTEGER NOT NULL,
+    grain  INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    bin    INTEGER NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (flow, grain, bucket, bin)
+  ) WITHOUT ROWID;
+
+  -- The q search: trigrams of each execution's parameters, rowid = executions.id.
+  CREATE VIRTUAL TABLE search USING fts5 (params, content = '', contentless_delete = 1, tokenize = 'trigram');
+
+  -- Process starts announced by tracers, for the restart rule.
+  CREATE TABLE instances (
+    service_name TEXT NOT NULL,
+    instance_id  TEXT NOT NULL,
+    started_at   REAL NOT NULL,
+    PRIMARY KEY (service_name, instance_id)
+  ) WITHOUT ROWID;
+`;
+
+export function userVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
