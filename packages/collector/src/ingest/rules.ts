@@ -7,6 +7,7 @@ import {
   paramsText,
   timeoutOf,
   type InstanceStart,
+  type Outcome,
   type RuleContext,
 } from '../records/aggregate.js';
 import type { ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
@@ -25,8 +26,11 @@ export class ExecutionRules {
     private readonly defaultTimeoutMs: number,
   ) {}
 
-  /** Stores the spans of one or more requests and updates the executions they touch. */
-  ingest(spans: readonly IncomingSpan[], now: number): Promise<ExecutionChange[]> {
+  /**
+   * Stores the spans of one or more requests and updates the executions they touch. `decided`
+   * carries outcomes decided elsewhere (by an older release) for executions still unfinished.
+   */
+  ingest(spans: readonly IncomingSpan[], now: number, decided?: ReadonlyMap<string, Outcome>): Promise<ExecutionChange[]> {
     return this.engine.transaction(async (tx) => {
       const touched = new Map<string, StoredExecution>();
       for (const { span, role } of spans) {
@@ -54,6 +58,7 @@ export class ExecutionRules {
           searchTexts.set(executionId, params === undefined ? '' : typeof params === 'string' ? params : JSON.stringify(params));
         }
       });
+      if (decided) for (const [id, outcome] of decided) if (touched.has(id)) touched.get(id)!.outcome = outcome;
       return this.decide(tx, [...touched.values()], now, searchTexts, true);
     });
   }
@@ -89,7 +94,9 @@ export class ExecutionRules {
         starts.set(head.serviceName, instanceStarts);
       }
       const context: RuleContext = { now, defaultTimeoutMs: this.defaultTimeoutMs, instanceStarts };
-      const outcome = outcomeOf(execution.summary, context)!;
+      // An unfinished execution once decided (timed out, interrupted) stays so until it ends.
+      const kept = !execution.summary.end && execution.outcome?.status === 'error' ? execution.outcome : undefined;
+      const outcome = kept ?? outcomeOf(execution.summary, context)!;
       const item = listItemOf(execution.id, head, execution.summary.end, outcome, this.defaultTimeoutMs);
       const changed = summaryChanged || JSON.stringify(item) !== JSON.stringify(execution.item);
       if (!changed) continue;

@@ -17,9 +17,9 @@ export async function upgradeHistory(engine: StorageEngine, rules: ExecutionRule
   let done = 0;
   let lastLog = Date.now();
   for (;;) {
-    const spans = await legacy.next(CHUNK);
-    if (!spans) break;
-    await rules.ingest(routeSpans({ spans, rejected: 0, reasons: [] }), now());
+    const chunk = await legacy.next(CHUNK);
+    if (!chunk) break;
+    await rules.ingest(routeSpans({ spans: chunk.spans, rejected: 0, reasons: [] }), now(), chunk.decided);
     done = Math.min(total, done + CHUNK);
     if (Date.now() - lastLog > 5000) {
       log(`upgrade: ${done} of ${total} executions converted`);

@@ -40,8 +40,11 @@ export interface StorageEngine {
 export interface LegacyHistory {
   /** Executions still to convert. */
   readonly total: number;
-  /** The spans of the next `executions` executions (then of no execution); undefined when done. */
-  next(executions: number): Promise<Span[] | undefined>;
+  /**
+   * The spans of the next `executions` executions (then of no execution), with the outcomes the
+   * older release had decided for those still unfinished; undefined when done.
+   */
+  next(executions: number): Promise<{ spans: Span[]; decided: Map<string, Outcome> } | undefined>;
   /** Removes the old layout once everything is converted; run inside a write transaction. */
   finish(): Promise<void>;
 }

@@ -234,6 +234,8 @@ export class SqliteEngine implements StorageEngine {
   private putExecution(key: number, summary: ExecutionSummary, update: ListedExecution): ExecutionChange {
     const before = this.sql.rollupEntry.get(key) as { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null };
     const flowKey = this.flowKey(update.item.flowId, update.item.flowName);
+    // A new execution brings a deleted flow back; a later change to an old one does not.
+    if (before.flow !== flowKey) this.sql.undeleteFlow.run(flowKey);
     const seq = ++this.seq;
     const itemText = JSON.stringify(update.item);
     this.sql.updateExecution.run({
@@ -271,7 +273,7 @@ export class SqliteEngine implements StorageEngine {
     }
   }
 
-  /** A flow's key; a new execution brings a deleted flow back, and the latest name wins. */
+  /** A flow's key; the latest name wins. */
   private flowKey(flowId: string, flowName: string): number {
     const cached = this.flowKeys.get(flowId);
     if (cached && cached.name === flowName) return cached.key;
@@ -525,6 +527,7 @@ function statements(db: Database.Database) {
       `INSERT INTO spans (trace, span_id, execution, role, parent_id, step_index, start_ms, origin, format, body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace, span_id) DO NOTHING`,
     ),
+    undeleteFlow: db.prepare('UPDATE flows SET deleted_at = NULL WHERE id = ? AND deleted_at IS NOT NULL'),
     updateSummary: db.prepare('UPDATE executions SET summary = ? WHERE id = ?'),
     rollupEntry: db.prepare('SELECT flow, status, started_at, duration_ms FROM executions WHERE id = ?'),
     updateExecution: db.prepare(
@@ -535,7 +538,7 @@ function statements(db: Database.Database) {
     upsertFlow: db
       .prepare(
         `INSERT INTO flows (flow_id, flow_name) VALUES (?, ?)
-         ON CONFLICT (flow_id) DO UPDATE SET flow_name = excluded.flow_name, deleted_at = NULL RETURNING id`,
+         ON CONFLICT (flow_id) DO UPDATE SET flow_name = excluded.flow_name RETURNING id`,
       )
       .pluck(),
     flowCount: { pending: flowCount('pending'), fulfilled: flowCount('fulfilled'), error: flowCount('error') },

@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Span } from '../../otlp/span.js';
+import type { Outcome } from '../../records/aggregate.js';
+import type { ExecutionRecord } from '../../records/types.js';
 import type { LegacyHistory } from '../engine.js';
 
 /** Renames schema 1's tables out of the way, keeping its process starts for the restart rule. */
@@ -31,15 +33,24 @@ export class Schema1History implements LegacyHistory {
     return this.remaining;
   }
 
-  async next(executions: number): Promise<Span[] | undefined> {
+  async next(executions: number): Promise<{ spans: Span[]; decided: Map<string, Outcome> } | undefined> {
     const rows = this.db
-      .prepare('SELECT rowid, id FROM v1_executions WHERE rowid > ? ORDER BY rowid LIMIT ?')
+      .prepare('SELECT rowid, id, record FROM v1_executions WHERE rowid > ? ORDER BY rowid LIMIT ?')
       .raw()
-      .all(this.lastExecution, executions) as Array<[number, string]>;
+      .all(this.lastExecution, executions) as Array<[number, string, string]>;
     if (rows.length > 0) {
       this.lastExecution = rows.at(-1)![0];
       const bodies = this.db.prepare('SELECT body FROM v1_spans WHERE execution_id = ?').pluck();
-      return rows.flatMap(([, id]) => (bodies.all(id) as string[]).map((body) => JSON.parse(body) as Span));
+      const decided = new Map<string, Outcome>();
+      for (const [, id, text] of rows) {
+        const record = JSON.parse(text) as ExecutionRecord;
+        if (record.status !== 'error' || record.endedAt) continue;
+        const outcome: Outcome = { status: 'error', errorMessage: record.errorInfo?.message ?? 'failed' };
+        if (record.errorKind) outcome.errorKind = record.errorKind;
+        if (record.errorInfo) Object.assign(outcome, { errorType: record.errorInfo.type, errorNodeId: record.errorInfo.nodeId });
+        decided.set(id, outcome);
+      }
+      return { spans: rows.flatMap(([, id]) => (bodies.all(id) as string[]).map((body) => JSON.parse(body) as Span)), decided };
     }
     // Then the spans that belong to no execution, in key order.
     const foreign = this.db
@@ -49,7 +60,7 @@ export class Schema1History implements LegacyHistory {
     if (foreign.length === 0) return undefined;
     const last = foreign.at(-1)!;
     this.lastForeign = [last[0], last[1]];
-    return foreign.map(([, , body]) => JSON.parse(body) as Span);
+    return { spans: foreign.map(([, , body]) => JSON.parse(body) as Span), decided: new Map() };
   }
 
   async finish(): Promise<void> {
