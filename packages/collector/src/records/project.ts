@@ -141,6 +141,7 @@ export function toNode(span: Span): ExecutionNode {
   if (a[sc.ATTR_INPUT_TRUNCATED] === true) node.inputTruncated = true;
   if (a[sc.ATTR_OUTPUT_TRUNCATED] === true) node.outputTruncated = true;
   if (node.status === 'error') node.error = spanError(span);
+  else if (node.output !== undefined) node.dataKey = node.key ?? node.flowName ?? node.name;
   return node;
 }
 
@@ -150,11 +151,7 @@ export function toNode(span: Span): ExecutionNode {
  */
 function accumulate(nodes: ExecutionNode[]): Record<string, unknown> {
   const state: Record<string, unknown> = {};
-  for (const node of nodes) {
-    if (node.status !== 'fulfilled' || node.output === undefined) continue;
-    node.dataKey = node.key ?? node.flowName ?? node.name;
-    state[node.dataKey] = node.output;
-  }
+  for (const node of nodes) if (node.dataKey !== null) state[node.dataKey] = node.output;
   return state;
 }
 
