@@ -98,8 +98,8 @@ describe('GET /api/flows/:flowId/executions', () => {
     expect((await page('?q=fourth')).body.items.map((i) => i.preview)).toEqual(['sku: fourth']);
     // LIKE wildcards in q are matched literally.
     expect((await page('?q=100%25')).body.items.map((i) => i.preview)).toEqual(['sku: first-100%']);
-    expect((await page('?q=%25%25')).body.total).toBe(0);
-    expect((await page('?q=_')).body.total).toBe(0);
+    expect((await page('?q=%25%25%25')).body.total).toBe(0);
+    expect((await page('?q=___')).body.total).toBe(0);
   });
 
   it('answers bad parameters with 400 and a message', async () => {
@@ -113,6 +113,7 @@ describe('GET /api/flows/:flowId/executions', () => {
       ['?from=2026-02-01&to=2026-01-01', '"from" must not be after "to"'],
       ['?page=1&page=2', '"page" may be given only once'],
       [`?q=${'x'.repeat(201)}`, '"q" must be at most 200 characters'],
+      ['?q=ab', '"q" must be at least 3 characters: the search index matches 3-character sequences'],
     ];
     for (const [query, message] of cases) {
       const response = await getJson(`${url}/api/flows/checkout/executions${query}`);
@@ -205,7 +206,19 @@ describe('GET /api/stream', () => {
   });
 });
 
+describe('GET /healthz', () => {
+  // Fails until the store rework (issue 13) adds `eventLoop`; then make this `it`.
+  it.fails('answers a Health', async () => {
+    const { status, body } = await getJson(`${url}/healthz`);
+    expect(status).toBe(200);
+    conforms('Health', body);
+  });
+});
+
 describe('GET /api/openapi.json', () => {
+  /** Agreed in issue 13 and documented, served once the store rework lands. */
+  const notServedYet = ['GET /api/executions/{executionId}/nodes', 'GET /api/flows/{flowId}/metrics'];
+
   it('describes every route the collector serves, and only those', async () => {
     const { body } = await getJson(`${url}/api/openapi.json`);
     expect(body.openapi).toBe('3.1.0');
@@ -213,6 +226,8 @@ describe('GET /api/openapi.json', () => {
       Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`),
     );
     const served = running.collector.routes.map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`);
-    expect(described.sort()).toEqual(served.sort());
+    // A route that is served now must leave `notServedYet`, so both directions are checked again.
+    expect(served.filter((route) => notServedYet.includes(route))).toEqual([]);
+    expect(described.sort()).toEqual([...served, ...notServedYet].sort());
   });
 });

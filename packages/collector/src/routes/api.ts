@@ -1,11 +1,7 @@
 import Router from '@koa/router';
 import type { Store } from '../store/store.js';
-import { integer, single, status, text, time } from './params.js';
-
-export const MAX_PAGE_SIZE = 100;
-const DEFAULT_PAGE_SIZE = 20;
-/** Far past any real history; keeps OFFSET arithmetic exact. */
-const MAX_PAGE = 1_000_000;
+import { PageNumber, PageSize } from '../contract/index.js';
+import { integer, searchText, single, status, timeRange } from './params.js';
 
 /** The execution-history API the Usage tab and host apps read. */
 export function apiRoutes(store: Store, now: () => number): Router {
@@ -18,12 +14,10 @@ export function apiRoutes(store: Store, now: () => number): Router {
   });
 
   router.get('/flows/:flowId/executions', (ctx) => {
-    const page = integer(ctx, 'page', 1, 1, MAX_PAGE);
-    const limit = integer(ctx, 'limit', DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
-    const from = time(ctx, 'from');
-    const to = time(ctx, 'to');
-    if (from !== undefined && to !== undefined && from > to) ctx.throw(400, '"from" must not be after "to"');
-    const query = { flowId: ctx.params.flowId!, page, limit, status: status(ctx), from, to, q: text(ctx, 'q', 200) };
+    const page = integer(ctx, 'page', PageNumber);
+    const limit = integer(ctx, 'limit', PageSize);
+    const { from, to } = timeRange(ctx);
+    const query = { flowId: ctx.params.flowId!, page, limit, status: status(ctx), from, to, q: searchText(ctx) };
     ctx.body = store.listExecutions(query);
   });
 
