@@ -172,7 +172,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   router.get('/api/openapi.json', (ctx) => {
     ctx.body = openApiDocument;
   });
-  const api = apiRoutes({ engine, reader, rules, now });
+  const api = apiRoutes({ engine, reader, now });
   const viewer = viewerRoutes(findViewerBundle(options.viewerBundle), options.traceUrl);
   app.use(router.routes()).use(router.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());

@@ -65,7 +65,10 @@ describe(`an execution of ${STEPS.toLocaleString('en')} steps`, () => {
       expect(nodes).toEqual(expected.nodes);
 
       const bad = await getJson(`${running.url}/api/executions/${id}/nodes?cursor=not-a-cursor`);
-      expect(bad).toEqual({ status: 400, body: { error: 'bad_request', message: '"cursor" must be a cursor the collector returned (got "not-a-cursor")' } });
+      expect(bad).toEqual({
+        status: 400,
+        body: { error: 'bad_request', message: '"cursor" must be the "nodesNext" of a record or the "next" of a node page, unchanged (got "not-a-cursor")' },
+      });
       expect((await getJson(`${running.url}/api/executions/unknown/nodes`)).status).toBe(404);
     } finally {
       await running.close();

@@ -79,7 +79,7 @@ describe('crash safety', () => {
 
     const db = new Database(dbPath, { readonly: false });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    const stored = new Set(db.prepare('SELECT span_id FROM spans').pluck().all() as string[]);
+    const stored = new Set((db.prepare('SELECT span_id FROM spans').pluck().all() as Buffer[]).map((id) => id.toString('hex')));
     const missing = [...acknowledged].filter((id) => !stored.has(id));
     expect(missing).toEqual([]);
     db.close();

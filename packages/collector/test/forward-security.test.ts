@@ -134,9 +134,9 @@ describe('hostile API parameters', () => {
       const page = await getJson(`${running.url}/api/flows/${encodeURIComponent(flowId)}/executions`);
       expect(page, flowId).toEqual({ status: 200, body: { items: [], page: 1, limit: 20, total: 0, totalPages: 0 } });
     }
-    for (const q of injections) {
+    // Search text needs 3 characters: single wildcards are refused, three of them match nothing.
+    for (const q of [...injections, '%%%', '___']) {
       const page = await getJson(`${running.url}/api/flows/checkout/executions?q=${encodeURIComponent(q)}`);
-      // Shorter than a trigram: refused with a message rather than scanned.
       expect(page.status, q).toBe(q.length < 3 ? 400 : 200);
       if (page.status === 200) expect(page.body.total, q).toBe(0);
     }

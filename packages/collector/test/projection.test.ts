@@ -68,6 +68,15 @@ describe('projection of spans into execution records', () => {
     expect(record.nodes.every((n) => n.parentId === spans.find((s) => s.attributes['flowtrace.execution.root'] === true && !s.attributes['flowtrace.marker'])!.spanId)).toBe(true);
   });
 
+  it('keeps string tags as strings and JSON tags as values', async () => {
+    const spans = normalized(await checkoutSpans([{ sku: 'T', qty: 1 }], provider)).map((s) =>
+      s.attributes['flowtrace.execution.root'] === true
+        ? { ...s, attributes: { ...s.attributes, 'flowtrace.tag.note': '{not json', 'flowtrace.tag.raw': '{"a":1}', 'flowtrace.tag_json.meta': '{"a":[1,2]}' } }
+        : s,
+    );
+    expect(projectExecution(spans, context)!.record.tags).toEqual({ note: '{not json', raw: '{"a":1}', meta: { a: [1, 2] } });
+  });
+
   it('orders steps as they ran, depth first, even when they all start in one millisecond', async () => {
     const spans = normalized(await checkoutSpans([{ sku: 'A-1', qty: 3 }], provider));
     const sameStart = spans.map((s) => ({ ...s, startTimeUnixNano: spans[0]!.startTimeUnixNano }));

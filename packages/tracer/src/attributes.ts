@@ -8,6 +8,7 @@ import {
   ATTR_FLOW_ID,
   ATTR_FLOW_NAME,
   ATTR_FLOW_VERSION,
+  ATTR_TAG_JSON_PREFIX,
   ATTR_TAG_PREFIX,
   ATTR_TIMEOUT_MS,
 } from './semconv.js';
@@ -85,16 +86,17 @@ export class AttributeMapper {
       }
       if (INTERNAL_LABEL.test(label) || !this.safeFilter(label, value)) continue;
       const attribute = this.tagValue(label, value);
-      if (attribute !== undefined) target[ATTR_TAG_PREFIX + label] = attribute;
+      if (attribute !== undefined) target[(attribute.json ? ATTR_TAG_JSON_PREFIX : ATTR_TAG_PREFIX) + label] = attribute.value;
     }
   }
 
-  private tagValue(label: string, value: unknown): AttributeValue | undefined {
-    if (this.redact(label, value)) return '[REDACTED]';
-    if (typeof value === 'string' || typeof value === 'boolean') return value;
-    if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  private tagValue(label: string, value: unknown): { value: AttributeValue; json?: true } | undefined {
+    if (this.redact(label, value)) return { value: '[REDACTED]' };
+    if (typeof value === 'string' || typeof value === 'boolean') return { value };
+    if (typeof value === 'number') return { value: Number.isFinite(value) ? value : String(value) };
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
-    return this.json(value)?.json;
+    const json = this.json(value)?.json;
+    return json === undefined ? undefined : { value: json, json: true };
   }
 
   private safeFilter(label: string, value: unknown): boolean {

@@ -37,8 +37,13 @@ export const ATTR_OUTPUT = 'flowtrace.output';
 export const ATTR_INPUT_TRUNCATED = 'flowtrace.input.truncated';
 /** Present and `true` when `flowtrace.output` was cut to the byte cap. */
 export const ATTR_OUTPUT_TRUNCATED = 'flowtrace.output.truncated';
-/** Prefix of tag attributes: `flowtrace.tag.<label>`. */
+/** Prefix of tag attributes with a scalar value: `flowtrace.tag.<label>`. */
 export const ATTR_TAG_PREFIX = 'flowtrace.tag.';
+/**
+ * Prefix of tag attributes whose value (an object or array) is carried as JSON text:
+ * `flowtrace.tag_json.<label>`. A separate prefix, so a string tag that looks like JSON stays text.
+ */
+export const ATTR_TAG_JSON_PREFIX = 'flowtrace.tag_json.';
 /** Prefix of a standalone execution context's metadata: `flowtrace.meta.<key>`. */
 export const ATTR_META_PREFIX = 'flowtrace.meta.';
 /** The execution's time budget in milliseconds; the collector's timeout rule uses it. */

@@ -90,7 +90,7 @@ describe('createTracingExtension: the span tree', () => {
       [`${attr.ATTR_TAG_PREFIX}tenant`]: 'acme',
       [`${attr.ATTR_TAG_PREFIX}user.id`]: 'u-42',
     });
-    expect(json(root.attributes[`${attr.ATTR_TAG_PREFIX}request.meta`])).toEqual({ region: 'eu', retries: 1 });
+    expect(json(root.attributes[`${attr.ATTR_TAG_JSON_PREFIX}request.meta`])).toEqual({ region: 'eu', retries: 1 });
     expect(root.attributes[attr.ATTR_STEP_INDEX]).toBeUndefined();
     expect(Object.keys(root.attributes).some((k) => k.startsWith(`${attr.ATTR_TAG_PREFIX}flow.`))).toBe(false);
     expect(json(root.attributes[attr.ATTR_OUTPUT])).toEqual({ total: 15, parts: ['reserved', 'notified'] });

@@ -308,6 +308,7 @@ export function tagsOf(attrs: Attributes): Record<string, unknown> {
   const tags: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(attrs)) {
     if (key.startsWith(sc.ATTR_TAG_PREFIX)) tags[key.slice(sc.ATTR_TAG_PREFIX.length)] = value;
+    else if (key.startsWith(sc.ATTR_TAG_JSON_PREFIX)) tags[key.slice(sc.ATTR_TAG_JSON_PREFIX.length)] = data(value);
   }
   return tags;
 }

@@ -1,22 +1,14 @@
 import Router from '@koa/router';
-import type { ExecutionRules } from '../ingest/rules.js';
-import { BadCursorError, MAX_NODES_PAGE, type ExecutionReader } from '../read/executions.js';
+import { METRICS_BUCKET_MS, NodePageSize, PageNumber, PageSize } from '../contract/index.js';
+import { BadCursorError, type ExecutionReader } from '../read/executions.js';
+import type { FlowMetrics } from '../records/types.js';
 import type { StorageEngine } from '../store/engine.js';
 import { percentileOfBins } from '../store/rollups.js';
-import { bucket, integer, searchText, single, statuses, text, time } from './params.js';
-
-export const MAX_PAGE_SIZE = 100;
-const DEFAULT_PAGE_SIZE = 20;
-/** Far past any real history; keeps OFFSET arithmetic exact. */
-const MAX_PAGE = 1_000_000;
-const DEFAULT_NODES_PAGE = 500;
-const MAX_METRIC_BUCKETS = 1000;
-const DAY = 86_400_000;
+import { badCursor, cursor, integer, metricsWindow, searchText, single, statuses, timeRange } from './params.js';
 
 export interface ApiDeps {
   engine: StorageEngine;
   reader: ExecutionReader;
-  rules: ExecutionRules;
   now: () => number;
 }
 
@@ -31,11 +23,9 @@ export function apiRoutes({ engine, reader, now }: ApiDeps): Router {
   });
 
   router.get('/flows/:flowId/executions', async (ctx) => {
-    const page = integer(ctx, 'page', 1, 1, MAX_PAGE);
-    const limit = integer(ctx, 'limit', DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
-    const from = time(ctx, 'from');
-    const to = time(ctx, 'to');
-    if (from !== undefined && to !== undefined && from > to) ctx.throw(400, '"from" must not be after "to"');
+    const page = integer(ctx, 'page', PageNumber);
+    const limit = integer(ctx, 'limit', PageSize);
+    const { from, to } = timeRange(ctx);
     const query = { flowId: ctx.params.flowId!, offset: (page - 1) * limit, limit, statuses: statuses(ctx), from, to, q: searchText(ctx) };
     const { items, total } = await engine.listExecutions(query);
     ctx.body = { items, page, limit, total, totalPages: Math.ceil(total / limit) };
@@ -56,13 +46,13 @@ export function apiRoutes({ engine, reader, now }: ApiDeps): Router {
   });
 
   router.get('/executions/:executionId/nodes', async (ctx) => {
-    const limit = integer(ctx, 'limit', DEFAULT_NODES_PAGE, 1, MAX_NODES_PAGE);
-    const cursor = text(ctx, 'cursor', 64);
+    const limit = integer(ctx, 'limit', NodePageSize);
+    const after = cursor(ctx);
     let page;
     try {
-      page = await reader.nodes(ctx.params.executionId!, cursor, limit);
+      page = await reader.nodes(ctx.params.executionId!, after, limit);
     } catch (error) {
-      if (error instanceof BadCursorError) ctx.throw(400, error.message);
+      if (error instanceof BadCursorError) badCursor(ctx, after!);
       throw error;
     }
     if (!page) ctx.throw(404, `no execution "${ctx.params.executionId}"`);
@@ -70,27 +60,21 @@ export function apiRoutes({ engine, reader, now }: ApiDeps): Router {
   });
 
   router.get('/flows/:flowId/metrics', async (ctx) => {
-    const bucketMs = bucket(ctx);
-    const to = time(ctx, 'to') ?? now();
-    const from = time(ctx, 'from') ?? to - DAY;
-    if (from > to) ctx.throw(400, '"from" must not be after "to"');
-    if ((to - from) / bucketMs > MAX_METRIC_BUCKETS) ctx.throw(400, `the range holds more than ${MAX_METRIC_BUCKETS} buckets: choose a larger "bucket"`);
+    const { from, to, bucket } = metricsWindow(ctx, now());
     const flowId = ctx.params.flowId!;
-    const buckets = await engine.metrics({ flowId, from, to, bucketMs });
-    ctx.body = {
+    const rollups = await engine.metrics({ flowId, from, to, bucketMs: METRICS_BUCKET_MS[bucket] });
+    const body: FlowMetrics = {
       flowId,
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
-      bucket: single(ctx, 'bucket') ?? '1h',
-      buckets: buckets.map((b) => {
+      bucket,
+      buckets: rollups.map((b) => {
         const p50 = percentileOfBins(b.durationBins, 50);
-        return {
-          start: new Date(b.start).toISOString(),
-          counts: b.counts,
-          durationMs: p50 === null ? null : { p50, p90: percentileOfBins(b.durationBins, 90)!, p99: percentileOfBins(b.durationBins, 99)! },
-        };
+        const durationMs = p50 === null ? null : { p50, p90: percentileOfBins(b.durationBins, 90)!, p99: percentileOfBins(b.durationBins, 99)! };
+        return { start: new Date(b.start).toISOString(), counts: b.counts, durationMs };
       }),
     };
+    ctx.body = body;
   });
 
   router.delete('/flows/:flowId', async (ctx) => {

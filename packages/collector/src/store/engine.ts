@@ -31,7 +31,7 @@ export interface StorageEngine {
   changesSince(seq: number, flowId: string | undefined, limit: number): Promise<ExecutionChange[]>;
   lastSeq(): Promise<number>;
   /** Counts by status and duration histograms per bucket, from rollups kept on write. */
-  metrics(query: MetricsQuery): Promise<MetricsBucket[]>;
+  metrics(query: MetricsQuery): Promise<MetricsRollup[]>;
   /** History written by an older release, to be ingested again under the current rules. */
   legacy(): LegacyHistory | undefined;
   close(): Promise<void>;
@@ -136,7 +136,7 @@ export interface MetricsQuery {
   bucketMs: number;
 }
 
-export interface MetricsBucket {
+export interface MetricsRollup {
   start: number;
   counts: Record<ExecutionStatus, number>;
   /** Durations of finished executions as histogram bins (see durations.ts). */

@@ -10,7 +10,7 @@ import type {
   ListedExecution,
   LegacyHistory,
   ListQuery,
-  MetricsBucket,
+  MetricsRollup,
   MetricsQuery,
   StorageEngine,
   StoredExecution,
@@ -450,10 +450,10 @@ export class SqliteEngine implements StorageEngine {
     return this.read(() => this.seq);
   }
 
-  metrics(query: MetricsQuery): Promise<MetricsBucket[]> {
+  metrics(query: MetricsQuery): Promise<MetricsRollup[]> {
     return this.read(() => {
       const first = bucketOf(query.from, query.bucketMs);
-      const buckets: MetricsBucket[] = [];
+      const buckets: MetricsRollup[] = [];
       for (let start = first; start < query.to; start += query.bucketMs) {
         buckets.push({ start, counts: { pending: 0, fulfilled: 0, error: 0 }, durationBins: new Map() });
       }

@@ -1,0 +1,16 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Count } from './scalars.js';
+
+/** GET /healthz: liveness, what ingest did since start, and how responsive the event loop has been. */
+export const Health = Type.Object(
+  {
+    status: Type.Literal('ok'),
+    ingest: Type.Object({ accepted: Count, spans: Count, busy: Count, refused: Count, failed: Count }),
+    eventLoop: Type.Object(
+      { maxMs: Type.Number({ minimum: 0 }), p99Ms: Type.Number({ minimum: 0 }) },
+      { description: "The collector's event-loop delay since it started (perf_hooks.monitorEventLoopDelay)" },
+    ),
+  },
+  { title: 'Health' },
+);
+export type Health = Static<typeof Health>;

@@ -1,0 +1,153 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { PageNumber, PageSize } from './queries.js';
+import { Count, IsoTime, Millis } from './scalars.js';
+import { ErrorKind, ExecutionStatus, NodeStatus } from './status.js';
+
+/** The records the HTTP API returns and the viewer renders. */
+
+const StepError = Type.Object({ message: Type.String(), type: Type.String(), stack: Type.Optional(Type.String()) });
+
+/** Why an execution failed, taken from its deepest failing step. */
+export const ErrorInfo = Type.Composite(
+  [
+    StepError,
+    Type.Object({
+      nodeId: Type.String({ description: "Span id of the failing node (the execution's own span when no step failed)" }),
+      nodeName: Type.String(),
+    }),
+  ],
+  { title: 'ErrorInfo' },
+);
+export type ErrorInfo = Static<typeof ErrorInfo>;
+
+/** One step of an execution (a child flow, an fn step, a parallel group, …). */
+export const ExecutionNode = Type.Object(
+  {
+    id: Type.String({ description: 'Span id' }),
+    parentId: Type.Union([Type.String(), Type.Null()]),
+    name: Type.String(),
+    kind: Type.String({ description: '`flow` · `fn` · `parallel` · `parallel-settled` · `context` · `tool`, or `span` for others' }),
+    key: Type.Union([Type.String(), Type.Null()]),
+    flowName: Type.Union([Type.String(), Type.Null()]),
+    depth: Count,
+    index: Type.Union([Type.Integer(), Type.Null()]),
+    status: NodeStatus,
+    startedAt: IsoTime,
+    endedAt: IsoTime,
+    durationMs: Millis,
+    input: Type.Optional(Type.Unknown()),
+    output: Type.Optional(Type.Unknown()),
+    // Present only when the tracer cut the value to its byte cap.
+    inputTruncated: Type.Optional(Type.Literal(true)),
+    outputTruncated: Type.Optional(Type.Literal(true)),
+    error: Type.Optional(StepError),
+    dataKey: Type.Union([Type.String(), Type.Null()], {
+      description: "Where this step's output lands in the record's data; null when it adds nothing",
+    }),
+  },
+  { title: 'ExecutionNode' },
+);
+export type ExecutionNode = Static<typeof ExecutionNode>;
+
+export const ExecutionRecord = Type.Object(
+  {
+    id: Type.String(),
+    flowId: Type.String(),
+    flowName: Type.String(),
+    toolName: Type.Optional(Type.String()),
+    traceId: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+    serviceName: Type.String(),
+    serviceInstanceId: Type.Optional(Type.String()),
+    status: ExecutionStatus,
+    errorKind: Type.Optional(ErrorKind),
+    startedAt: IsoTime,
+    endedAt: Type.Optional(IsoTime),
+    durationMs: Type.Optional(Millis),
+    timeoutMs: Type.Number({ exclusiveMinimum: 0, description: 'The time budget the timeout rule used' }),
+    cancelled: Type.Optional(
+      Type.Object({ reason: Type.String(), kind: Type.String() }, { description: "Set when the execution's abort signal fired" }),
+    ),
+    initialParams: Type.Optional(Type.Unknown({ description: 'The input of the execution: flow input or tool arguments' })),
+    nodeCount: Type.Integer({ minimum: 0, description: 'All steps of the execution, returned or not' }),
+    nodes: Type.Array(ExecutionNode, {
+      description: 'Steps in tree order: all of them, or the first 1000 when `nodesNext` is present',
+    }),
+    nodesNext: Type.Optional(
+      Type.String({ description: 'Present when `nodes` is cut: the cursor for GET /api/executions/{executionId}/nodes' }),
+    ),
+    data: Type.Record(Type.String(), Type.Unknown(), {
+      description: 'Step outputs keyed by step key (or flow name, or span name): the data after the last returned node',
+    }),
+    errorInfo: Type.Optional(ErrorInfo),
+    result: Type.Optional(Type.Unknown()),
+    tags: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { title: 'ExecutionRecord' },
+);
+export type ExecutionRecord = Static<typeof ExecutionRecord>;
+
+/** What the list shows of an execution: record fields plus a preview, nothing heavy. */
+export const ExecutionListItem = Type.Composite(
+  [
+    Type.Pick(ExecutionRecord, [
+      'id',
+      'flowId',
+      'flowName',
+      'toolName',
+      'status',
+      'errorKind',
+      'startedAt',
+      'endedAt',
+      'durationMs',
+      'timeoutMs',
+    ]),
+    Type.Object({
+      errorMessage: Type.Optional(Type.String()),
+      preview: Type.String({ description: 'A short text of the first parameter' }),
+    }),
+  ],
+  { title: 'ExecutionListItem', additionalProperties: false },
+);
+export type ExecutionListItem = Static<typeof ExecutionListItem>;
+
+export const FlowSummary = Type.Object(
+  {
+    flowId: Type.String(),
+    flowName: Type.String(),
+    executionCount: Count,
+    lastStatus: Type.Union([ExecutionStatus, Type.Null()]),
+    lastStartedAt: Type.Union([IsoTime, Type.Null()]),
+    deleted: Type.Boolean(),
+  },
+  { title: 'FlowSummary' },
+);
+export type FlowSummary = Static<typeof FlowSummary>;
+
+export const FlowList = Type.Object({ items: Type.Array(FlowSummary) }, { title: 'FlowList' });
+export type FlowList = Static<typeof FlowList>;
+
+/** The numbers of a numbered page; `Page<T>` adds its items. */
+const PageInfo = Type.Object({
+  page: Type.Integer({ minimum: PageNumber.minimum }),
+  limit: Type.Integer({ minimum: PageSize.minimum, maximum: PageSize.maximum }),
+  total: Count,
+  totalPages: Count,
+});
+export const Page = <T extends TSchema>(items: T, title: string) =>
+  Type.Object({ items: Type.Array(items), ...PageInfo.properties }, { title });
+export interface Page<T> extends Static<typeof PageInfo> {
+  items: T[];
+}
+
+export const ExecutionPage = Page(ExecutionListItem, 'ExecutionPage');
+
+/** GET /api/executions/{executionId}/nodes: steps after a cursor, in tree order. */
+export const NodePage = Type.Object(
+  {
+    items: Type.Array(ExecutionNode),
+    next: Type.Union([Type.String(), Type.Null()], { description: 'Cursor of the following steps; null after the last' }),
+    total: Type.Integer({ minimum: 0, description: 'All steps of the execution' }),
+  },
+  { title: 'NodePage' },
+);
+export type NodePage = Static<typeof NodePage>;
