@@ -10,13 +10,19 @@ const CLI = join(dirname(fileURLToPath(import.meta.resolve('@flowtrace/collector
 export async function startCollectorProcess(args: string[]) {
   const child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  // Bytes the collector wrote to its stdout/stderr pipes: they count in its `wchar` too.
+  let outputBytes = 0;
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
+      outputBytes += chunk.length;
       output += chunk.toString();
       const match = /listening on (http:\/\/\S+?) /.exec(output);
       if (match) resolve(match[1]!);
     });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      outputBytes += chunk.length;
+      output += chunk.toString();
+    });
     child.once('exit', (code) => reject(new Error(`collector exited with ${code}: ${output}`)));
   });
   return {
@@ -27,6 +33,19 @@ export async function startCollectorProcess(args: string[]) {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
       return kib / 1024;
+    },
+    /**
+     * Bytes the process has passed to write(2) and friends so far (Linux `wchar` in
+     * /proc/<pid>/io): file, pipe and socket writes alike; writes through mmap (SQLite's -shm)
+     * are not in it.
+     */
+    wcharBytes(): number {
+      const io = readFileSync(`/proc/${child.pid}/io`, 'utf8');
+      return Number(/^wchar:\s+(\d+)$/m.exec(io)?.[1] ?? Number.NaN);
+    },
+    /** Bytes the process wrote to its stdout and stderr so far, as received here. */
+    outputBytes(): number {
+      return outputBytes;
     },
     async stop(): Promise<void> {
       if (child.exitCode !== null) return;

@@ -15,6 +15,8 @@ export interface Figure {
   ratio?: number;
   /** A goal the ratio or value is read against, said in words. */
   goal?: string;
+  /** Why the value is missing (NaN, printed "n/a"), or how to read it. */
+  note?: string;
 }
 
 export interface BenchResult {
@@ -74,6 +76,13 @@ export function figure(name: string, value: number, unit: string, anchor?: { nam
   return result;
 }
 
+/** A figure this collector cannot give yet (printed "n/a"), and why. */
+export function unavailable(name: string, unit: string, note: string, goal?: string): Figure {
+  const result: Figure = { name, value: Number.NaN, unit, note };
+  if (goal) result.goal = goal;
+  return result;
+}
+
 /** Milliseconds taken by `work`. */
 export async function timed(work: () => Promise<unknown> | unknown): Promise<number> {
   const start = performance.now();
@@ -82,10 +91,11 @@ export async function timed(work: () => Promise<unknown> | unknown): Promise<num
 }
 
 export function formatFigure(f: Figure): string {
-  const value = `${round(f.value)} ${f.unit}`;
-  const ratio = f.ratio === undefined ? '' : `  ×${round(f.ratio)} of ${f.anchor!.name} (${round(f.anchor!.value)} ${f.unit})`;
+  const value = Number.isNaN(f.value) ? 'n/a' : `${round(f.value)} ${f.unit}`;
+  const ratio = f.ratio === undefined || Number.isNaN(f.ratio) ? '' : `  ×${round(f.ratio)} of ${f.anchor!.name} (${round(f.anchor!.value)} ${f.unit})`;
   const goal = f.goal ? `  [goal: ${f.goal}]` : '';
-  return `  ${f.name.padEnd(44)} ${value.padStart(16)}${ratio}${goal}`;
+  const note = f.note ? `  (${f.note})` : '';
+  return `  ${f.name.padEnd(44)} ${value.padStart(16)}${ratio}${goal}${note}`;
 }
 
 function round(n: number): string {

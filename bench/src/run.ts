@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { bigExecutionBench } from './big-execution.js';
 import { ingestBench } from './ingest.js';
 import { liveBench } from './live.js';
 import { formatFigure, type Bench } from './measure.js';
@@ -13,7 +14,7 @@ import { viewerBench } from './viewer.js';
  * `--smoke` runs them with tiny sizes (CI does, so they never rot). Figures are printed and
  * written as JSON under bench/results/.
  */
-const BENCHES: Record<string, Bench> = { tracer: tracerBench, ingest: ingestBench, query: queryBench, viewer: viewerBench, live: liveBench };
+const BENCHES: Record<string, Bench> = { tracer: tracerBench, ingest: ingestBench, big: bigExecutionBench, query: queryBench, viewer: viewerBench, live: liveBench };
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');

@@ -4,7 +4,21 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, RandomIdGenerator, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { createTracingExtension, StartMarkerSpanProcessor } from '@flowtrace/tracer';
-import { ATTR_EXECUTION_ID } from '@flowtrace/tracer/semconv';
+import {
+  ATTR_CONTEXT_ID,
+  ATTR_EXECUTION_ID,
+  ATTR_EXECUTION_ROOT,
+  ATTR_FLOW_ID,
+  ATTR_FLOW_NAME,
+  ATTR_INPUT,
+  ATTR_MARKER,
+  ATTR_OUTPUT,
+  ATTR_STEP_INDEX,
+  ATTR_STEP_KEY,
+  ATTR_STEP_KIND,
+  MARKER_START,
+  STEP_KIND_FN,
+} from '@flowtrace/tracer/semconv';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
 
 /**
@@ -114,4 +128,154 @@ export function requestBodies(template: readonly ReadableSpan[], count: number, 
     }
   }
   return bodies;
+}
+
+/** `perBody` spans a request body, serialised lazily as the bodies are asked for. */
+export function* batchBodies(spans: Iterable<ReadableSpan>, perBody: number, encoding: Encoding): Generator<Uint8Array<ArrayBuffer>> {
+  const serializer = encoding === 'protobuf' ? ProtobufTraceSerializer : JsonTraceSerializer;
+  let batch: ReadableSpan[] = [];
+  for (const span of spans) {
+    batch.push(span);
+    if (batch.length === perBody) {
+      yield new Uint8Array(serializer.serializeRequest(batch)!);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield new Uint8Array(serializer.serializeRequest(batch)!);
+}
+
+/** The three kinds of span an execution is made of, as the real tracer wrote them. */
+export interface TemplateParts {
+  marker: ReadableSpan;
+  root: ReadableSpan;
+  fnStep: ReadableSpan;
+}
+
+export function templateParts(template: readonly ReadableSpan[]): TemplateParts {
+  const marker = template.find((s) => s.attributes[ATTR_MARKER] === MARKER_START);
+  const root = template.find((s) => s.attributes[ATTR_EXECUTION_ROOT] === true && s.attributes[ATTR_MARKER] === undefined);
+  const fnStep = template.find((s) => s.attributes[ATTR_STEP_KIND] === STEP_KIND_FN);
+  if (!marker || !root || !fnStep) throw new Error('the template execution lacks a start marker, a root span or an fn step');
+  return { marker, root, fnStep };
+}
+
+export interface StepShape {
+  key: string;
+  input: unknown;
+  /** Absent when the step failed. */
+  output?: unknown;
+  /** The step threw this message. */
+  error?: string;
+  durationMs: number;
+}
+
+export interface ExecutionShape {
+  executionId: string;
+  flowId: string;
+  /** Epoch milliseconds. */
+  startMs: number;
+  params: unknown;
+  /** Steps run one after the other, all children of the root. */
+  steps: Iterable<StepShape>;
+  result?: unknown;
+  /** Still running: only the start marker has been sent. */
+  pending?: boolean;
+}
+
+/**
+ * An execution of any shape, made of the template's spans (same resource, scope and attribute
+ * set as the real tracer writes) with fresh ids: the start marker, then the steps in start
+ * order, then the root flow span (which ends last, so the exporter sends it last). Lazy, so
+ * 50,000-step executions are serialised batch by batch.
+ */
+export function* syntheticExecution(parts: TemplateParts, shape: ExecutionShape): Generator<ReadableSpan> {
+  const traceId = ids.generateTraceId();
+  const rootId = ids.generateSpanId();
+  const rootContext = { traceId, spanId: rootId, traceFlags: 1, isRemote: false };
+  const flowAttributes = { [ATTR_FLOW_ID]: shape.flowId, [ATTR_FLOW_NAME]: shape.flowId, [ATTR_EXECUTION_ID]: shape.executionId, [ATTR_CONTEXT_ID]: shape.executionId };
+  const input = JSON.stringify(shape.params);
+  const start = hrTime(shape.startMs);
+  yield spanFrom(parts.marker, {
+    spanContext: { traceId, spanId: ids.generateSpanId(), traceFlags: 1, isRemote: false },
+    parent: rootContext,
+    name: `flow ${shape.flowId}`,
+    start,
+    end: start,
+    attributes: { ...parts.marker.attributes, ...flowAttributes, [ATTR_INPUT]: input },
+  });
+  if (shape.pending) return;
+  let at = shape.startMs + 0.05;
+  let index = 0;
+  let failure: string | undefined;
+  for (const step of shape.steps) {
+    const attributes: ReadableSpan['attributes'] = {
+      ...parts.fnStep.attributes,
+      [ATTR_EXECUTION_ID]: shape.executionId,
+      [ATTR_CONTEXT_ID]: shape.executionId,
+      [ATTR_STEP_KEY]: step.key,
+      [ATTR_STEP_INDEX]: index++,
+      [ATTR_INPUT]: JSON.stringify(step.input),
+    };
+    delete attributes[ATTR_OUTPUT];
+    if (step.output !== undefined) attributes[ATTR_OUTPUT] = JSON.stringify(step.output);
+    const end = at + step.durationMs;
+    yield spanFrom(parts.fnStep, {
+      spanContext: { traceId, spanId: ids.generateSpanId(), traceFlags: 1, isRemote: false },
+      parent: rootContext,
+      name: `step ${step.key}`,
+      start: hrTime(at),
+      end: hrTime(end),
+      attributes,
+      error: step.error,
+    });
+    if (step.error) failure = step.error;
+    at = end + 0.01;
+  }
+  const rootAttributes: ReadableSpan['attributes'] = { ...parts.root.attributes, ...flowAttributes, [ATTR_INPUT]: input };
+  delete rootAttributes[ATTR_OUTPUT];
+  if (shape.result !== undefined && !failure) rootAttributes[ATTR_OUTPUT] = JSON.stringify(shape.result);
+  yield spanFrom(parts.root, { spanContext: rootContext, name: `flow ${shape.flowId}`, start, end: hrTime(at), attributes: rootAttributes, error: failure });
+}
+
+function spanFrom(
+  base: ReadableSpan,
+  o: {
+    spanContext: ReturnType<ReadableSpan['spanContext']>;
+    parent?: ReturnType<ReadableSpan['spanContext']>;
+    name: string;
+    start: [number, number];
+    end: [number, number];
+    attributes: ReadableSpan['attributes'];
+    error?: string | undefined;
+  },
+): ReadableSpan {
+  const durationNanos = Math.max(0, (o.end[0] - o.start[0]) * 1e9 + (o.end[1] - o.start[1]));
+  return {
+    name: o.name,
+    kind: base.kind,
+    spanContext: () => o.spanContext,
+    parentSpanContext: o.parent,
+    startTime: o.start,
+    endTime: o.end,
+    duration: [Math.floor(durationNanos / 1e9), durationNanos % 1e9],
+    ended: true,
+    // As the tracer records a throw: error status and an `exception` event.
+    status: o.error ? { code: 2, message: o.error } : { code: 0 },
+    attributes: o.attributes,
+    links: [],
+    events: o.error ? [{ name: 'exception', time: o.end, attributes: { 'exception.type': 'Error', 'exception.message': o.error }, droppedAttributesCount: 0 }] : [],
+    resource: base.resource,
+    instrumentationScope: base.instrumentationScope,
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+  };
+}
+
+/** Epoch milliseconds (fractional) as an OTel HrTime. */
+function hrTime(ms: number): [number, number] {
+  // ms × 1e6 would pass 2^53: split off the seconds first.
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.round((ms - seconds * 1000) * 1e6);
+  return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos];
 }
