@@ -19,6 +19,13 @@ export const SELECT_EVENT = 'flowtrace-select';
 export const PAGE_EVENT = 'flowtrace-page';
 export const FILTER_EVENT = 'flowtrace-filter';
 export const RETRY_EVENT = 'flowtrace-retry';
+/** The detail asks for the next page of a large execution's steps. */
+export const MORE_STEPS_EVENT = 'flowtrace-more-steps';
+
+export interface MoreStepsDetail {
+  executionId: string;
+  cursor: string;
+}
 
 export function emit<T>(target: EventTarget, type: string, detail: T): boolean {
   return target.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
@@ -30,5 +37,6 @@ declare global {
     'flowtrace-page': CustomEvent<PageDetail>;
     'flowtrace-filter': CustomEvent<FilterDetail>;
     'flowtrace-retry': CustomEvent<void>;
+    'flowtrace-more-steps': CustomEvent<MoreStepsDetail>;
   }
 }

@@ -1,4 +1,5 @@
 import { css, html, LitElement, nothing } from 'lit';
+import { emit, MORE_STEPS_EVENT, type MoreStepsDetail } from './events.js';
 import { formatDuration, formatTime } from './format.js';
 import './json-view.js';
 import { describeStatus, STATUS } from './status.js';
@@ -15,7 +16,8 @@ import type { ExecutionNode, ExecutionRecord } from './types.js';
  * @attr loading, error
  * @attr trace-url - link template for the trace id, e.g. `http://localhost:16686/trace/{traceId}`
  * @prop now - the clock (ms) for the running time of a pending execution
- * @csspart placeholder, header, summary, params, steps, node, failing, result, trace-link
+ * @fires flowtrace-more-steps - the reader asks for the next page of a large execution's steps
+ * @csspart placeholder, header, summary, params, steps, node, failing, result, trace-link, more-steps
  */
 export class FlowtraceExecutionDetail extends LitElement {
   static override properties = {
@@ -198,10 +200,11 @@ export class FlowtraceExecutionDetail extends LitElement {
         <flowtrace-json-view .value=${record.initialParams ?? null}></flowtrace-json-view>
       </section>
       <section part="steps" aria-labelledby="steps-title">
-        <h3 id="steps-title">Steps (${record.nodes.length})</h3>
+        <h3 id="steps-title">Steps (${record.nodeCount})</h3>
         ${record.nodes.length === 0
           ? html`<p class="took">${record.status === 'pending' ? 'No step has finished yet.' : 'No steps were recorded.'}</p>`
           : html`<ol>${this.steps(record)}</ol>`}
+        ${record.nodesNext ? this.moreSteps(record, record.nodesNext) : nothing}
       </section>
       ${record.status === 'fulfilled' || record.result !== undefined
         ? html`<section part="result" aria-labelledby="result-title">
@@ -271,6 +274,16 @@ export class FlowtraceExecutionDetail extends LitElement {
         </details>
       </li>`;
     });
+  }
+
+  /** A large execution comes a page of steps at a time: the reader asks for the next. */
+  private moreSteps(record: ExecutionRecord, cursor: string) {
+    return html`<p part="more-steps" class="took">
+      Showing ${record.nodes.length} of ${record.nodeCount} steps.
+      <button type="button" ?disabled=${this.loading} @click=${() => emit<MoreStepsDetail>(this, MORE_STEPS_EVENT, { executionId: record.id, cursor })}>
+        Load ${Math.min(1000, record.nodeCount - record.nodes.length)} more steps
+      </button>
+    </p>`;
   }
 
   private toggle(id: string, open: boolean) {

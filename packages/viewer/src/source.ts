@@ -1,4 +1,4 @@
-import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, Page } from './types.js';
+import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, NodePage, Page } from './types.js';
 
 /** What the list asks for. */
 export interface ListQuery {
@@ -23,6 +23,8 @@ export interface LiveHandlers {
 export interface FlowtraceSource {
   listExecutions(flowId: string, query: ListQuery, signal?: AbortSignal): Promise<Page<ExecutionListItem>>;
   getExecution(flowId: string, executionId: string, signal?: AbortSignal): Promise<ExecutionRecord>;
+  /** The next steps of a large execution, from a record's `nodesNext` or a page's `next`. */
+  getNodes?(executionId: string, cursor: string, signal?: AbortSignal): Promise<NodePage>;
   /** Live changes of a flow; without it the tab polls while rows are pending. */
   subscribe?(flowId: string, handlers: LiveHandlers): { close(): void };
 }
@@ -47,6 +49,8 @@ export interface HttpSourceOptions {
 }
 
 const RECONNECT_MIN_MS = 500;
+/** Steps asked for at a time when a reader goes through a large execution. */
+const NODES_PAGE = 1000;
 const RECONNECT_MAX_MS = 10_000;
 
 /**
@@ -71,6 +75,11 @@ export class HttpSource implements FlowtraceSource {
 
   getExecution(flowId: string, executionId: string, signal?: AbortSignal): Promise<ExecutionRecord> {
     return this.json(`/api/flows/${encodeURIComponent(flowId)}/executions/${encodeURIComponent(executionId)}`, signal);
+  }
+
+  getNodes(executionId: string, cursor: string, signal?: AbortSignal): Promise<NodePage> {
+    const params = new URLSearchParams({ cursor, limit: String(NODES_PAGE) });
+    return this.json(`/api/executions/${encodeURIComponent(executionId)}/nodes?${params}`, signal);
   }
 
   subscribe(flowId: string, handlers: LiveHandlers): { close(): void } {

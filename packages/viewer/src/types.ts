@@ -5,5 +5,6 @@ export type {
   ExecutionNode,
   ExecutionRecord,
   ExecutionStatus,
+  NodePage,
   Page,
 } from '@flowtrace/collector/types';

@@ -1,5 +1,5 @@
 import { css, html, LitElement, type PropertyValues } from 'lit';
-import { FILTER_EVENT, PAGE_EVENT, RETRY_EVENT, SELECT_EVENT, type FilterDetail, type PageDetail, type SelectDetail } from './events.js';
+import { FILTER_EVENT, PAGE_EVENT, RETRY_EVENT, SELECT_EVENT, type FilterDetail, type MoreStepsDetail, type PageDetail, type SelectDetail } from './events.js';
 import './execution-detail.js';
 import './execution-list.js';
 import { HttpSource, type FlowtraceSource, type LiveState } from './source.js';
@@ -199,7 +199,8 @@ export class FlowtraceUsageTab extends LitElement {
       ></flowtrace-execution-list>
       <flowtrace-execution-detail
         part="detail-panel"
-        exportparts="placeholder, header, summary, params, steps, node, failing, result, trace-link"
+        exportparts="placeholder, header, summary, params, steps, node, failing, result, trace-link, more-steps"
+        @flowtrace-more-steps=${this.onMoreSteps}
         .record=${this.record}
         .loading=${this.detailLoading}
         .error=${this.detailError}
@@ -277,6 +278,27 @@ export class FlowtraceUsageTab extends LitElement {
     }
     this.updatePolling();
   }
+
+  /** The next page of a large execution's steps, appended to the record shown. */
+  private onMoreSteps = async (event: CustomEvent<MoreStepsDetail>) => {
+    const record = this.record;
+    if (!record || record.id !== event.detail.executionId || !this.data.getNodes) return;
+    const request = this.detailRequest;
+    this.detailLoading = true;
+    try {
+      const page = await this.data.getNodes(record.id, event.detail.cursor, request?.signal);
+      if (this.record !== record) return;
+      const next: ExecutionRecord = { ...record, nodes: [...record.nodes, ...page.items] };
+      if (page.next) next.nodesNext = page.next;
+      else delete next.nodesNext;
+      this.record = next;
+      this.detailError = undefined;
+    } catch (error) {
+      if (!request?.signal.aborted) this.detailError = messageOf(error, 'More steps could not be loaded.');
+    } finally {
+      this.detailLoading = false;
+    }
+  };
 
   /** A record changed: update its row in place, or put a new one at the top of page 1. */
   private onLiveChange(item: ExecutionListItem) {

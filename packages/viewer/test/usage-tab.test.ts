@@ -170,8 +170,24 @@ describe('the detail', () => {
     await page.close();
   });
 
+  it('shows a large execution a page of steps at a time and loads the next on demand', async () => {
+    await stack.bulk(11, 1000);
+    await stack.flush();
+    const page = await openTab({ 'flow-id': 'bulk-import', 'page-size': '10' });
+    await rows(page).first().click();
+    const detail = page.locator('flowtrace-execution-detail');
+    await expect.poll(() => detail.locator('#steps-title').textContent(), { timeout: 20_000 }).toBe('Steps (11011)');
+    expect(await detail.locator('[part~=node]').count()).toBe(1000);
+    expect(await detail.locator('[part=more-steps]').textContent()).toContain('Showing 1000 of 11011 steps.');
+    await detail.locator('[part=more-steps] button').click();
+    await expect.poll(() => detail.locator('[part~=node]').count()).toBe(2000);
+    expect(await detail.locator('[part~=node] .name').nth(1000).textContent()).toMatch(/^1001\. /);
+    await page.screenshot({ path: `${SHOTS}more-steps.png` });
+    await page.close();
+  }, 60_000);
+
   it('opens the execution named by execution-id (deep link)', async () => {
-    const first = (await stack.collector.store.listExecutions({ flowId: 'checkout', page: 1, limit: 1, status: 'error' })).items[0]!;
+    const first = (await stack.collector.engine.listExecutions({ flowId: 'checkout', offset: 0, limit: 1, statuses: ['error'] })).items[0]!;
     const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10', 'execution-id': first.id });
     await expect.poll(() => page.locator('flowtrace-execution-detail [part=header]').textContent()).toContain(first.id);
     await page.close();

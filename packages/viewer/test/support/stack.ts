@@ -41,6 +41,19 @@ export const waiting = flow({ name: 'waiting', input: custom<{ label: string; un
   return `done ${input.label}`;
 });
 
+const importChunk = flow({ name: 'import-chunk', input: custom<{ from: number; rows: number }>(), output: custom<number>() }, async (ctx, { from, rows }) => {
+  let sum = 0;
+  for (let i = from; i < from + rows; i++) sum += await ctx.exec({ fn: (n: number) => n + 1, params: [i], key: `row-${i}` });
+  return sum;
+});
+
+/** A large execution: `chunks` child flows of `rows` steps each. */
+export const bulkImport = flow({ name: 'bulk-import', input: custom<{ chunks: number; rows: number }>(), output: custom<number>() }, async (ctx, { chunks, rows }) => {
+  let sum = 0;
+  for (let c = 0; c < chunks; c++) sum += await ctx.exec({ flow: importChunk, input: { from: c * rows, rows }, key: `chunk-${c}` });
+  return sum;
+});
+
 /**
  * The real thing, in process: a collector on loopback with a SQLite file, serving this
  * package's bundle, and the tracer exporting real executions to it.
@@ -49,7 +62,7 @@ export async function startStack(options: CollectorOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowtrace-viewer-'));
   const collector = createCollector({ dbPath: join(dir, 'flowtrace.db'), viewerBundle: BUNDLE, reconcileIntervalMs: 0, log: () => {}, ...options });
   const url = await collector.listen(0, '127.0.0.1');
-  const tracing = startTracing({ serviceName: 'shop', collectorUrl: url, collectorProtocol: 'http/json', collectorBatch: { scheduledDelayMillis: 50 } });
+  const tracing = startTracing({ serviceName: 'shop', collectorUrl: url, collectorProtocol: 'http/json', collectorBatch: { scheduledDelayMillis: 50, maxQueueSize: 65_536 } });
   const scope = createScope({ extensions: [createTracingExtension()] });
   return {
     url,
@@ -59,6 +72,10 @@ export async function startStack(options: CollectorOptions = {}) {
     /** Runs an order through checkout; a failing one is expected to fail. */
     async order(order: Order) {
       await scope.exec({ flow: checkout, input: order }).result.catch(() => {});
+    },
+    /** Runs one large execution (see {@link bulkImport}). */
+    async bulk(chunks: number, rows: number) {
+      await scope.exec({ flow: bulkImport, input: { chunks, rows } }).result;
     },
     async flush() {
       await tracing.forceFlush();
