@@ -4,7 +4,7 @@ import {
   foldSpan,
   listItemOf,
   outcomeOf,
-  paramsText,
+  searchTextOf,
   timeoutOf,
   type InstanceStart,
   type Outcome,
@@ -46,16 +46,18 @@ export class ExecutionRules {
       const executions = await tx.executions(ids);
       const keys = new Map([...executions.values()].map((e) => [e.id, e.key]));
       const fresh = await tx.appendSpans(spans, keys);
-      const searchTexts = new Map<string, string>();
+      const searchTexts = new Map<string, { text: string; replaces: boolean }>();
       spans.forEach(({ span, role, executionId }, i) => {
         if (!fresh[i] || executionId === undefined) return;
         const execution = executions.get(executionId)!;
-        const headBefore = execution.summary.head?.spanId;
+        const before = execution.summary.head;
         if (!foldSpan(execution.summary, span, role)) return;
         touched.set(executionId, execution);
-        if (execution.summary.head?.spanId !== headBefore) {
-          const params = paramsText(span);
-          searchTexts.set(executionId, params === undefined ? '' : typeof params === 'string' ? params : JSON.stringify(params));
+        const after = execution.summary.head;
+        if (after && after.spanId === span.spanId && after.paramsHash !== before?.paramsHash) {
+          // Replaces a search entry only when one was written by an earlier transaction.
+          const replaces = searchTexts.get(executionId)?.replaces ?? before !== undefined;
+          searchTexts.set(executionId, { text: searchTextOf(span), replaces });
         }
       });
       if (decided) for (const [id, outcome] of decided) if (touched.has(id)) touched.get(id)!.outcome = outcome;
@@ -76,7 +78,7 @@ export class ExecutionRules {
     tx: WriteTx,
     executions: StoredExecution[],
     now: number,
-    searchTexts: ReadonlyMap<string, string>,
+    searchTexts: ReadonlyMap<string, { text: string; replaces: boolean }>,
     summaryChanged: boolean,
   ): Promise<ExecutionChange[]> {
     const starts = new Map<string, InstanceStart[]>();
@@ -107,8 +109,11 @@ export class ExecutionRules {
         deadline: head.startedAtMs + timeoutOf(head, this.defaultTimeoutMs),
         serviceName: head.serviceName,
       };
-      const searchText = searchTexts.get(execution.id);
-      if (searchText !== undefined) listed.searchText = searchText;
+      const search = searchTexts.get(execution.id);
+      if (search) {
+        listed.searchText = search.text;
+        if (search.replaces) listed.replacesSearch = true;
+      }
       updates.push({ key: execution.key, id: execution.id, summary: execution.summary, listed });
     }
     return tx.putExecutions(updates);

@@ -32,6 +32,8 @@ export interface Head {
   serviceName: string;
   serviceInstanceId?: string;
   startedAtMs: number;
+  /** A hash of the parameters' text: the search index is rewritten only when it changes. */
+  paramsHash: number;
   /** The budget the execution declared, when it declared one. */
   timeoutMs?: number;
   preview: string;
@@ -224,6 +226,7 @@ function headOf(span: Span, source: Head['source']): Head {
     flowName,
     serviceName: str(span.resource[sc.ATTR_SERVICE_NAME]) ?? 'unknown_service',
     startedAtMs: startOf(span),
+    paramsHash: hash(searchTextOf(span)),
     preview: preview(data(paramsText(span))),
   };
   if (toolName) head.toolName = toolName;
@@ -247,6 +250,19 @@ function rootEnd(span: Span): RootEnd {
 /** The execution's parameters as captured: flow input or tool arguments (JSON text). */
 export function paramsText(span: Span): unknown {
   return span.attributes[sc.ATTR_INPUT] ?? span.attributes[sc.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS];
+}
+
+/** The text the `q` search matches: the parameters as captured (JSON text). */
+export function searchTextOf(span: Span): string {
+  const params = paramsText(span);
+  return params === undefined ? '' : typeof params === 'string' ? params : JSON.stringify(params);
+}
+
+/** FNV-1a, 32 bits: enough to notice that a text changed. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** Message, type and stack of a failed span, from its exception event or its status. */

@@ -109,6 +109,8 @@ export interface ListedExecution {
   serviceName: string;
   /** Set when the parameters the `q` search matches became known or changed. */
   searchText?: string;
+  /** The execution was searchable by other parameters before (its start marker's, say). */
+  replacesSearch?: boolean;
 }
 
 export interface ExecutionChange {

@@ -52,24 +52,44 @@ export interface RollupEntry {
   durationMs?: number;
 }
 
-/** The count changes that take the rollups from `before` to `after` (either may be absent). */
-export function rollupDeltas(before: RollupEntry | undefined, after: RollupEntry | undefined) {
-  const counts: Array<{ flowKey: number; grain: number; bucket: number; status: number; n: number }> = [];
-  const durations: Array<{ flowKey: number; grain: number; bucket: number; bin: number; n: number }> = [];
-  const add = (entry: RollupEntry | undefined, n: number) => {
-    if (!entry) return;
+/**
+ * The rollup changes of one transaction, summed per row, so each counter is written once per
+ * transaction however many executions moved through it.
+ */
+export class RollupBatch {
+  readonly counts = new Map<string, { flowKey: number; grain: number; bucket: number; status: number; n: number }>();
+  readonly durations = new Map<string, { flowKey: number; grain: number; bucket: number; bin: number; n: number }>();
+  /** Per flow and status: how many executions joined (positive) or left (negative). */
+  readonly flows = new Map<string, { flowKey: number; status: ExecutionStatus; n: number }>();
+
+  /** Takes the rollups from `before` to `after` for one execution (either may be absent). */
+  move(before: RollupEntry | undefined, after: RollupEntry | undefined): void {
+    if (
+      before && after && before.flowKey === after.flowKey && before.startedAtMs === after.startedAtMs &&
+      before.status === after.status && before.durationMs === after.durationMs
+    ) {
+      return;
+    }
+    if (before) this.add(before, -1);
+    if (after) this.add(after, 1);
+  }
+
+  private add(entry: RollupEntry, n: number): void {
     for (const grain of GRAINS) {
       const bucket = bucketOf(entry.startedAtMs, grain);
-      counts.push({ flowKey: entry.flowKey, grain, bucket, status: STATUS_CODE[entry.status], n });
-      if (entry.durationMs !== undefined) durations.push({ flowKey: entry.flowKey, grain, bucket, bin: durationBin(entry.durationMs), n });
+      const status = STATUS_CODE[entry.status];
+      bump(this.counts, `${entry.flowKey}/${grain}/${bucket}/${status}`, { flowKey: entry.flowKey, grain, bucket, status, n: 0 }, n);
+      if (entry.durationMs !== undefined) {
+        const bin = durationBin(entry.durationMs);
+        bump(this.durations, `${entry.flowKey}/${grain}/${bucket}/${bin}`, { flowKey: entry.flowKey, grain, bucket, bin, n: 0 }, n);
+      }
     }
-  };
-  const same =
-    before && after && before.flowKey === after.flowKey && before.startedAtMs === after.startedAtMs &&
-    before.status === after.status && before.durationMs === after.durationMs;
-  if (!same) {
-    add(before, -1);
-    add(after, 1);
+    bump(this.flows, `${entry.flowKey}/${entry.status}`, { flowKey: entry.flowKey, status: entry.status, n: 0 }, n);
   }
-  return { counts, durations };
+}
+
+function bump<T extends { n: number }>(map: Map<string, T>, key: string, fresh: T, n: number): void {
+  const row = map.get(key) ?? fresh;
+  row.n += n;
+  map.set(key, row);
 }

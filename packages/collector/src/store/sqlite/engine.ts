@@ -16,7 +16,7 @@ import type {
   StoredExecution,
   WriteTx,
 } from '../engine.js';
-import { bucketOf, HOUR, MINUTE, rollupDeltas, STATUS_CODE, STATUS_OF, type RollupEntry } from '../rollups.js';
+import { bucketOf, HOUR, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry } from '../rollups.js';
 import { SCHEMA, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
 
@@ -54,10 +54,10 @@ export class DatabaseInUseError extends Error {
 }
 
 /**
- * The embedded engine: SQLite through better-sqlite3. WAL journal with `synchronous=FULL`, so a
- * committed transaction survives the process and the machine stopping; the file is held with
- * an exclusive lock, so a second collector on the same file is refused at start instead of
- * corrupting the change sequence.
+ * The embedded engine: SQLite through better-sqlite3, `synchronous=FULL`, so a committed
+ * transaction survives the process and the machine stopping. The file is held with an exclusive
+ * lock, so a second collector on the same file is refused at start instead of corrupting the
+ * change sequence.
  */
 export class SqliteEngine implements StorageEngine {
   private readonly db: Database.Database;
@@ -91,7 +91,9 @@ export class SqliteEngine implements StorageEngine {
         throw error;
       }
     }
-    db.pragma('journal_mode = WAL');
+    // A rollback journal, not WAL: this process is the file's only reader and writer, so WAL's
+    // concurrent readers buy nothing, while its checkpoints write every page a second time.
+    db.pragma('journal_mode = TRUNCATE');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
     this.migrate();
@@ -172,12 +174,19 @@ export class SqliteEngine implements StorageEngine {
         return found;
       },
       appendSpans: async (spans, keys) => spans.map((incoming) => this.appendSpan(incoming, keys)),
-      putExecutions: async (updates) =>
-        updates.flatMap((update) => {
-          if (update.listed) return [this.putExecution(update.key, update.summary, update.listed)];
+      putExecutions: async (updates) => {
+        const rollups = new RollupBatch();
+        const joined = new Set<number>();
+        const changes = updates.flatMap((update) => {
+          if (update.listed) return [this.putExecution(update.key, update.summary, update.listed, rollups, joined)];
           sql().updateSummary.run(JSON.stringify(update.summary), update.key);
           return [];
-        }),
+        });
+        this.applyRollups(rollups);
+        // A new execution brings a deleted flow back; a later change to an old one does not.
+        for (const flow of joined) sql().undeleteFlow.run(flow);
+        return changes;
+      },
       addInstanceStart: async ({ serviceName, instanceId, startedAt }) => {
         if (sql().addInstance.run(serviceName, instanceId, startedAt).changes > 0) this.instances.delete(serviceName);
       },
@@ -231,11 +240,10 @@ export class SqliteEngine implements StorageEngine {
     return key;
   }
 
-  private putExecution(key: number, summary: ExecutionSummary, update: ListedExecution): ExecutionChange {
+  private putExecution(key: number, summary: ExecutionSummary, update: ListedExecution, rollups: RollupBatch, joined: Set<number>): ExecutionChange {
     const before = this.sql.rollupEntry.get(key) as { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null };
     const flowKey = this.flowKey(update.item.flowId, update.item.flowName);
-    // A new execution brings a deleted flow back; a later change to an old one does not.
-    if (before.flow !== flowKey) this.sql.undeleteFlow.run(flowKey);
+    if (before.flow !== flowKey) joined.add(flowKey);
     const seq = ++this.seq;
     const itemText = JSON.stringify(update.item);
     this.sql.updateExecution.run({
@@ -253,24 +261,18 @@ export class SqliteEngine implements StorageEngine {
     });
     const after: RollupEntry = { flowKey, startedAtMs: update.startedAtMs, status: update.outcome.status };
     if (update.item.durationMs !== undefined) after.durationMs = update.item.durationMs;
-    this.applyRollups(entryOf(before), after);
+    rollups.move(entryOf(before), after);
     if (update.searchText !== undefined) {
-      this.sql.deleteSearch.run(key);
+      if (update.replacesSearch) this.sql.deleteSearch.run(key);
       this.sql.insertSearch.run(key, update.searchText);
     }
     return { seq, item: update.item };
   }
 
-  private applyRollups(before: RollupEntry | undefined, after: RollupEntry | undefined): void {
-    const { counts, durations } = rollupDeltas(before, after);
-    for (const c of counts) this.sql.addCount.run(c.flowKey, c.grain, c.bucket, c.status, c.n);
-    for (const d of durations) this.sql.addDuration.run(d.flowKey, d.grain, d.bucket, d.bin, d.n);
-    if (before && (!after || before.status !== after.status || before.flowKey !== after.flowKey)) {
-      this.sql.flowCount[before.status].run(-1, before.flowKey);
-    }
-    if (after && (!before || before.status !== after.status || before.flowKey !== after.flowKey)) {
-      this.sql.flowCount[after.status].run(1, after.flowKey);
-    }
+  private applyRollups(rollups: RollupBatch): void {
+    for (const c of rollups.counts.values()) if (c.n !== 0) this.sql.addCount.run(c.flowKey, c.grain, c.bucket, c.status, c.n);
+    for (const d of rollups.durations.values()) if (d.n !== 0) this.sql.addDuration.run(d.flowKey, d.grain, d.bucket, d.bin, d.n);
+    for (const f of rollups.flows.values()) if (f.n !== 0) this.sql.flowCount[f.status].run(f.n, f.flowKey);
   }
 
   /** A flow's key; the latest name wins. */
@@ -294,13 +296,15 @@ export class SqliteEngine implements StorageEngine {
   private removeStartedBefore(cutoff: number, limit: number): number {
     const rows = this.sql.startedBefore.all(cutoff, limit) as Array<{ id: number; flow: number; status: number; started_at: number; duration_ms: number | null }>;
     const traces = new Set<number>();
+    const rollups = new RollupBatch();
     for (const row of rows) {
       for (const trace of this.sql.tracesOfExecution.all(row.id) as number[]) traces.add(trace);
       this.sql.deleteSpansOfExecution.run(row.id);
       this.sql.deleteSearch.run(row.id);
-      this.applyRollups(entryOf({ ...row }), undefined);
+      rollups.move(entryOf(row), undefined);
       this.sql.deleteExecution.run(row.id);
     }
+    this.applyRollups(rollups);
     for (const trace of traces) this.sql.deleteOrphanSpans.run(trace, trace);
     return rows.length;
   }
