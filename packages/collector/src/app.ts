@@ -168,7 +168,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       },
     }),
   );
-  router.get('/api/stream', streamRoute(engine, changes));
+  router.get('/api/stream', streamRoute(engine, reader, changes));
   router.get('/api/openapi.json', (ctx) => {
     ctx.body = openApiDocument;
   });

@@ -187,7 +187,7 @@ describe('the detail', () => {
   }, 60_000);
 
   it('opens the execution named by execution-id (deep link)', async () => {
-    const first = (await stack.collector.engine.listExecutions({ flowId: 'checkout', offset: 0, limit: 1, statuses: ['error'] })).items[0]!;
+    const first = (await stack.collector.engine.listExecutions({ flowId: 'checkout', offset: 0, limit: 1, statuses: ['error'] })).executions[0]!;
     const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10', 'execution-id': first.id });
     await expect.poll(() => page.locator('flowtrace-execution-detail [part=header]').textContent()).toContain(first.id);
     await page.close();

@@ -10,6 +10,7 @@ import {
   type Outcome,
   type RuleContext,
 } from '../records/aggregate.js';
+import type { ExecutionListItem } from '../records/types.js';
 import type { ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
 
 /** Pending executions past their budget re-evaluated per reconcile transaction. */
@@ -83,6 +84,8 @@ export class ExecutionRules {
   ): Promise<ExecutionChange[]> {
     const starts = new Map<string, InstanceStart[]>();
     const updates: ExecutionUpdate[] = [];
+    /** The list rows of the listed updates, in order: what the live stream sends. */
+    const items: ExecutionListItem[] = [];
     for (const execution of executions) {
       const head = execution.summary.head;
       if (!head) {
@@ -99,16 +102,18 @@ export class ExecutionRules {
       // An unfinished execution once decided (timed out, interrupted) stays so until it ends.
       const kept = !execution.summary.end && execution.outcome?.status === 'error' ? execution.outcome : undefined;
       const outcome = kept ?? outcomeOf(execution.summary, context)!;
+      if (!summaryChanged && JSON.stringify(outcome) === JSON.stringify(execution.outcome)) continue;
       const item = listItemOf(execution.id, head, execution.summary.end, outcome, this.defaultTimeoutMs);
-      const changed = summaryChanged || JSON.stringify(item) !== JSON.stringify(execution.item);
-      if (!changed) continue;
+      items.push(item);
       const listed: ListedExecution = {
         outcome,
-        item,
+        flowId: item.flowId,
+        flowName: item.flowName,
         startedAtMs: head.startedAtMs,
         deadline: head.startedAtMs + timeoutOf(head, this.defaultTimeoutMs),
         serviceName: head.serviceName,
       };
+      if (item.durationMs !== undefined) listed.durationMs = item.durationMs;
       const search = searchTexts.get(execution.id);
       if (search) {
         listed.searchText = search.text;
@@ -116,6 +121,7 @@ export class ExecutionRules {
       }
       updates.push({ key: execution.key, id: execution.id, summary: execution.summary, listed });
     }
-    return tx.putExecutions(updates);
+    const seqs = await tx.putExecutions(updates);
+    return seqs.map((seq, i) => ({ seq, item: items[i]! }));
   }
 }

@@ -1,6 +1,6 @@
-import { outcomeOf, type RuleContext } from '../records/aggregate.js';
+import { listItemOf, outcomeOf, type RuleContext } from '../records/aggregate.js';
 import { projectExecution, recordOf, toNode, treeOrder, type OrderKey } from '../records/project.js';
-import type { ExecutionNode, ExecutionRecord } from '../records/types.js';
+import type { ExecutionListItem, ExecutionNode, ExecutionRecord } from '../records/types.js';
 import type { StorageEngine, StoredExecution } from '../store/engine.js';
 
 /** Up to this many steps the detail is the whole record; above, its first page of nodes. */
@@ -30,6 +30,11 @@ export class ExecutionReader {
     private readonly engine: StorageEngine,
     private readonly defaultTimeoutMs: number,
   ) {}
+
+  /** The list row of a stored execution: made from its summary and decided outcome. */
+  item(execution: StoredExecution): ExecutionListItem {
+    return listItemOf(execution.id, execution.summary.head!, execution.summary.end, execution.outcome!, this.defaultTimeoutMs);
+  }
 
   async detail(id: string, now: number): Promise<ExecutionRecord | undefined> {
     const execution = await this.engine.execution(id);

@@ -27,8 +27,8 @@ export function apiRoutes({ engine, reader, now }: ApiDeps): Router {
     const limit = integer(ctx, 'limit', PageSize);
     const { from, to } = timeRange(ctx);
     const query = { flowId: ctx.params.flowId!, offset: (page - 1) * limit, limit, statuses: statuses(ctx), from, to, q: searchText(ctx) };
-    const { items, total } = await engine.listExecutions(query);
-    ctx.body = { items, page, limit, total, totalPages: Math.ceil(total / limit) };
+    const { executions, total } = await engine.listExecutions(query);
+    ctx.body = { items: executions.map((e) => reader.item(e)), page, limit, total, totalPages: Math.ceil(total / limit) };
   });
 
   router.get('/flows/:flowId/executions/:executionId', async (ctx) => {

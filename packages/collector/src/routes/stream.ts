@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import type { Context } from 'koa';
+import type { ExecutionReader } from '../read/executions.js';
 import type { ExecutionChange, StorageEngine } from '../store/engine.js';
 import { single } from './params.js';
 
@@ -13,7 +14,7 @@ const REPLAY_LIMIT = 10_000;
  * the sequence number of its change as the event id, so a client that reconnects with
  * `Last-Event-ID` is first sent every record that changed since.
  */
-export function streamRoute(engine: StorageEngine, changes: EventEmitter) {
+export function streamRoute(engine: StorageEngine, reader: ExecutionReader, changes: EventEmitter) {
   return async (ctx: Context) => {
     const flowId = single(ctx, 'flowId');
     const resumeFrom = lastEventId(ctx);
@@ -38,7 +39,7 @@ export function streamRoute(engine: StorageEngine, changes: EventEmitter) {
     changes.on(CHANGE_EVENT, onChange);
     stream.write(`retry: 2000\n: connected\n\n`);
     if (resumeFrom !== undefined) {
-      for (const change of await engine.changesSince(resumeFrom, flowId, REPLAY_LIMIT)) send(change);
+      for (const { seq, execution } of await engine.changesSince(resumeFrom, flowId, REPLAY_LIMIT)) send({ seq, item: reader.item(execution) });
     } else {
       sent = await engine.lastSeq();
     }

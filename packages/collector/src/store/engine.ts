@@ -23,12 +23,12 @@ export interface StorageEngine {
   /** What orders an execution's steps, without decoding them; `ref` reads them back. */
   stepOrder(key: number): Promise<OrderKey[]>;
   spansByRef(refs: readonly number[]): Promise<Span[]>;
-  listExecutions(query: ListQuery): Promise<{ items: ExecutionListItem[]; total: number }>;
+  listExecutions(query: ListQuery): Promise<{ executions: StoredExecution[]; total: number }>;
   listFlows(): Promise<FlowSummary[]>;
   /** Every stored span of a trace, flowtrace's or not. */
   trace(traceId: string): Promise<Span[]>;
   /** Changes after `seq`, oldest first, for resuming a live stream. */
-  changesSince(seq: number, flowId: string | undefined, limit: number): Promise<ExecutionChange[]>;
+  changesSince(seq: number, flowId: string | undefined, limit: number): Promise<StoredChange[]>;
   lastSeq(): Promise<number>;
   /** Counts by status and duration histograms per bucket, from rollups kept on write. */
   metrics(query: MetricsQuery): Promise<MetricsRollup[]>;
@@ -55,10 +55,10 @@ export interface WriteTx {
   /** Appends the spans not stored yet; says for each whether it was new (re-delivery is not). */
   appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<boolean[]>;
   /**
-   * Stores changed executions. Each listed one gets the next change sequence number and is
-   * returned as a change; an unlisted one (steps before its head) keeps only its summary.
+   * Stores changed executions. Each listed one gets the next change sequence number, returned
+   * in order; an unlisted one (steps before its head) keeps only its summary.
    */
-  putExecutions(updates: readonly ExecutionUpdate[]): Promise<ExecutionChange[]>;
+  putExecutions(updates: readonly ExecutionUpdate[]): Promise<number[]>;
   addInstanceStart(start: InstanceStart & { serviceName: string }): Promise<void>;
   instanceStarts(serviceName: string): Promise<InstanceStart[]>;
   pendingPastDeadline(now: number, limit: number): Promise<StoredExecution[]>;
@@ -88,7 +88,12 @@ export interface StoredExecution {
   summary: ExecutionSummary;
   /** Absent until the execution's head arrived (its steps can come first). */
   outcome?: Outcome;
-  item?: ExecutionListItem;
+}
+
+/** A stored execution with the sequence number of its last change. */
+export interface StoredChange {
+  seq: number;
+  execution: StoredExecution;
 }
 
 export interface ExecutionUpdate {
@@ -101,7 +106,10 @@ export interface ExecutionUpdate {
 
 export interface ListedExecution {
   outcome: Outcome;
-  item: ExecutionListItem;
+  flowId: string;
+  flowName: string;
+  /** Set once the execution ended: the duration rollups count it. */
+  durationMs?: number;
   /** Exact start (ms, with fraction): the list order. */
   startedAtMs: number;
   /** When a pending execution's budget runs out. */
@@ -113,6 +121,7 @@ export interface ListedExecution {
   replacesSearch?: boolean;
 }
 
+/** A change as the live stream sends it: the list row, with its sequence number. */
 export interface ExecutionChange {
   seq: number;
   item: ExecutionListItem;

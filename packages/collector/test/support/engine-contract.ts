@@ -4,7 +4,7 @@ import { decodeProtobuf } from '../../src/otlp/protobuf.js';
 import type { Span } from '../../src/otlp/span.js';
 import { routeSpans } from '../../src/ingest/route.js';
 import type { ExecutionSummary, Outcome } from '../../src/records/aggregate.js';
-import type { ExecutionListItem, ExecutionStatus } from '../../src/records/types.js';
+import type { ExecutionStatus } from '../../src/records/types.js';
 import type { ExecutionUpdate, IncomingSpan, StorageEngine } from '../../src/store/engine.js';
 import { HOUR, percentileOfBins } from '../../src/store/rollups.js';
 import { checkoutSpans, jsonBody, memoryProvider, protobufBody } from './traced.js';
@@ -23,20 +23,12 @@ interface Row {
 /** A listed execution update as the rules would make it, for storage-level checks. */
 function update(key: number, row: Row): ExecutionUpdate {
   const outcome: Outcome = row.status === 'error' ? { status: 'error', errorKind: 'exception', errorMessage: 'boom' } : { status: row.status };
-  const item: ExecutionListItem = {
-    id: row.id,
-    flowId: row.flowId,
-    flowName: row.flowId,
-    status: row.status,
-    startedAt: new Date(row.startedAtMs).toISOString(),
-    timeoutMs: 60_000,
-    preview: row.params ?? '',
-  };
-  if (row.durationMs !== undefined) item.durationMs = row.durationMs;
   const summary: ExecutionSummary = { steps: 0 };
   const listed: ExecutionUpdate['listed'] = {
     outcome,
-    item,
+    flowId: row.flowId,
+    flowName: row.flowId,
+    ...(row.durationMs !== undefined ? { durationMs: row.durationMs } : {}),
     startedAtMs: row.startedAtMs,
     deadline: row.startedAtMs + 60_000,
     serviceName: 'svc',
@@ -121,7 +113,7 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       const changes = await engine.transaction((tx) => tx.putExecutions([{ key: first.get('e1')!.key, id: 'e1', summary: { steps: 3 } }]));
       expect(changes).toEqual([]);
       expect((await engine.execution('e1'))?.summary).toEqual({ steps: 3 });
-      expect((await engine.execution('e1'))?.item).toBeUndefined();
+      expect((await engine.execution('e1'))?.outcome).toBeUndefined();
       expect(await engine.lastSeq()).toBe(0);
     });
 
@@ -129,11 +121,11 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       const a = await put(engine, [{ id: 'a', flowId: 'f', startedAtMs: BASE, status: 'pending' }]);
       const b = await put(engine, [{ id: 'b', flowId: 'g', startedAtMs: BASE + 1, status: 'pending' }]);
       const c = await put(engine, [{ id: 'a', flowId: 'f', startedAtMs: BASE, status: 'fulfilled', durationMs: 5 }]);
-      const seqs = [...a, ...b, ...c].map((change) => change.seq);
+      const seqs = [...a, ...b, ...c];
       expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
       expect(new Set(seqs).size).toBe(3);
       expect(await engine.lastSeq()).toBe(seqs[2]);
-      expect((await engine.changesSince(0, undefined, 10)).map((ch) => [ch.item.id, ch.item.status])).toEqual([
+      expect((await engine.changesSince(0, undefined, 10)).map((ch) => [ch.execution.id, ch.execution.outcome?.status])).toEqual([
         ['b', 'pending'],
         ['a', 'fulfilled'],
       ]);
@@ -158,7 +150,7 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       expect(await engine.lastSeq()).toBe(seq);
       expect((await engine.listFlows()).map((f) => [f.flowId, f.executionCount])).toEqual([['f', 1]]);
       const next = await put(engine, [{ id: 'next', flowId: 'f', startedAtMs: BASE + 2, status: 'pending' }]);
-      expect(next[0]!.seq).toBe(seq + 1);
+      expect(next[0]).toBe(seq + 1);
     });
 
     it('lists newest first with status, time and text filters, totals, and deep pages equal to shallow reading', async () => {
@@ -180,8 +172,8 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
         const ids: string[] = [];
         for (let offset = 0; ; offset += limit) {
           const page = await engine.listExecutions({ ...query, offset, limit });
-          ids.push(...page.items.map((item) => item.id));
-          if (page.items.length < limit) return { ids, total: page.total };
+          ids.push(...page.executions.map((e) => e.id));
+          if (page.executions.length < limit) return { ids, total: page.total };
         }
       };
       const everything = await all({ flowId: 'main' }, 100);
@@ -189,13 +181,13 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       // A cold jump to a deep page gives the same items as reading up to it.
       for (const offset of [1000, 1500, 2000, 2200]) {
         const page = await engine.listExecutions({ flowId: 'main', offset, limit: 20 });
-        expect(page.items.map((item) => item.id), `offset ${offset}`).toEqual(everything.ids.slice(offset, offset + 20));
+        expect(page.executions.map((e) => e.id), `offset ${offset}`).toEqual(everything.ids.slice(offset, offset + 20));
       }
       const errors = main.filter((r) => r.status === 'error');
       expect(await all({ flowId: 'main', statuses: ['error'] }, 37)).toEqual({ ids: expectedOrder(errors), total: errors.length });
       const settled = main.filter((r) => r.status !== 'pending');
       const deep = await engine.listExecutions({ flowId: 'main', statuses: ['error', 'fulfilled'], offset: 1100, limit: 20 });
-      expect(deep.items.map((item) => item.id)).toEqual(expectedOrder(settled).slice(1100, 1120));
+      expect(deep.executions.map((e) => e.id)).toEqual(expectedOrder(settled).slice(1100, 1120));
       expect(deep.total).toBe(settled.length);
       // A window that cuts hours in the middle.
       const from = BASE + 30 * HOUR + 1234;
@@ -204,14 +196,14 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       const windowed = await all({ flowId: 'main', from, to }, 50);
       expect(windowed).toEqual({ ids: expectedOrder(inWindow), total: inWindow.length });
       const deepWindow = await engine.listExecutions({ flowId: 'main', from, to, offset: 1000, limit: 10 });
-      expect(deepWindow.items.map((item) => item.id)).toEqual(windowed.ids.slice(1000, 1010));
+      expect(deepWindow.executions.map((e) => e.id)).toEqual(windowed.ids.slice(1000, 1010));
       // Substring search over the parameters, case-insensitive, within the flow.
       const matching = main.filter((r) => r.params!.includes('sku-17"'));
       expect(await all({ flowId: 'main', q: 'SKU-17"' }, 25)).toEqual({ ids: expectedOrder(matching), total: matching.length });
-      expect((await engine.listExecutions({ flowId: 'main', q: 'c-1234"', offset: 0, limit: 5 })).items.map((i) => i.id)).toEqual(
+      expect((await engine.listExecutions({ flowId: 'main', q: 'c-1234"', offset: 0, limit: 5 })).executions.map((e) => e.id)).toEqual(
         main.some((r) => r.id === 'x1234') ? ['x1234'] : [],
       );
-      expect(await engine.listExecutions({ flowId: 'nothing', offset: 0, limit: 5 })).toEqual({ items: [], total: 0 });
+      expect(await engine.listExecutions({ flowId: 'nothing', offset: 0, limit: 5 })).toEqual({ executions: [], total: 0 });
     });
 
     it('keeps flow counts by status, the last execution, deletion, and a new execution bringing a flow back', async () => {
@@ -286,7 +278,7 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       expect(await engine.transaction((tx) => tx.removeStartedBefore(BASE + 86_400_000, 10))).toBe(1);
       expect(await engine.execution(id)).toBeUndefined();
       expect(await engine.trace(spans[0]!.traceId)).toEqual([]);
-      expect((await engine.listExecutions({ flowId: 'f', offset: 0, limit: 5 })).items.map((i) => i.id)).toEqual(['new']);
+      expect((await engine.listExecutions({ flowId: 'f', offset: 0, limit: 5 })).executions.map((e) => e.id)).toEqual(['new']);
       expect((await engine.listExecutions({ flowId: 'f', q: 'old-params', offset: 0, limit: 5 })).total).toBe(0);
       expect((await engine.listFlows())[0]!.executionCount).toBe(1);
       const [day] = await engine.metrics({ flowId: 'f', from: BASE, to: BASE + 86_400_000, bucketMs: 86_400_000 });

@@ -28,13 +28,13 @@ export function historyOf(engine: StorageEngine, defaultTimeoutMs: number, clock
     getExecution: (id: string, now = clock()) => reader.detail(id, now),
     nodes: (id: string, cursor: string | undefined, limit: number) => reader.nodes(id, cursor, limit),
     async listExecutions(query: PageQuery) {
-      const { items, total } = await engine.listExecutions({
+      const { executions, total } = await engine.listExecutions({
         flowId: query.flowId,
         offset: (query.page - 1) * query.limit,
         limit: query.limit,
         ...(query.status ? { statuses: [query.status] } : {}),
       });
-      return { items, total };
+      return { items: executions.map((e) => reader.item(e)), total };
     },
     listFlows: () => engine.listFlows(),
     getTrace: (traceId: string) => engine.trace(traceId),

@@ -3,9 +3,8 @@ import { decodeStoredSpan } from '../../otlp/protobuf.js';
 import type { Attributes, Span } from '../../otlp/span.js';
 import type { ExecutionSummary, InstanceStart, Outcome, SpanRole } from '../../records/aggregate.js';
 import type { OrderKey } from '../../records/project.js';
-import type { ExecutionListItem, ExecutionStatus, FlowSummary } from '../../records/types.js';
+import type { ExecutionStatus, FlowSummary } from '../../records/types.js';
 import type {
-  ExecutionChange,
   IncomingSpan,
   ListedExecution,
   LegacyHistory,
@@ -13,6 +12,7 @@ import type {
   MetricsRollup,
   MetricsQuery,
   StorageEngine,
+  StoredChange,
   StoredExecution,
   WriteTx,
 } from '../engine.js';
@@ -31,6 +31,7 @@ const FORMAT_JSON = 2;
 /** Below this offset a page is read with a plain OFFSET; deeper ones seek through the rollups. */
 const DIRECT_OFFSET = 1000;
 const TRACE_CACHE = 50_000;
+const EXECUTION_COLUMNS = 'id, execution_id, summary, outcome';
 /** Beyond any real time in ms (the largest valid Date). */
 const FAR = 8.64e15;
 
@@ -39,7 +40,6 @@ interface ExecutionRow {
   execution_id: string;
   summary: string;
   outcome: string | null;
-  item: string | null;
 }
 
 interface SpanRow {
@@ -200,7 +200,6 @@ export class SqliteEngine implements StorageEngine {
 
   private appendSpan({ span, role, executionId, wire }: IncomingSpan, keys: ReadonlyMap<string, number>): boolean {
     const { resource, scope, ...own } = span;
-    const body = wire ?? Buffer.from(JSON.stringify(own));
     const stepIndex = span.attributes['flowtrace.step.index'];
     const result = this.sql.appendSpan.run(
       this.traceKey(span.traceId),
@@ -212,7 +211,7 @@ export class SqliteEngine implements StorageEngine {
       nanosToMs(span.startTimeUnixNano),
       this.originKey(resource, scope),
       wire ? FORMAT_PROTOBUF : FORMAT_JSON,
-      body,
+      wire ?? Buffer.from(JSON.stringify(own)),
     );
     return result.changes > 0;
   }
@@ -240,33 +239,31 @@ export class SqliteEngine implements StorageEngine {
     return key;
   }
 
-  private putExecution(key: number, summary: ExecutionSummary, update: ListedExecution, rollups: RollupBatch, joined: Set<number>): ExecutionChange {
+  private putExecution(key: number, summary: ExecutionSummary, update: ListedExecution, rollups: RollupBatch, joined: Set<number>): number {
     const before = this.sql.rollupEntry.get(key) as { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null };
-    const flowKey = this.flowKey(update.item.flowId, update.item.flowName);
+    const flowKey = this.flowKey(update.flowId, update.flowName);
     if (before.flow !== flowKey) joined.add(flowKey);
     const seq = ++this.seq;
-    const itemText = JSON.stringify(update.item);
     this.sql.updateExecution.run({
       key,
       flow: flowKey,
       status: STATUS_CODE[update.outcome.status],
       startedAt: update.startedAtMs,
-      durationMs: update.item.durationMs ?? null,
+      durationMs: update.durationMs ?? null,
       deadline: update.outcome.status === 'pending' ? update.deadline : null,
       service: update.serviceName,
       seq,
       summary: JSON.stringify(summary),
       outcome: JSON.stringify(update.outcome),
-      item: itemText,
     });
     const after: RollupEntry = { flowKey, startedAtMs: update.startedAtMs, status: update.outcome.status };
-    if (update.item.durationMs !== undefined) after.durationMs = update.item.durationMs;
+    if (update.durationMs !== undefined) after.durationMs = update.durationMs;
     rollups.move(entryOf(before), after);
     if (update.searchText !== undefined) {
       if (update.replacesSearch) this.sql.deleteSearch.run(key);
       this.sql.insertSearch.run(key, update.searchText);
     }
-    return { seq, item: update.item };
+    return seq;
   }
 
   private applyRollups(rollups: RollupBatch): void {
@@ -344,10 +341,10 @@ export class SqliteEngine implements StorageEngine {
     return this.read(() => refs.map((ref) => this.decode(this.sql.spanByRef.get(ref) as SpanRow)));
   }
 
-  listExecutions(query: ListQuery): Promise<{ items: ExecutionListItem[]; total: number }> {
+  listExecutions(query: ListQuery): Promise<{ executions: StoredExecution[]; total: number }> {
     return this.read(() => {
       const flow = this.sql.flowKeyOf.get(query.flowId) as number | undefined;
-      if (flow === undefined) return { items: [], total: 0 };
+      if (flow === undefined) return { executions: [], total: 0 };
       const statuses = query.statuses && query.statuses.length < STATUS_OF.length ? query.statuses.map((s) => STATUS_CODE[s]) : undefined;
       const where = ['flow = @flow'];
       const params: Record<string, unknown> = { flow, limit: query.limit };
@@ -366,12 +363,12 @@ export class SqliteEngine implements StorageEngine {
         params.match = `"${query.q.replace(/"/g, '""')}"`;
         const clause = where.join(' AND ');
         const total = this.db.prepare(`SELECT count(*) FROM executions WHERE ${clause}`).pluck().get(params) as number;
-        return { items: this.page(clause, { ...params, offset: query.offset }), total };
+        return { executions: this.page(clause, { ...params, offset: query.offset }), total };
       }
       const counted = this.countsByHour(flow, statuses, query.from, query.to);
       const total = counted.reduce((sum, [, n]) => sum + n, 0);
       if (query.offset < DIRECT_OFFSET) {
-        return { items: this.page(where.join(' AND '), { ...params, offset: query.offset }), total };
+        return { executions: this.page(where.join(' AND '), { ...params, offset: query.offset }), total };
       }
       // Seek: skip whole hours by their counts, then step through the one the page starts in.
       let skipped = 0;
@@ -379,21 +376,20 @@ export class SqliteEngine implements StorageEngine {
         if (skipped + n > query.offset) {
           const clause = [...where.filter((w) => !w.startsWith('started_at <')), 'started_at < @before'].join(' AND ');
           const before = query.to === undefined ? hour + HOUR : Math.min(hour + HOUR, query.to);
-          return { items: this.page(clause, { ...params, before, offset: query.offset - skipped }), total };
+          return { executions: this.page(clause, { ...params, before, offset: query.offset - skipped }), total };
         }
         skipped += n;
       }
-      return { items: [], total };
+      return { executions: [], total };
     });
   }
 
-  private page(clause: string, params: Record<string, unknown>): ExecutionListItem[] {
+  private page(clause: string, params: Record<string, unknown>): StoredExecution[] {
     return (
       this.db
-        .prepare(`SELECT item FROM executions WHERE ${clause} ORDER BY started_at DESC, id DESC LIMIT @limit OFFSET @offset`)
-        .pluck()
-        .all(params) as string[]
-    ).map((item) => JSON.parse(item) as ExecutionListItem);
+        .prepare(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE ${clause} ORDER BY started_at DESC, id DESC LIMIT @limit OFFSET @offset`)
+        .all(params) as ExecutionRow[]
+    ).map(stored);
   }
 
   /** Executions per hour, newest hour first; hours cut by `from`/`to` are counted exactly. */
@@ -441,12 +437,12 @@ export class SqliteEngine implements StorageEngine {
     });
   }
 
-  changesSince(seq: number, flowId: string | undefined, limit: number): Promise<ExecutionChange[]> {
+  changesSince(seq: number, flowId: string | undefined, limit: number): Promise<StoredChange[]> {
     return this.read(() => {
       const rows = (
         flowId === undefined ? this.sql.changesSince.all(seq, limit) : this.sql.changesSinceOfFlow.all(seq, flowId, limit)
-      ) as Array<{ seq: number; item: string }>;
-      return rows.map((row) => ({ seq: row.seq, item: JSON.parse(row.item) as ExecutionListItem }));
+      ) as Array<ExecutionRow & { seq: number }>;
+      return rows.map((row) => ({ seq: row.seq, execution: stored(row) }));
     });
   }
 
@@ -497,7 +493,6 @@ export class SqliteEngine implements StorageEngine {
 function stored(row: ExecutionRow): StoredExecution {
   const execution: StoredExecution = { key: row.id, id: row.execution_id, summary: JSON.parse(row.summary) };
   if (row.outcome) execution.outcome = JSON.parse(row.outcome) as Outcome;
-  if (row.item) execution.item = JSON.parse(row.item) as ExecutionListItem;
   return execution;
 }
 
@@ -517,7 +512,7 @@ function nanosToMs(nanos: string): number {
 
 function statements(db: Database.Database) {
   const flowCount = (column: ExecutionStatus) => db.prepare(`UPDATE flows SET ${column} = ${column} + ? WHERE id = ?`);
-  const executionColumns = 'id, execution_id, summary, outcome, item';
+  const executionColumns = EXECUTION_COLUMNS;
   return {
     lastSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM executions').pluck(),
     executionById: db.prepare(`SELECT ${executionColumns} FROM executions WHERE execution_id = ?`),
@@ -527,16 +522,16 @@ function statements(db: Database.Database) {
     originKey: db.prepare('SELECT id FROM origins WHERE resource = ? AND scope = ?').pluck(),
     insertOrigin: db.prepare('INSERT INTO origins (resource, scope) VALUES (?, ?)'),
     origin: db.prepare('SELECT resource, scope FROM origins WHERE id = ?'),
+    undeleteFlow: db.prepare('UPDATE flows SET deleted_at = NULL WHERE id = ? AND deleted_at IS NOT NULL'),
     appendSpan: db.prepare(
       `INSERT INTO spans (trace, span_id, execution, role, parent_id, step_index, start_ms, origin, format, body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace, span_id) DO NOTHING`,
     ),
-    undeleteFlow: db.prepare('UPDATE flows SET deleted_at = NULL WHERE id = ? AND deleted_at IS NOT NULL'),
     updateSummary: db.prepare('UPDATE executions SET summary = ? WHERE id = ?'),
     rollupEntry: db.prepare('SELECT flow, status, started_at, duration_ms FROM executions WHERE id = ?'),
     updateExecution: db.prepare(
       `UPDATE executions SET flow = @flow, status = @status, started_at = @startedAt, duration_ms = @durationMs,
-         deadline = @deadline, service = @service, seq = @seq, summary = @summary, outcome = @outcome, item = @item
+         deadline = @deadline, service = @service, seq = @seq, summary = @summary, outcome = @outcome
        WHERE id = @key`,
     ),
     upsertFlow: db
@@ -577,9 +572,9 @@ function statements(db: Database.Database) {
       `SELECT id, flow_id, flow_name, pending + fulfilled + error AS n, deleted_at IS NOT NULL AS deleted FROM flows ORDER BY flow_name, flow_id`,
     ),
     lastOfFlow: db.prepare('SELECT status, started_at FROM executions WHERE flow = ? ORDER BY started_at DESC, id DESC LIMIT 1'),
-    changesSince: db.prepare('SELECT seq, item FROM executions WHERE seq > ? ORDER BY seq LIMIT ?'),
+    changesSince: db.prepare(`SELECT seq, ${EXECUTION_COLUMNS} FROM executions WHERE seq > ? ORDER BY seq LIMIT ?`),
     changesSinceOfFlow: db.prepare(
-      'SELECT seq, item FROM executions WHERE seq > ? AND flow = (SELECT id FROM flows WHERE flow_id = ?) ORDER BY seq LIMIT ?',
+      `SELECT seq, ${EXECUTION_COLUMNS} FROM executions WHERE seq > ? AND flow = (SELECT id FROM flows WHERE flow_id = ?) ORDER BY seq LIMIT ?`,
     ),
     countsIn: db.prepare('SELECT bucket, status, n FROM counts WHERE flow = ? AND grain = ? AND bucket >= ? AND bucket < ?'),
     durationsIn: db.prepare('SELECT bucket, bin, n FROM durations WHERE flow = ? AND grain = ? AND bucket >= ? AND bucket < ?'),

@@ -54,7 +54,7 @@ export const SCHEMA = `
 
   -- flow and status stay NULL until the execution's head arrives (its steps may come first).
   -- status: 0 pending, 1 fulfilled, 2 error. seq: the change sequence of the last change.
-  -- summary: the fold of its spans; outcome: the rules' decision; item: the list row.
+  -- summary: the fold of its spans; outcome: the rules' decision. The list row is made from both.
   CREATE TABLE executions (
     id           INTEGER PRIMARY KEY,
     execution_id TEXT NOT NULL UNIQUE,
@@ -66,8 +66,7 @@ export const SCHEMA = `
     service      TEXT,
     seq          INTEGER,
     summary      TEXT NOT NULL,
-    outcome      TEXT,
-    item         TEXT
+    outcome      TEXT
   );
   CREATE INDEX executions_list ON executions (flow, started_at DESC, id DESC) WHERE flow IS NOT NULL;
   CREATE INDEX executions_list_status ON executions (flow, status, started_at DESC, id DESC) WHERE flow IS NOT NULL;
