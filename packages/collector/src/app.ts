@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from './defaults.js';
 import { Forwarder } from './forward.js';
+import { createDecoder } from './otlp/decoder.js';
 import { bearerAuth } from './http/auth.js';
 import { jsonErrors } from './http/errors.js';
 import { Reconciler } from './reconcile.js';
@@ -41,6 +42,8 @@ export interface CollectorOptions {
   corsOrigins?: string[];
   /** Largest accepted request body after gzip inflation. Default 16 MiB. */
   maxBodyBytes?: number;
+  /** Worker threads that decode request bodies; 0 decodes on the main thread. Default 0 (the CLI uses the spare cores). */
+  decodeThreads?: number;
   /** Ingest requests handled at once before answering 503. Default 32. */
   maxConcurrentIngests?: number;
   /**
@@ -115,7 +118,13 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     for (const change of list) changes.emit(CHANGE_EVENT, change);
   };
   const forwarder = new Forwarder(options.forward ?? []);
-  const commits = new GroupCommit(async (spans) => publish(await rules.ingest(spans, now())));
+  const decoder = createDecoder(options.decodeThreads ?? 0);
+  const stats = emptyStats();
+  const commits = new GroupCommit(async (spans) => {
+    const list = await rules.ingest(spans, now());
+    stats.commits++;
+    publish(list);
+  });
   const reconciler = new Reconciler(
     async () => {
       const list = await rules.reconcile(now());
@@ -147,12 +156,11 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   );
   if (options.token) app.use(bearerAuth(options.token, ['/healthz', '/', VIEWER_PATH, `${VIEWER_PATH}.map`]));
 
-  const stats = emptyStats();
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.body = {
       status: 'ok',
-      ingest: stats,
+      ingest: { ...stats, waiting: commits.waiting },
       eventLoop: { maxMs: eventLoop.max / 1e6, p99Ms: eventLoop.percentile(99) / 1e6 },
     };
   });
@@ -162,6 +170,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       stats,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxConcurrent: options.maxConcurrentIngests ?? 32,
+      decode: (encoding, body) => decoder.decode(encoding, body),
       async store(decoded) {
         await commits.submit(routeSpans(decoded));
         forwarder.forward(decoded.spans);
@@ -225,6 +234,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       eventLoop.disable();
       await ready;
       await forwarder.shutdown();
+      await decoder.close();
       await engine.close();
     },
   };

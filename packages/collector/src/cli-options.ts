@@ -1,4 +1,5 @@
 /** The collector's command line: flags, environment, their checks. */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from './defaults.js';
 
@@ -15,13 +16,14 @@ Usage: flowtrace-collector [options]
   --token <token>       require "Authorization: Bearer <token>" (default: $FLOWTRACE_TOKEN)
   --cors-origin <url>   allow browser calls from this origin (repeatable)
   --max-body <bytes>    largest request body after gzip inflation (default ${DEFAULT_MAX_BODY_BYTES})
+  --decode-threads <n>  worker threads decoding request bodies; 0 = the main thread (default: cores - 1)
   --trace-url <tmpl>    link trace ids in the Usage page, e.g. http://localhost:16686/trace/{traceId}
   --insecure            allow a non-loopback --host without a token
   -h, --help            show this help
 
 Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS,
 FLOWTRACE_FORWARD
-(comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_MAX_BODY,
+(comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_DECODE_THREADS,
 FLOWTRACE_TRACE_URL and FLOWTRACE_INSECURE=true set the same options.
 `;
 
@@ -61,6 +63,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         token: { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
         'max-body': { type: 'string' },
+        'decode-threads': { type: 'string' },
         'trace-url': { type: 'string' },
         insecure: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -81,6 +84,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   if (maxBody !== undefined && !/^\d+$/.test(maxBody)) throw new UsageError(`--max-body must be a number of bytes (got "${maxBody}")`);
   const timeout = v.timeout ?? env.FLOWTRACE_TIMEOUT;
   const retainDays = v['retain-days'] ?? env.FLOWTRACE_RETAIN_DAYS;
+  const decodeThreads = v['decode-threads'] ?? env.FLOWTRACE_DECODE_THREADS;
+  if (decodeThreads !== undefined && !/^\d{1,2}$/.test(decodeThreads)) {
+    throw new UsageError(`--decode-threads must be a whole number of threads, 0 or more (got "${decodeThreads}")`);
+  }
   if (retainDays !== undefined && !/^[1-9]\d{0,5}$/.test(retainDays)) {
     throw new UsageError(`--retain-days must be a whole number of days, 1 or more (got "${retainDays}")`);
   }
@@ -92,6 +99,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
       dbPath: v.db ?? env.FLOWTRACE_DB ?? './flowtrace.db',
       timeoutMs: timeout ? parseDuration(timeout, '--timeout') : DEFAULT_TIMEOUT_MS,
       ...(retainDays ? { retainDays: Number(retainDays) } : {}),
+      decodeThreads: decodeThreads === undefined ? Math.max(1, Math.min(4, availableParallelism() - 1)) : Number(decodeThreads),
       forward: v.forward ?? list(env.FLOWTRACE_FORWARD),
       token,
       corsOrigins: v['cors-origin'] ?? list(env.FLOWTRACE_CORS_ORIGINS),

@@ -5,7 +5,15 @@ import { Count } from './scalars.js';
 export const Health = Type.Object(
   {
     status: Type.Literal('ok'),
-    ingest: Type.Object({ accepted: Count, spans: Count, busy: Count, refused: Count, failed: Count }),
+    ingest: Type.Object({
+      accepted: Count,
+      spans: Count,
+      busy: Count,
+      refused: Count,
+      failed: Count,
+      commits: Type.Integer({ minimum: 0, description: 'Transactions that stored them: concurrent requests share one' }),
+      waiting: Type.Integer({ minimum: 0, description: 'Spans received and waiting for the next transaction, now' }),
+    }),
     eventLoop: Type.Object(
       { maxMs: Type.Number({ minimum: 0 }), p99Ms: Type.Number({ minimum: 0 }) },
       { description: "The collector's event-loop delay since it started (perf_hooks.monitorEventLoopDelay)" },

@@ -13,6 +13,8 @@ import {
 import type { ExecutionListItem } from '../records/types.js';
 import type { ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
 
+/** Spans appended between two turns of the event loop, so a large transaction never stalls it long. */
+const YIELD_EVERY = 256;
 /** Pending executions past their budget re-evaluated per reconcile transaction. */
 const RECONCILE_BATCH = 5_000;
 
@@ -46,7 +48,12 @@ export class ExecutionRules {
       const ids = [...new Set(spans.flatMap((s) => (s.executionId === undefined ? [] : [s.executionId])))];
       const executions = await tx.executions(ids);
       const keys = new Map([...executions.values()].map((e) => [e.id, e.key]));
-      const fresh = await tx.appendSpans(spans, keys);
+      const fresh: boolean[] = [];
+      for (let start = 0; start < spans.length; start += YIELD_EVERY) {
+        // Other requests and /healthz go on between chunks; reads wait for the commit.
+        if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+        fresh.push(...(await tx.appendSpans(spans.slice(start, start + YIELD_EVERY), keys)));
+      }
       const searchTexts = new Map<string, { text: string; replaces: boolean }>();
       spans.forEach(({ span, role, executionId }, i) => {
         if (!fresh[i] || executionId === undefined) return;

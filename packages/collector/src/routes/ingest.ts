@@ -1,7 +1,6 @@
 import type { Context } from 'koa';
 import { readBody } from '../http/body.js';
-import { decodeJson } from '../otlp/json.js';
-import { decodeProtobuf } from '../otlp/protobuf.js';
+import type { Encoding } from '../otlp/decoder.js';
 import { ExportTraceServiceResponse, RpcStatus } from '../otlp/schema.js';
 import { OtlpDecodeError, type DecodedRequest } from '../otlp/span.js';
 
@@ -16,10 +15,12 @@ export interface IngestStats {
   refused: number;
   /** Requests the store could not take (503). */
   failed: number;
+  /** Transactions that stored them: concurrent requests share one (group commit). */
+  commits: number;
 }
 
 export function emptyStats(): IngestStats {
-  return { accepted: 0, spans: 0, busy: 0, refused: 0, failed: 0 };
+  return { accepted: 0, spans: 0, busy: 0, refused: 0, failed: 0, commits: 0 };
 }
 
 export interface IngestOptions {
@@ -27,11 +28,12 @@ export interface IngestOptions {
   maxBodyBytes: number;
   /** Requests being read or stored at once; past it the collector answers 503 with Retry-After. */
   maxConcurrent: number;
+  /** Decodes a body (on a worker thread when there are some). */
+  decode(encoding: Encoding, body: Buffer): Promise<DecodedRequest>;
   /** Stores the spans durably; rejects when the store cannot take them. */
   store(decoded: DecodedRequest): Promise<void>;
 }
 
-type Encoding = 'json' | 'protobuf';
 
 const CONTENT_TYPES: Record<string, Encoding> = {
   'application/json': 'json',
@@ -67,7 +69,7 @@ export function ingestRoute(options: IngestOptions) {
       let decoded: DecodedRequest;
       try {
         const body = await readBody(ctx, options.maxBodyBytes);
-        decoded = encoding === 'json' ? decodeJson(body) : decodeProtobuf(body);
+        decoded = await options.decode(encoding, body);
       } catch (error) {
         stats.refused++;
         const status = (error as { status?: number }).status;

@@ -1,3 +1,4 @@
+import { FIRST_PAGE_NODES, WHOLE_RECORD_NODES } from '../read/executions.js';
 import { Type, type TObject, type TSchema } from '@sinclair/typebox';
 import {
   ErrorInfo,
@@ -23,6 +24,12 @@ import {
   Trace,
   TraceId,
 } from '../contract/index.js';
+
+/** What the detail endpoints return, said once for both. */
+const WHOLE_RECORD =
+  `The whole record up to ${WHOLE_RECORD_NODES.toLocaleString('en')} steps (\`nodeCount\`). A larger execution comes with its first ` +
+  `${FIRST_PAGE_NODES.toLocaleString('en')} steps in \`nodes\`, \`data\` as it stands after them, and \`nodesNext\`: read the rest ` +
+  'from GET /api/executions/{executionId}/nodes, following `next` until it is null (an export reads the whole record this way).';
 
 /**
  * OpenAPI 3.1 description of the collector's HTTP API, generated from the schemas in ../contract.
@@ -126,7 +133,8 @@ export const openApiDocument = {
     },
     '/api/flows/{flowId}/executions/{executionId}': {
       get: {
-        summary: 'One execution of a flow: whole, or its first 1000 steps when `nodesNext` is present',
+        summary: 'One execution of a flow',
+        description: WHOLE_RECORD,
         parameters: [flowId, executionId],
         responses: { 200: answer(ExecutionRecord, 'The record'), 404: problem('Unknown execution') },
       },
@@ -143,7 +151,8 @@ export const openApiDocument = {
     },
     '/api/executions/{executionId}': {
       get: {
-        summary: 'One execution: whole, or its first 1000 steps when `nodesNext` is present',
+        summary: 'One execution',
+        description: WHOLE_RECORD,
         parameters: [executionId],
         responses: { 200: answer(ExecutionRecord, 'The record'), 404: problem('Unknown execution') },
       },

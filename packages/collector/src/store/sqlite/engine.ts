@@ -317,9 +317,10 @@ export class SqliteEngine implements StorageEngine {
 
   executionSpans(key: number, roles?: readonly SpanRole[]): Promise<Span[]> {
     return this.read(() => {
-      const codes = roles ? new Set(roles.map((r) => ROLE_CODE[r])) : undefined;
-      const rows = this.sql.spansOfExecution.all(key) as Array<SpanRow & { role: number }>;
-      return rows.filter((row) => !codes || codes.has(row.role)).map((row) => this.decode(row));
+      const rows = roles
+        ? [...new Set(roles.map((r) => ROLE_CODE[r]))].flatMap((role) => this.sql.spansOfExecutionInRole.all(key, role) as SpanRow[])
+        : (this.sql.spansOfExecution.all(key) as SpanRow[]);
+      return rows.map((row) => this.decode(row));
     });
   }
 
@@ -563,7 +564,8 @@ function statements(db: Database.Database) {
     deleteOrphanSpans: db.prepare(
       'DELETE FROM spans WHERE trace = ? AND execution IS NULL AND NOT EXISTS (SELECT 1 FROM spans WHERE trace = ? AND execution IS NOT NULL)',
     ),
-    spansOfExecution: db.prepare('SELECT role, origin, format, body FROM spans WHERE execution = ?'),
+    spansOfExecution: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ?'),
+    spansOfExecutionInRole: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ? AND role = ?'),
     stepOrder: db.prepare('SELECT id, span_id, parent_id, step_index, start_ms FROM spans WHERE execution = ? AND role = 0'),
     spanByRef: db.prepare('SELECT origin, format, body FROM spans WHERE id = ?'),
     spansOfTrace: db.prepare('SELECT origin, format, body FROM spans WHERE trace = ?'),
