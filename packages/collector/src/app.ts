@@ -134,8 +134,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     },
     (error) => log(`reconciliation failed: ${String(error)}`),
   );
+  // Measured from when the collector listens: start-up work is not a stall anyone waits on.
   const eventLoop = monitorEventLoopDelay({ resolution: 10 });
-  eventLoop.enable();
   const ready = upgradeHistory(engine, rules, now, log).catch((error) => log(`upgrade failed: ${String(error)}`));
 
   const app = new Koa();
@@ -215,6 +215,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
         collector.server = server;
         server.once('error', reject);
         server.once('listening', () => {
+          eventLoop.enable();
           const address = server.address() as AddressInfo;
           const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
           resolve(`http://${shown}:${address.port}`);

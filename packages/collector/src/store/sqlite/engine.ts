@@ -199,7 +199,6 @@ export class SqliteEngine implements StorageEngine {
   }
 
   private appendSpan({ span, role, executionId, wire }: IncomingSpan, keys: ReadonlyMap<string, number>): boolean {
-    const { resource, scope, ...own } = span;
     const stepIndex = span.attributes['flowtrace.step.index'];
     const result = this.sql.appendSpan.run(
       this.traceKey(span.traceId),
@@ -209,9 +208,9 @@ export class SqliteEngine implements StorageEngine {
       span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null,
       typeof stepIndex === 'number' ? stepIndex : null,
       nanosToMs(span.startTimeUnixNano),
-      this.originKey(resource, scope),
+      this.originKey(span.resource, span.scope),
       wire ? FORMAT_PROTOBUF : FORMAT_JSON,
-      wire ?? Buffer.from(JSON.stringify(own)),
+      wire ?? jsonBody(span),
     );
     return result.changes > 0;
   }
@@ -504,6 +503,12 @@ function entryOf(row: { flow: number | null; status: number | null; started_at: 
   return entry;
 }
 
+/** A span that came as JSON, stored as JSON without the resource and scope kept in `origins`. */
+function jsonBody(span: Span): Buffer {
+  const { resource: _resource, scope: _scope, ...own } = span;
+  return Buffer.from(JSON.stringify(own));
+}
+
 function nanosToMs(nanos: string): number {
   // Same value as nanosToMillis, without BigInt on the append path.
   const digits = nanos.length;
@@ -557,7 +562,11 @@ function statements(db: Database.Database) {
     pendingPastDeadline: db.prepare(`SELECT ${executionColumns} FROM executions WHERE status = 0 AND deadline <= ? LIMIT ?`),
     pendingOfService: db.prepare(`SELECT ${executionColumns} FROM executions WHERE status = 0 AND service = ?`),
     deleteFlow: db.prepare('UPDATE flows SET deleted_at = ? WHERE flow_id = ?'),
-    startedBefore: db.prepare('SELECT id, flow, status, started_at, duration_ms FROM executions WHERE flow IS NOT NULL AND started_at < ? LIMIT ?'),
+    // Per flow, through the list index: no index of its own to keep up on every write.
+    startedBefore: db.prepare(
+      `SELECT id, flow, status, started_at, duration_ms FROM executions
+       WHERE flow IN (SELECT id FROM flows) AND started_at < ? ORDER BY flow, started_at LIMIT ?`,
+    ),
     tracesOfExecution: db.prepare('SELECT DISTINCT trace FROM spans WHERE execution = ?').pluck(),
     deleteSpansOfExecution: db.prepare('DELETE FROM spans WHERE execution = ?'),
     deleteExecution: db.prepare('DELETE FROM executions WHERE id = ?'),

@@ -73,7 +73,6 @@ export const SCHEMA = `
   CREATE INDEX executions_pending_deadline ON executions (deadline) WHERE status = 0;
   CREATE INDEX executions_pending_service ON executions (service) WHERE status = 0;
   CREATE UNIQUE INDEX executions_seq ON executions (seq) WHERE seq IS NOT NULL;
-  CREATE INDEX executions_started ON executions (started_at) WHERE flow IS NOT NULL;
 
   CREATE TABLE counts (
     flow   INTEGER NOT NULL,
