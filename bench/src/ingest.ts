@@ -35,6 +35,7 @@ export const ingestBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
     wire ??= { name: 'span wire size (protobuf)', value: bytes(bodies) / spans };
     const written: number[] = [];
     const onDisk: number[] = [];
+    const search: number[] = [];
     const result = await alternate(
       {
         collector: async () => {
@@ -42,6 +43,7 @@ export const ingestBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
           peakRss = Math.max(peakRss, run.rss);
           written.push(run.writtenBytes / spans);
           onDisk.push(run.diskBytes / spans);
+          search.push(run.searchBytes / spans);
           return spans / run.seconds;
         },
         limit: async () => spans / bareDecodeAndAppend(bodies, encoding),
@@ -57,6 +59,7 @@ export const ingestBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
     figures.push(figure(`ingest ${encoding} over HTTP`, median(result.collector!), 'spans/s', limit, goal));
     figures.push(figure(`bytes written per span (${encoding} ingest)`, median(written), 'B', wire, '≤ ×2 of wire size'));
     figures.push(figure(`db file + WAL per span after ${encoding} ingest`, median(onDisk), 'B', wire));
+    figures.push(figure(`  of which the search index`, median(search), 'B', wire));
   }
   figures.push(figure('collector peak RSS during ingest', peakRss, 'MiB'));
   return { bench: 'ingest', smoke, figures, samples };
@@ -69,6 +72,8 @@ interface HttpRun {
   writtenBytes: number;
   /** Size of the database file and its WAL after the collector stopped. */
   diskBytes: number;
+  /** Of which the pages of the `q` search index (an FTS5 table named `search`), reported apart. */
+  searchBytes: number;
 }
 
 async function overHttp(bodies: Array<Uint8Array<ArrayBuffer>>, encoding: Encoding): Promise<HttpRun> {
@@ -93,7 +98,7 @@ async function overHttp(bodies: Array<Uint8Array<ArrayBuffer>>, encoding: Encodi
     // On disk once the collector is gone: every table and index, a search index too if the
     // engine keeps one in the same file (the engine reports that one on its own).
     const diskBytes = size(db) + size(`${db}-wal`);
-    return { seconds: sent.seconds, rss, writtenBytes, diskBytes };
+    return { seconds: sent.seconds, rss, writtenBytes, diskBytes, searchBytes: searchIndexBytes(db) };
   } finally {
     await collector.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -143,6 +148,15 @@ function evenSlices(request: Buffer, count: number): Buffer[] {
 
 function bytes(bodies: readonly Uint8Array[]): number {
   return bodies.reduce((sum, b) => sum + b.byteLength, 0);
+}
+
+function searchIndexBytes(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare(`SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name LIKE 'search%'`).pluck().get() as number;
+  } finally {
+    db.close();
+  }
 }
 
 function size(path: string): number {

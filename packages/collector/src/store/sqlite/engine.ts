@@ -32,6 +32,8 @@ const FORMAT_JSON = 2;
 const DIRECT_OFFSET = 1000;
 const TRACE_CACHE = 50_000;
 const EXECUTION_COLUMNS = 'id, execution_id, summary, outcome';
+const MMAP_BYTES = 1 << 30;
+const CACHE_KIB = 64 * 1024;
 /** Beyond any real time in ms (the largest valid Date). */
 const FAR = 8.64e15;
 
@@ -96,6 +98,10 @@ export class SqliteEngine implements StorageEngine {
     db.pragma('journal_mode = TRUNCATE');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
+    // Reads come through memory maps and a larger page cache: a list page, or the step order of
+    // a 50,000-step execution, touches many pages that a read() per page would make slow.
+    db.pragma(`mmap_size = ${MMAP_BYTES}`);
+    db.pragma(`cache_size = -${CACHE_KIB}`);
     this.migrate();
     this.sql = statements(db);
     this.seq = this.sql.lastSeq.get() as number;
@@ -347,9 +353,8 @@ export class SqliteEngine implements StorageEngine {
       if (flow === undefined) return { executions: [], total: 0 };
       const statuses = query.statuses && query.statuses.length < STATUS_OF.length ? query.statuses.map((s) => STATUS_CODE[s]) : undefined;
       const where = ['flow = @flow'];
-      const params: Record<string, unknown> = { flow, limit: query.limit };
+      const params: Record<string, unknown> = { flow, limit: query.limit, offset: query.offset };
       // Statements are built from these fixed fragments only; every value is bound.
-      if (statuses) where.push(`status IN (${statuses.join(', ')})`);
       if (query.from !== undefined) {
         where.push('started_at >= @from');
         params.from = query.from;
@@ -358,25 +363,17 @@ export class SqliteEngine implements StorageEngine {
         where.push('started_at < @to');
         params.to = query.to;
       }
-      if (query.q !== undefined) {
-        where.push('id IN (SELECT rowid FROM search WHERE search MATCH @match)');
-        params.match = `"${query.q.replace(/"/g, '""')}"`;
-        const clause = where.join(' AND ');
-        const total = this.db.prepare(`SELECT count(*) FROM executions WHERE ${clause}`).pluck().get(params) as number;
-        return { executions: this.page(clause, { ...params, offset: query.offset }), total };
-      }
+      if (query.q !== undefined) return this.search(where, statuses, { ...params, match: `"${query.q.replace(/"/g, '""')}"` });
       const counted = this.countsByHour(flow, statuses, query.from, query.to);
       const total = counted.reduce((sum, [, n]) => sum + n, 0);
-      if (query.offset < DIRECT_OFFSET) {
-        return { executions: this.page(where.join(' AND '), { ...params, offset: query.offset }), total };
-      }
+      if (query.offset < DIRECT_OFFSET) return { executions: this.page(where, statuses, params), total };
       // Seek: skip whole hours by their counts, then step through the one the page starts in.
       let skipped = 0;
       for (const [hour, n] of counted) {
         if (skipped + n > query.offset) {
-          const clause = [...where.filter((w) => !w.startsWith('started_at <')), 'started_at < @before'].join(' AND ');
           const before = query.to === undefined ? hour + HOUR : Math.min(hour + HOUR, query.to);
-          return { executions: this.page(clause, { ...params, before, offset: query.offset - skipped }), total };
+          const clause = [...where.filter((w) => !w.startsWith('started_at <')), 'started_at < @before'];
+          return { executions: this.page(clause, statuses, { ...params, before, offset: query.offset - skipped }), total };
         }
         skipped += n;
       }
@@ -384,12 +381,42 @@ export class SqliteEngine implements StorageEngine {
     });
   }
 
-  private page(clause: string, params: Record<string, unknown>): StoredExecution[] {
-    return (
-      this.db
-        .prepare(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE ${clause} ORDER BY started_at DESC, id DESC LIMIT @limit OFFSET @offset`)
-        .all(params) as ExecutionRow[]
-    ).map(stored);
+  /**
+   * A page in list order. Several statuses are read as one index range each and merged: an IN
+   * over the status index cannot keep the order, and would sort every match.
+   */
+  private page(where: string[], statuses: number[] | undefined, params: Record<string, unknown>): StoredExecution[] {
+    const order = 'ORDER BY started_at DESC, id DESC';
+    if (!statuses || statuses.length === 1) {
+      const clause = statuses ? [...where, `status = ${statuses[0]}`] : where;
+      const rows = this.db.prepare(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE ${clause.join(' AND ')} ${order} LIMIT @limit OFFSET @offset`).all(params);
+      return (rows as ExecutionRow[]).map(stored);
+    }
+    const wanted = (params.offset as number) + (params.limit as number);
+    const rows = statuses.flatMap(
+      (status) =>
+        this.db
+          .prepare(`SELECT started_at, ${EXECUTION_COLUMNS} FROM executions WHERE ${[...where, `status = ${status}`].join(' AND ')} ${order} LIMIT ${wanted}`)
+          .all(params) as Array<ExecutionRow & { started_at: number }>,
+    );
+    rows.sort((a, b) => b.started_at - a.started_at || b.id - a.id);
+    return rows.slice(params.offset as number, wanted).map(stored);
+  }
+
+  /**
+   * `q`: the search index names the matches (CROSS JOIN keeps SQLite from walking the flow's
+   * list instead), each is checked against the other filters, then counted and paged.
+   */
+  private search(where: string[], statuses: number[] | undefined, params: Record<string, unknown>) {
+    const clause = [...where.map((w) => `e.${w}`), 'search MATCH @match'];
+    if (statuses) clause.push(`e.status IN (${statuses.join(', ')})`);
+    const matches = this.db
+      .prepare(`SELECT e.id, e.started_at FROM search CROSS JOIN executions e ON e.id = search.rowid WHERE ${clause.join(' AND ')}`)
+      .raw()
+      .all(params) as Array<[number, number]>;
+    matches.sort((a, b) => b[1] - a[1] || b[0] - a[0]);
+    const page = matches.slice(params.offset as number, (params.offset as number) + (params.limit as number));
+    return { executions: page.map(([id]) => stored(this.sql.executionByKey.get(id) as ExecutionRow)), total: matches.length };
   }
 
   /** Executions per hour, newest hour first; hours cut by `from`/`to` are counted exactly. */
@@ -522,6 +549,7 @@ function statements(db: Database.Database) {
   return {
     lastSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM executions').pluck(),
     executionById: db.prepare(`SELECT ${executionColumns} FROM executions WHERE execution_id = ?`),
+    executionByKey: db.prepare(`SELECT ${executionColumns} FROM executions WHERE id = ?`),
     insertExecution: db.prepare(`INSERT INTO executions (execution_id, summary) VALUES (?, '{"steps":0}')`),
     traceKey: db.prepare('SELECT id FROM traces WHERE trace_id = ?').pluck(),
     insertTrace: db.prepare('INSERT INTO traces (trace_id) VALUES (?)'),
