@@ -138,8 +138,6 @@ export class SqliteEngine implements StorageEngine {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const result = await work(this.writer);
-        // The commit (its fsyncs) gets a turn of the event loop to itself.
-        await new Promise((resolve) => setImmediate(resolve));
         this.db.exec('COMMIT');
         return result;
       } catch (error) {
