@@ -44,9 +44,9 @@ describe('one writer per SQLite file', () => {
     const [running, refused] = winner === 'a' ? [a, b] : [b, a];
     expect(refused.child.exitCode).toBe(1);
     expect(refused.output()).toContain('is in use by another process');
-    await expect.poll(() => running.output(), { timeout: 20_000 }).toContain('listening on');
+    await expect.poll(() => running.output(), { timeout: 45_000 }).toContain('listening on');
     running.child.kill('SIGTERM');
     await once(running.child, 'exit');
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 });
