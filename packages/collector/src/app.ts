@@ -65,8 +65,6 @@ export interface Collector {
   reader: ExecutionReader;
   /** Settles when history from an older release has been converted (at once when there is none). */
   ready: Promise<void>;
-  /** Stores spans as `POST /v1/traces` does (group commit) and publishes the changes. */
-  ingest(spans: import('./otlp/span.js').Span[]): Promise<void>;
   /** Emits `execution-change` with each {@link ExecutionChange}. */
   changes: EventEmitter;
   forwarder: Forwarder;
@@ -197,7 +195,6 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     rules,
     reader,
     ready,
-    ingest: (spans) => commits.submit(routeSpans({ spans, rejected: 0, reasons: [] })),
     changes,
     forwarder,
     stats,
