@@ -219,6 +219,39 @@ describe('GET /healthz', () => {
   });
 });
 
+describe('GET /api/flows/:flowId/metrics', () => {
+  it('counts executions by status per bucket, with duration percentiles of the finished ones', async () => {
+    const from = new Date(marks[0]! - 60_000).toISOString();
+    const to = new Date(marks.at(-1)! + 60_000).toISOString();
+    const { status, body } = await getJson(`${url}/api/flows/checkout/metrics?bucket=1m&from=${from}&to=${to}`);
+    expect(status).toBe(200);
+    conforms('FlowMetrics', body);
+    expect(body).toMatchObject({ flowId: 'checkout', bucket: '1m', from, to });
+    type Bucket = { counts: Record<string, number>; durationMs: { p50: number; p90: number; p99: number } | null };
+    const totals = (body.buckets as Bucket[]).reduce(
+      (sum, b) => ({ fulfilled: sum.fulfilled + b.counts.fulfilled!, error: sum.error + b.counts.error!, pending: sum.pending + b.counts.pending! }),
+      { fulfilled: 0, error: 0, pending: 0 },
+    );
+    expect(totals).toEqual({ fulfilled: 4, error: 1, pending: 0 });
+    const busy = (body.buckets as Bucket[]).filter((b) => b.counts.fulfilled! + b.counts.error! > 0);
+    for (const b of busy) {
+      expect(b.durationMs).not.toBeNull();
+      expect(b.durationMs!.p50).toBeLessThanOrEqual(b.durationMs!.p99);
+    }
+    expect((body.buckets as Bucket[]).filter((b) => b.durationMs === null).every((b) => b.counts.fulfilled! + b.counts.error! === 0)).toBe(true);
+  });
+
+  it('refuses a bucket size it does not know, and a range of too many buckets', async () => {
+    expect(await getJson(`${url}/api/flows/checkout/metrics?bucket=2m`)).toEqual({
+      status: 400,
+      body: { error: 'bad_request', message: '"bucket" must be one of 1m, 5m, 15m, 1h, 6h, 1d (got "2m")' },
+    });
+    const tooMany = await getJson(`${url}/api/flows/checkout/metrics?bucket=1m&from=2026-01-01&to=2026-02-01`);
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.message).toMatch(/at most 1000/);
+  });
+});
+
 describe('GET /api/openapi.json', () => {
   it('describes every route the collector serves, and only those', async () => {
     const { body } = await getJson(`${url}/api/openapi.json`);
