@@ -1,7 +1,7 @@
 import { history } from './support/history.js';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { createScope } from '@pumped-fn/core-next';
 import { createTracingExtension, startTracing } from '@flowtrace/tracer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExportTraceServiceResponse, RpcStatus } from '../src/otlp/schema.js';

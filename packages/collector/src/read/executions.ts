@@ -6,7 +6,6 @@ import type { StorageEngine, StoredExecution } from '../store/engine.js';
 /** Up to this many steps the detail is the whole record; above, its first page of nodes. */
 export const WHOLE_RECORD_NODES = 10_000;
 export const FIRST_PAGE_NODES = 1_000;
-export const MAX_NODES_PAGE = 1_000;
 const ORDER_CACHE = 8;
 
 export interface NodesPage {
