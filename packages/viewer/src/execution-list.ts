@@ -1,4 +1,4 @@
-import { css, html, LitElement, nothing } from 'lit';
+import { css, html, LitElement } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
 import { emit, FILTER_EVENT, RETRY_EVENT, SELECT_EVENT, type FilterDetail, type SelectDetail } from './events.js';
 import './execution-item.js';
