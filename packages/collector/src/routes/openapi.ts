@@ -25,6 +25,11 @@ import {
   TraceId,
 } from '../contract/index.js';
 
+/** The two detail endpoints: the same record, found with or without its flow. */
+function detail(summary: string, parameters: unknown[]) {
+  return { summary, description: WHOLE_RECORD, parameters, responses: { 200: answer(ExecutionRecord, 'The record'), 404: problem('Unknown execution') } };
+}
+
 /** What the detail endpoints return, said once for both. */
 const WHOLE_RECORD =
   `The whole record up to ${WHOLE_RECORD_NODES.toLocaleString('en')} steps (\`nodeCount\`). A larger execution comes with its first ` +
@@ -132,12 +137,7 @@ export const openApiDocument = {
       },
     },
     '/api/flows/{flowId}/executions/{executionId}': {
-      get: {
-        summary: 'One execution of a flow',
-        description: WHOLE_RECORD,
-        parameters: [flowId, executionId],
-        responses: { 200: answer(ExecutionRecord, 'The record'), 404: problem('Unknown execution') },
-      },
+      get: detail('One execution of a flow', [flowId, executionId]),
     },
     '/api/flows/{flowId}/metrics': {
       get: {
@@ -150,12 +150,7 @@ export const openApiDocument = {
       },
     },
     '/api/executions/{executionId}': {
-      get: {
-        summary: 'One execution',
-        description: WHOLE_RECORD,
-        parameters: [executionId],
-        responses: { 200: answer(ExecutionRecord, 'The record'), 404: problem('Unknown execution') },
-      },
+      get: detail('One execution', [executionId]),
     },
     '/api/executions/{executionId}/nodes': {
       get: {
