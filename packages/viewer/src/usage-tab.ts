@@ -73,6 +73,8 @@ export class FlowtraceUsageTab extends LitElement {
   private poller: ReturnType<typeof setInterval> | undefined;
   /** What the current list and subscription were started for; a change restarts them. */
   private startedFor: unknown[] | undefined;
+  /** Live changes that arrived while the list was loading, applied once it is in. */
+  private heldChanges: ExecutionListItem[] = [];
 
   constructor() {
     super();
@@ -216,6 +218,7 @@ export class FlowtraceUsageTab extends LitElement {
     this.subscription = undefined;
     this.page = 1;
     this.list = undefined;
+    this.heldChanges = [];
     void this.loadList();
     if (this.executionId) void this.loadDetail();
     const source = this.data;
@@ -223,11 +226,10 @@ export class FlowtraceUsageTab extends LitElement {
       this.subscription = source.subscribe(this.flowId, {
         onChange: (item) => this.onLiveChange(item),
         onState: (state) => {
-          const recovered = state === 'live' && this.live === 'down';
           this.live = state;
-          // Changes made while the stream was down were replayed by the source; reload anyway
-          // so totals and ordering are exact.
-          if (recovered) void this.loadList({ quiet: true });
+          // The stream sends what changes after it connected; reload so whatever was committed
+          // between the list's read and that moment (or while the stream was down) shows too.
+          if (state === 'live') void this.loadList({ quiet: true });
           this.updatePolling();
         },
       });
@@ -250,8 +252,12 @@ export class FlowtraceUsageTab extends LitElement {
       if (request.signal.aborted) return;
       this.listError = messageOf(error, 'The executions could not be loaded.');
     } finally {
-      if (this.listRequest === request) this.listLoading = false;
+      if (this.listRequest === request) {
+        this.listLoading = false;
+        this.listRequest = undefined;
+      }
     }
+    if (this.list) for (const item of this.heldChanges.splice(0)) this.onLiveChange(item);
     this.updatePolling();
   }
 
@@ -300,9 +306,14 @@ export class FlowtraceUsageTab extends LitElement {
     }
   };
 
-  /** A record changed: update its row in place, or put a new one at the top of page 1. */
+  /** A record changed: update its row in place, or put a new one where it sorts on this page. */
   private onLiveChange(item: ExecutionListItem) {
-    if (item.flowId !== this.flowId || !this.list) return;
+    if (item.flowId !== this.flowId) return;
+    if (this.listRequest || !this.list) {
+      // The page being read may have been read before this change: apply it after.
+      this.heldChanges.push(item);
+      return;
+    }
     const list = this.list;
     const matches = !this.status || item.status === this.status;
     const index = list.items.findIndex((row) => row.id === item.id);
@@ -312,9 +323,13 @@ export class FlowtraceUsageTab extends LitElement {
       this.list = { ...list, items, total, totalPages: Math.ceil(total / list.limit) };
     } else if (matches) {
       const total = list.total + 1;
-      const newest = list.items[0];
-      const onTop = this.page === 1 && (!newest || Date.parse(item.startedAt) >= Date.parse(newest.startedAt));
-      const items = onTop ? [item, ...list.items].slice(0, list.limit) : list.items;
+      // Newest first: it goes before the first row that started earlier. Rows arrive in commit
+      // order, not start order, so a new row is not always the newest.
+      const started = Date.parse(item.startedAt);
+      const at = list.items.findIndex((row) => Date.parse(row.startedAt) <= started);
+      const position = at < 0 ? list.items.length : at;
+      const fits = (this.page === 1 || position > 0) && position < list.limit;
+      const items = fits ? [...list.items.slice(0, position), item, ...list.items.slice(position)].slice(0, list.limit) : list.items;
       this.list = { ...list, items, total, totalPages: Math.ceil(total / list.limit) };
     }
     if (item.id === this.executionId) void this.loadDetail({ quiet: true });

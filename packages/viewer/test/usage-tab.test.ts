@@ -216,6 +216,28 @@ describe('live updates', () => {
     await page.close();
   });
 
+  it('puts a row that arrives late where it started, not on top', async () => {
+    const page = await openTab({ 'flow-id': 'waiting', 'page-size': '10' });
+    const offline = stack.heldService();
+    const release = gate();
+    const early = offline.scope.exec({ flow: waiting, input: { label: 'started-first', until: release.opened } });
+    const later = gate();
+    later.open();
+    await stack.scope.exec({ flow: waiting, input: { label: 'started-second', until: later.opened } }).result;
+    const latest = page.locator('flowtrace-execution-item', { hasText: 'started-second' });
+    await expect.poll(() => latest.getAttribute('data-status'), { timeout: 10_000 }).toBe('fulfilled');
+
+    release.open();
+    await early.result;
+    await offline.deliver();
+    const late = page.locator('flowtrace-execution-item', { hasText: 'started-first' });
+    await expect.poll(() => late.count(), { timeout: 10_000 }).toBe(1);
+    const previews = await page.locator('flowtrace-execution-item [part=preview]').allTextContents();
+    const at = (label: string) => previews.findIndex((text) => text.includes(label));
+    expect(at('started-first')).toBe(at('started-second') + 1);
+    await page.close();
+  });
+
   it('polls while a row is pending when the source has no live stream', async () => {
     const release = gate();
     const run = stack.scope.exec({ flow: waiting, input: { label: 'polled', until: release.opened } });

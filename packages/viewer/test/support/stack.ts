@@ -2,6 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createCollector, type CollectorOptions } from '@flowtrace/collector';
 import { createTracingExtension, startTracing } from '@flowtrace/tracer';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
@@ -76,6 +79,31 @@ export async function startStack(options: CollectorOptions = {}) {
     /** Runs one large execution (see {@link bulkImport}). */
     async bulk(chunks: number, rows: number) {
       await scope.exec({ flow: bulkImport, input: { chunks, rows } }).result;
+    },
+    /**
+     * A second service whose spans are held (no start markers, as with a network outage) and
+     * sent by a real OTLP exporter only when `deliver` is called: its executions reach the
+     * collector after ones that started later.
+     */
+    heldService() {
+      const held = new InMemorySpanExporter();
+      const provider = new BasicTracerProvider({
+        resource: resourceFromAttributes({ 'service.name': 'shop-offline' }),
+        spanProcessors: [new SimpleSpanProcessor(held)],
+      });
+      const heldScope = createScope({ extensions: [createTracingExtension({ tracer: provider.getTracer('held') })] });
+      return {
+        scope: heldScope,
+        async deliver() {
+          const exporter = new OTLPTraceExporter({ url: `${url}/v1/traces` });
+          const spans = held.getFinishedSpans();
+          await new Promise<void>((resolve, reject) =>
+            exporter.export(spans, (result) => (result.code === 0 ? resolve() : reject(result.error ?? new Error('export failed')))),
+          );
+          await exporter.shutdown();
+          await provider.shutdown();
+        },
+      };
     },
     async flush() {
       await tracing.forceFlush();
