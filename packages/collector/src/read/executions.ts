@@ -47,11 +47,11 @@ export class ExecutionReader {
     const head = heads.find((s) => s.spanId === execution.summary.head!.spanId)!;
     const root = execution.summary.head.source === 'root' ? head : undefined;
     const order = await this.order(execution);
-    const page = await this.engine.spansByRef(order.slice(0, FIRST_PAGE_NODES).map((k) => k.ref!));
+    const page = await this.engine.stepSpans(execution.key, order.slice(0, FIRST_PAGE_NODES));
     const outcome = execution.outcome ?? outcomeOf(execution.summary, context)!;
     const failing = execution.summary.failure;
     const blamed = failing && !page.some((s) => s.spanId === failing.spanId)
-      ? (await this.engine.spansByRef(order.filter((k) => k.spanId === failing.spanId).map((k) => k.ref!)))[0]
+      ? (await this.engine.stepSpans(execution.key, order.filter((k) => k.spanId === failing.spanId)))[0]
       : undefined;
     const parts = { head, root, summary: execution.summary, outcome, defaultTimeoutMs: this.defaultTimeoutMs };
     const record = recordOf(blamed ? { ...parts, blamed } : parts, page.map(toNode));
@@ -65,7 +65,7 @@ export class ExecutionReader {
     const start = cursor === undefined ? 0 : positionOf(cursor);
     const order = await this.order(execution);
     const slice = order.slice(start, start + limit);
-    const spans = await this.engine.spansByRef(slice.map((k) => k.ref!));
+    const spans = await this.engine.stepSpans(execution.key, slice);
     const end = start + slice.length;
     return { items: spans.map(toNode), next: end < order.length ? cursorOf(end) : null, total: order.length };
   }

@@ -162,7 +162,7 @@ export interface OrderKey {
   index: number | null;
   startMs: number;
   span?: Span;
-  /** Where the engine keeps the span, to read a page of them. */
+  /** Where the engine keeps the span, if it has a quicker handle than the span id. */
   ref?: number;
 }
 

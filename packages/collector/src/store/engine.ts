@@ -20,9 +20,10 @@ export interface StorageEngine {
   execution(id: string): Promise<StoredExecution | undefined>;
   /** The spans of an execution, decoded; `roles` narrows them (the head spans of a big one). */
   executionSpans(key: number, roles?: readonly SpanRole[]): Promise<Span[]>;
-  /** What orders an execution's steps, without decoding them; `ref` reads them back. */
+  /** What orders an execution's steps, without decoding them. */
   stepOrder(key: number): Promise<OrderKey[]>;
-  spansByRef(refs: readonly number[]): Promise<Span[]>;
+  /** Some of those steps, decoded, in the order asked. */
+  stepSpans(key: number, steps: readonly OrderKey[]): Promise<Span[]>;
   listExecutions(query: ListQuery): Promise<{ executions: StoredExecution[]; total: number }>;
   listFlows(): Promise<FlowSummary[]>;
   /** Every stored span of a trace, flowtrace's or not. */

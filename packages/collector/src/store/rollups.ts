@@ -93,3 +93,26 @@ function bump<T extends { n: number }>(map: Map<string, T>, key: string, fresh: 
   row.n += n;
   map.set(key, row);
 }
+
+/** An hour the window [from, to) cuts: its rollup count covers more than the window, so it is counted exactly. */
+export function hourIsCut(hour: number, from: number | undefined, to: number | undefined): boolean {
+  return (from !== undefined && hour < from) || (to !== undefined && hour + HOUR > to);
+}
+
+/**
+ * Where a deep page starts, from executions counted per hour (newest hour first): whole hours
+ * are skipped by their counts, and the page is read from the end of the hour it starts in
+ * (`before`), `offset` rows in. Undefined past the last execution.
+ */
+export function locatePage(
+  hours: ReadonlyArray<readonly [number, number]>,
+  offset: number,
+  to: number | undefined,
+): { before: number; offset: number } | undefined {
+  let skipped = 0;
+  for (const [hour, n] of hours) {
+    if (skipped + n > offset) return { before: to === undefined ? hour + HOUR : Math.min(hour + HOUR, to), offset: offset - skipped };
+    skipped += n;
+  }
+  return undefined;
+}

@@ -16,7 +16,7 @@ import type {
   StoredExecution,
   WriteTx,
 } from '../engine.js';
-import { bucketOf, HOUR, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry } from '../rollups.js';
+import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry } from '../rollups.js';
 import { SCHEMA, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
 
@@ -343,8 +343,8 @@ export class SqliteEngine implements StorageEngine {
     );
   }
 
-  spansByRef(refs: readonly number[]): Promise<Span[]> {
-    return this.read(() => refs.map((ref) => this.decode(this.sql.spanByRef.get(ref) as SpanRow)));
+  stepSpans(_key: number, steps: readonly OrderKey[]): Promise<Span[]> {
+    return this.read(() => steps.map((step) => this.decode(this.sql.spanByRef.get(step.ref) as SpanRow)));
   }
 
   listExecutions(query: ListQuery): Promise<{ executions: StoredExecution[]; total: number }> {
@@ -367,17 +367,10 @@ export class SqliteEngine implements StorageEngine {
       const counted = this.countsByHour(flow, statuses, query.from, query.to);
       const total = counted.reduce((sum, [, n]) => sum + n, 0);
       if (query.offset < DIRECT_OFFSET) return { executions: this.page(where, statuses, params), total };
-      // Seek: skip whole hours by their counts, then step through the one the page starts in.
-      let skipped = 0;
-      for (const [hour, n] of counted) {
-        if (skipped + n > query.offset) {
-          const before = query.to === undefined ? hour + HOUR : Math.min(hour + HOUR, query.to);
-          const clause = [...where.filter((w) => !w.startsWith('started_at <')), 'started_at < @before'];
-          return { executions: this.page(clause, statuses, { ...params, before, offset: query.offset - skipped }), total };
-        }
-        skipped += n;
-      }
-      return { executions: [], total };
+      const start = locatePage(counted, query.offset, query.to);
+      if (!start) return { executions: [], total };
+      const clause = [...where.filter((w) => !w.startsWith('started_at <')), 'started_at < @before'];
+      return { executions: this.page(clause, statuses, { ...params, ...start }), total };
     });
   }
 
@@ -435,9 +428,7 @@ export class SqliteEngine implements StorageEngine {
         .pluck()
         .get(flow, Math.max(hour, from ?? -FAR), Math.min(hour + HOUR, to ?? FAR)) as number;
     return rows
-      .map(([hour, n]): [number, number] =>
-        (from !== undefined && hour < from) || (to !== undefined && hour + HOUR > to) ? [hour, exact(hour)] : [hour, n],
-      )
+      .map(([hour, n]): [number, number] => (hourIsCut(hour, from, to) ? [hour, exact(hour)] : [hour, n]))
       .filter(([, n]) => n > 0);
   }
 
