@@ -12,8 +12,9 @@ import type { ExecutionListItem, ExecutionStatus, FlowSummary } from '../records
  */
 export interface StorageEngine {
   /**
-   * Runs `work` in one write transaction: all of it is committed, or none. Transactions run one
-   * at a time, in call order; reads made meanwhile see only committed data.
+   * Runs `work` in one write transaction: all of it is committed, or none; reads made meanwhile
+   * see only committed data. An engine with concurrent writers may run `work` again after a
+   * conflict (deadlock, serialization failure), so `work` must only depend on what it reads.
    */
   transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T>;
 
@@ -35,7 +36,24 @@ export interface StorageEngine {
   metrics(query: MetricsQuery): Promise<MetricsRollup[]>;
   /** History written by an older release, to be ingested again under the current rules. */
   legacy(): LegacyHistory | undefined;
+  /**
+   * For an engine that other collectors write too: calls `onCommit` with the change sequence
+   * number each time another writer commits, and with undefined when some may have been missed
+   * (after a reconnection). An engine with one writer has no such method.
+   */
+  watch?(onCommit: (seq: number | undefined) => void): void;
   close(): Promise<void>;
+}
+
+/**
+ * The database cannot be reached (down, restarting, out of connections). Nothing of the
+ * operation was committed: ingest answers 503 with Retry-After so exporters retry, reads 503.
+ */
+export class StorageUnavailableError extends Error {
+  override name = 'StorageUnavailableError';
+  readonly status = 503;
+  readonly expose = true;
+  readonly headers = { 'Retry-After': '1' };
 }
 
 export interface LegacyHistory {

@@ -52,6 +52,14 @@ export interface RollupEntry {
   durationMs?: number;
 }
 
+/** What a stored execution row contributes; nothing until its head made it listed. */
+export function rollupEntryOf(row: { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null }): RollupEntry | undefined {
+  if (row.flow === null || row.status === null || row.started_at === null) return undefined;
+  const entry: RollupEntry = { flowKey: row.flow, startedAtMs: row.started_at, status: STATUS_OF[row.status]! };
+  if (row.duration_ms !== null) entry.durationMs = row.duration_ms;
+  return entry;
+}
+
 /**
  * The rollup changes of one transaction, summed per row, so each counter is written once per
  * transaction however many executions moved through it.

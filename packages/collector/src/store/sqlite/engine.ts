@@ -1,5 +1,4 @@
 import Database from 'better-sqlite3';
-import { decodeStoredSpan } from '../../otlp/protobuf.js';
 import type { Attributes, Span } from '../../otlp/span.js';
 import type { ExecutionSummary, InstanceStart, Outcome, SpanRole } from '../../records/aggregate.js';
 import type { OrderKey } from '../../records/project.js';
@@ -16,7 +15,8 @@ import type {
   StoredExecution,
   WriteTx,
 } from '../engine.js';
-import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry } from '../rollups.js';
+import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry } from '../rollups.js';
+import { bodyOf, decodeBody, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin } from '../rows.js';
 import { SCHEMA, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
 
@@ -25,24 +25,14 @@ export interface SqliteEngineOptions {
   path: string;
 }
 
-const ROLE_CODE: Record<SpanRole, number> = { step: 0, root: 1, marker: 2, 'instance-start': 3, 'other-marker': 3 };
-const FORMAT_PROTOBUF = 1;
-const FORMAT_JSON = 2;
 /** Below this offset a page is read with a plain OFFSET; deeper ones seek through the rollups. */
 const DIRECT_OFFSET = 1000;
 const TRACE_CACHE = 50_000;
-const EXECUTION_COLUMNS = 'id, execution_id, summary, outcome';
 const MMAP_BYTES = 1 << 30;
 const CACHE_KIB = 64 * 1024;
 /** Beyond any real time in ms (the largest valid Date). */
 const FAR = 8.64e15;
 
-interface ExecutionRow {
-  id: number;
-  execution_id: string;
-  summary: string;
-  outcome: string | null;
-}
 
 interface SpanRow {
   origin: number;
@@ -69,7 +59,7 @@ export class SqliteEngine implements StorageEngine {
   private gate: Promise<void> | undefined;
   private readonly traceKeys = new Map<string, number>();
   private readonly originKeys = new WeakMap<object, number>();
-  private readonly origins = new Map<number, { resource: Attributes; scope: Span['scope'] }>();
+  private readonly origins = new Map<number, Origin>();
   private readonly flowKeys = new Map<string, { key: number; name: string }>();
   private readonly instances = new Map<string, InstanceStart[]>();
   private readonly writer: WriteTx;
@@ -171,7 +161,7 @@ export class SqliteEngine implements StorageEngine {
         const found = new Map<string, StoredExecution>();
         for (const id of ids) {
           const row = sql().executionById.get(id) as ExecutionRow | undefined;
-          if (row) found.set(id, stored(row));
+          if (row) found.set(id, storedExecution(row));
           else {
             const key = Number(sql().insertExecution.run(id).lastInsertRowid);
             found.set(id, { key, id, summary: { steps: 0 } });
@@ -197,26 +187,26 @@ export class SqliteEngine implements StorageEngine {
         if (sql().addInstance.run(serviceName, instanceId, startedAt).changes > 0) this.instances.delete(serviceName);
       },
       instanceStarts: async (serviceName) => this.instanceStarts(serviceName),
-      pendingPastDeadline: async (now, limit) => (sql().pendingPastDeadline.all(now, limit) as ExecutionRow[]).map(stored),
-      pendingOfService: async (serviceName) => (sql().pendingOfService.all(serviceName) as ExecutionRow[]).map(stored),
+      pendingPastDeadline: async (now, limit) => (sql().pendingPastDeadline.all(now, limit) as ExecutionRow[]).map(storedExecution),
+      pendingOfService: async (serviceName) => (sql().pendingOfService.all(serviceName) as ExecutionRow[]).map(storedExecution),
       deleteFlow: async (flowId, now) => sql().deleteFlow.run(now, flowId).changes > 0,
       removeStartedBefore: async (cutoff, limit) => this.removeStartedBefore(cutoff, limit),
     };
   }
 
   private appendSpan({ span, role, executionId, wire }: IncomingSpan, keys: ReadonlyMap<string, number>): boolean {
-    const stepIndex = span.attributes['flowtrace.step.index'];
+    const { format, body } = bodyOf(span, wire);
     const result = this.sql.appendSpan.run(
       this.traceKey(span.traceId),
       Buffer.from(span.spanId, 'hex'),
       executionId === undefined ? null : (keys.get(executionId) ?? null),
       ROLE_CODE[role],
       span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null,
-      typeof stepIndex === 'number' ? stepIndex : null,
-      nanosToMs(span.startTimeUnixNano),
+      stepIndexOf(span),
+      startMsOf(span),
       this.originKey(span.resource, span.scope),
-      wire ? FORMAT_PROTOBUF : FORMAT_JSON,
-      wire ?? jsonBody(span),
+      format,
+      body,
     );
     return result.changes > 0;
   }
@@ -263,7 +253,7 @@ export class SqliteEngine implements StorageEngine {
     });
     const after: RollupEntry = { flowKey, startedAtMs: update.startedAtMs, status: update.outcome.status };
     if (update.durationMs !== undefined) after.durationMs = update.durationMs;
-    rollups.move(entryOf(before), after);
+    rollups.move(rollupEntryOf(before), after);
     if (update.searchText !== undefined) {
       if (update.replacesSearch) this.sql.deleteSearch.run(key);
       this.sql.insertSearch.run(key, update.searchText);
@@ -303,7 +293,7 @@ export class SqliteEngine implements StorageEngine {
       for (const trace of this.sql.tracesOfExecution.all(row.id) as number[]) traces.add(trace);
       this.sql.deleteSpansOfExecution.run(row.id);
       this.sql.deleteSearch.run(row.id);
-      rollups.move(entryOf(row), undefined);
+      rollups.move(rollupEntryOf(row), undefined);
       this.sql.deleteExecution.run(row.id);
     }
     this.applyRollups(rollups);
@@ -316,7 +306,7 @@ export class SqliteEngine implements StorageEngine {
   execution(id: string): Promise<StoredExecution | undefined> {
     return this.read(() => {
       const row = this.sql.executionById.get(id) as ExecutionRow | undefined;
-      return row ? stored(row) : undefined;
+      return row ? storedExecution(row) : undefined;
     });
   }
 
@@ -383,7 +373,7 @@ export class SqliteEngine implements StorageEngine {
     if (!statuses || statuses.length === 1) {
       const clause = statuses ? [...where, `status = ${statuses[0]}`] : where;
       const rows = this.db.prepare(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE ${clause.join(' AND ')} ${order} LIMIT @limit OFFSET @offset`).all(params);
-      return (rows as ExecutionRow[]).map(stored);
+      return (rows as ExecutionRow[]).map(storedExecution);
     }
     const wanted = (params.offset as number) + (params.limit as number);
     const rows = statuses.flatMap(
@@ -393,7 +383,7 @@ export class SqliteEngine implements StorageEngine {
           .all(params) as Array<ExecutionRow & { started_at: number }>,
     );
     rows.sort((a, b) => b.started_at - a.started_at || b.id - a.id);
-    return rows.slice(params.offset as number, wanted).map(stored);
+    return rows.slice(params.offset as number, wanted).map(storedExecution);
   }
 
   /**
@@ -409,7 +399,7 @@ export class SqliteEngine implements StorageEngine {
       .all(params) as Array<[number, number]>;
     matches.sort((a, b) => b[1] - a[1] || b[0] - a[0]);
     const page = matches.slice(params.offset as number, (params.offset as number) + (params.limit as number));
-    return { executions: page.map(([id]) => stored(this.sql.executionByKey.get(id) as ExecutionRow)), total: matches.length };
+    return { executions: page.map(([id]) => storedExecution(this.sql.executionByKey.get(id) as ExecutionRow)), total: matches.length };
   }
 
   /** Executions per hour, newest hour first; hours cut by `from`/`to` are counted exactly. */
@@ -460,7 +450,7 @@ export class SqliteEngine implements StorageEngine {
       const rows = (
         flowId === undefined ? this.sql.changesSince.all(seq, limit) : this.sql.changesSinceOfFlow.all(seq, flowId, limit)
       ) as Array<ExecutionRow & { seq: number }>;
-      return rows.map((row) => ({ seq: row.seq, execution: stored(row) }));
+      return rows.map((row) => ({ seq: row.seq, execution: storedExecution(row) }));
     });
   }
 
@@ -498,8 +488,7 @@ export class SqliteEngine implements StorageEngine {
       origin = { resource: JSON.parse(texts.resource) as Attributes, scope: JSON.parse(texts.scope) as Span['scope'] };
       this.origins.set(row.origin, origin);
     }
-    if (row.format === FORMAT_PROTOBUF) return decodeStoredSpan(row.body, origin.resource, origin.scope);
-    return { ...(JSON.parse(row.body.toString('utf8')) as Omit<Span, 'resource' | 'scope'>), resource: origin.resource, scope: origin.scope };
+    return decodeBody(row.format, row.body, origin);
   }
 
   async close(): Promise<void> {
@@ -508,31 +497,6 @@ export class SqliteEngine implements StorageEngine {
   }
 }
 
-function stored(row: ExecutionRow): StoredExecution {
-  const execution: StoredExecution = { key: row.id, id: row.execution_id, summary: JSON.parse(row.summary) };
-  if (row.outcome) execution.outcome = JSON.parse(row.outcome) as Outcome;
-  return execution;
-}
-
-function entryOf(row: { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null }): RollupEntry | undefined {
-  if (row.flow === null || row.status === null || row.started_at === null) return undefined;
-  const entry: RollupEntry = { flowKey: row.flow, startedAtMs: row.started_at, status: STATUS_OF[row.status]! };
-  if (row.duration_ms !== null) entry.durationMs = row.duration_ms;
-  return entry;
-}
-
-/** A span that came as JSON, stored as JSON without the resource and scope kept in `origins`. */
-function jsonBody(span: Span): Buffer {
-  const { resource: _resource, scope: _scope, ...own } = span;
-  return Buffer.from(JSON.stringify(own));
-}
-
-function nanosToMs(nanos: string): number {
-  // Same value as nanosToMillis, without BigInt on the append path.
-  const digits = nanos.length;
-  if (digits <= 6) return Number(nanos) / 1e6;
-  return Number(nanos.slice(0, digits - 6)) + Number(nanos.slice(digits - 6)) / 1e6;
-}
 
 function statements(db: Database.Database) {
   const flowCount = (column: ExecutionStatus) => db.prepare(`UPDATE flows SET ${column} = ${column} + ? WHERE id = ?`);

@@ -1,0 +1,757 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { Attributes, Span } from '../../otlp/span.js';
+import type { InstanceStart, Outcome, SpanRole } from '../../records/aggregate.js';
+import type { OrderKey } from '../../records/project.js';
+import type { ExecutionStatus, FlowSummary } from '../../records/types.js';
+import {
+  StorageUnavailableError,
+  type ExecutionUpdate,
+  type IncomingSpan,
+  type LegacyHistory,
+  type ListQuery,
+  type MetricsQuery,
+  type MetricsRollup,
+  type StorageEngine,
+  type StoredChange,
+  type StoredExecution,
+  type WriteTx,
+} from '../engine.js';
+import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry } from '../rollups.js';
+import { bodyOf, decodeBody, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin } from '../rows.js';
+import { createPartitions, dayOf, dropPartitionsBefore } from './partitions.js';
+import { migrate } from './schema.js';
+
+export interface PostgresEngineOptions {
+  /** `postgres://user:password@host:5432/database` (libpq URL; `?sslmode=` and the like work). */
+  url: string;
+  /** Connections kept by this collector. Default 10. */
+  poolSize?: number;
+  /** How long to wait for a connection before answering 503. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** Longest a statement may run before it is cancelled. Default 30 s. */
+  statementTimeoutMs?: number;
+  log?: (message: string) => void;
+}
+
+/** The channel that carries each commit's last change sequence number to the other collectors. */
+const CHANNEL = 'flowtrace_changes';
+const DIRECT_OFFSET = 1000;
+const FAR = 8.64e15;
+/** Days of span partitions kept made ahead (and one behind), so a day never starts without one. */
+const DAYS_AHEAD = 2;
+const ATTEMPTS = 5;
+/** SQLSTATE classes and codes that mean "the database is not there", not "the request is wrong". */
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Conflicts between concurrent collectors: the transaction is run again. */
+const RETRY_CODES = new Set(['40001', '40P01']);
+
+
+interface SpanRow {
+  origin: number;
+  format: number;
+  body: Buffer;
+}
+
+/** bigint columns come back as numbers: keys and sequence numbers stay far below 2^53. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * The engine for several collectors on one PostgreSQL database (node-postgres, a pool). Rows
+ * every writer touches are locked in one order — the executions a transaction changes first,
+ * sorted, then the change counter, which also makes change numbers commit in order — so
+ * concurrent collectors serialise only where they share rows; a deadlock or serialization
+ * failure left over is retried whole.
+ */
+export class PostgresEngine implements StorageEngine {
+  private readonly pool: pg.Pool;
+  private readonly log: (message: string) => void;
+  private schema: Promise<void> | undefined;
+  private partitionsFor = -1;
+  private readonly origins = new Map<number, Origin>();
+  private readonly originKeys = new Map<string, number>();
+  private readonly flowKeys = new Map<string, { key: number; name: string }>();
+  private readonly parts = new Map<number, number>();
+  private listener: pg.Client | undefined;
+  private closed = false;
+
+  constructor(private readonly options: PostgresEngineOptions) {
+    this.log = options.log ?? (() => {});
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      statement_timeout: options.statementTimeoutMs ?? 30_000,
+      application_name: 'flowtrace-collector',
+      types,
+    });
+    // An idle connection the server dropped (a restart) is replaced on next use.
+    this.pool.on('error', (error) => this.log(`database connection lost: ${error.message}`));
+  }
+
+  /** Resolves once the schema is in place; until then every operation tries to create it. */
+  ready(): Promise<void> {
+    this.schema ??= this.withClient(async (client) => {
+      await migrate(client);
+      await this.upkeep(client);
+    }).catch((error: unknown) => {
+      this.schema = undefined;
+      throw error;
+    });
+    return this.schema;
+  }
+
+  /** Makes the day partitions around today, once a day. */
+  private async upkeep(client: pg.PoolClient): Promise<void> {
+    const today = dayOf(Date.now());
+    if (today === this.partitionsFor) return;
+    const days = [];
+    for (let day = today - 1; day <= today + DAYS_AHEAD; day++) days.push(day);
+    await createPartitions(client, days, this.log);
+    this.partitionsFor = today;
+  }
+
+  private async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (error) {
+      if (isUnavailable(error)) broken = error as Error;
+      throw unavailable(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    await this.ready();
+    try {
+      return (await this.pool.query<R>(text, values)).rows;
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  legacy(): LegacyHistory | undefined {
+    return undefined;
+  }
+
+  async transaction<T>(work: (tx: WriteTx) => Promise<T>): Promise<T> {
+    await this.ready();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.withClient(async (client) => {
+          await this.upkeep(client);
+          const tx = new PostgresWriteTx(client, this.flowKeys, this.originKeys, this.parts);
+          await client.query('BEGIN');
+          try {
+            const result = await work(tx);
+            await client.query('COMMIT');
+            tx.committed();
+            return result;
+          } catch (error) {
+            await client.query('ROLLBACK').catch(() => {});
+            throw error;
+          }
+        });
+      } catch (error) {
+        if (attempt < ATTEMPTS && RETRY_CODES.has((error as { code?: string }).code ?? '')) continue;
+        throw error;
+      }
+    }
+  }
+
+  watch(onCommit: (seq: number | undefined) => void): void {
+    const connect = async (delay: number): Promise<void> => {
+      if (this.closed) return;
+      const client = new pg.Client({ connectionString: this.options.url, connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5000 });
+      const retry = () => {
+        if (this.listener === client) this.listener = undefined;
+        client.end().catch(() => {});
+        if (!this.closed) setTimeout(() => void connect(Math.min(delay * 2, 5000)), delay).unref();
+      };
+      client.on('error', retry);
+      client.on('notification', (message) => onCommit(message.payload ? Number(message.payload) : undefined));
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${CHANNEL}`);
+        if (this.closed) return void client.end();
+        this.listener = client;
+        // Commits made while not listening were not heard: catch up.
+        onCommit(undefined);
+      } catch (error) {
+        this.log(`cannot listen for other collectors' changes: ${(error as Error).message}; retrying`);
+        retry();
+      }
+    };
+    void connect(100);
+  }
+
+  // Reads
+
+  async execution(id: string): Promise<StoredExecution | undefined> {
+    const [row] = await this.query<ExecutionRow>(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE execution_id = $1`, [id]);
+    return row ? storedExecution(row) : undefined;
+  }
+
+  /** The partition an execution's spans are in; fixed once its first spans arrive. */
+  private async partOf(key: number): Promise<number | undefined> {
+    const cached = this.parts.get(key);
+    if (cached !== undefined) return cached;
+    const [row] = await this.query<{ part: number | null }>('SELECT part FROM executions WHERE id = $1', [key]);
+    if (row?.part == null) return undefined;
+    this.parts.set(key, row.part);
+    return row.part;
+  }
+
+  async executionSpans(key: number, roles?: readonly SpanRole[]): Promise<Span[]> {
+    const part = await this.partOf(key);
+    if (part === undefined) return [];
+    const codes = roles ? [...new Set(roles.map((r) => ROLE_CODE[r]))] : undefined;
+    const rows = await this.query<SpanRow>(
+      `SELECT origin, format, body FROM spans WHERE part = $1 AND execution = $2 ${codes ? 'AND role = ANY($3)' : ''}`,
+      codes ? [part, key, codes] : [part, key],
+    );
+    return this.decodeAll(rows);
+  }
+
+  async stepOrder(key: number): Promise<OrderKey[]> {
+    const part = await this.partOf(key);
+    if (part === undefined) return [];
+    const rows = await this.query<{ span_id: Buffer; parent_id: Buffer | null; step_index: number | null; start_ms: number }>(
+      'SELECT span_id, parent_id, step_index, start_ms FROM spans WHERE part = $1 AND execution = $2 AND role = 0',
+      [part, key],
+    );
+    return rows.map((row) => ({
+      spanId: row.span_id.toString('hex'),
+      parentSpanId: row.parent_id ? row.parent_id.toString('hex') : null,
+      index: row.step_index,
+      startMs: row.start_ms,
+    }));
+  }
+
+  async stepSpans(key: number, steps: readonly OrderKey[]): Promise<Span[]> {
+    const part = await this.partOf(key);
+    if (part === undefined || steps.length === 0) return [];
+    const rows = await this.query<SpanRow & { span_id: Buffer }>(
+      'SELECT span_id, origin, format, body FROM spans WHERE part = $1 AND execution = $2 AND span_id = ANY($3::bytea[])',
+      [part, key, steps.map((s) => Buffer.from(s.spanId, 'hex'))],
+    );
+    const decoded = await this.decodeAll(rows);
+    const byId = new Map(decoded.map((span) => [span.spanId, span]));
+    return steps.flatMap((s) => byId.get(s.spanId) ?? []);
+  }
+
+  async trace(traceId: string): Promise<Span[]> {
+    if (!/^[0-9a-fA-F]{32}$/.test(traceId)) return [];
+    return this.decodeAll(await this.query<SpanRow>('SELECT origin, format, body FROM spans WHERE trace_id = $1', [Buffer.from(traceId, 'hex')]));
+  }
+
+  async listExecutions(query: ListQuery): Promise<{ executions: StoredExecution[]; total: number }> {
+    const [flowRow] = await this.query<{ id: number }>('SELECT id FROM flows WHERE flow_id = $1', [query.flowId]);
+    if (!flowRow) return { executions: [], total: 0 };
+    const flow = flowRow.id;
+    const statuses = query.statuses && query.statuses.length < STATUS_OF.length ? query.statuses.map((s) => STATUS_CODE[s]) : undefined;
+    // Statements are built from fixed fragments; every value is bound.
+    const values: unknown[] = [flow];
+    const bind = (value: unknown) => `$${values.push(value)}`;
+    const where = ['flow = $1', 'flow IS NOT NULL'];
+    if (query.from !== undefined) where.push(`started_at >= ${bind(query.from)}`);
+    if (query.q !== undefined) {
+      where.push(`search ILIKE ${bind(`%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`, 'search IS NOT NULL');
+      if (query.to !== undefined) where.push(`started_at < ${bind(query.to)}`);
+      if (statuses) where.push(`status = ANY(${bind(statuses)})`);
+      const matches = await this.query<ExecutionRow & { total: number }>(
+        `SELECT ${EXECUTION_COLUMNS}, count(*) OVER () AS total FROM executions WHERE ${where.join(' AND ')}
+         ORDER BY started_at DESC, id DESC LIMIT ${bind(query.limit)} OFFSET ${bind(query.offset)}`,
+        values,
+      );
+      const total = matches[0]?.total ?? (query.offset > 0 ? await this.countSearch(where, values.slice(0, -2)) : 0);
+      return { executions: matches.map(storedExecution), total };
+    }
+    const counted = await this.countsByHour(flow, statuses, query.from, query.to);
+    const total = counted.reduce((sum, [, n]) => sum + n, 0);
+    let before = query.to;
+    let offset = query.offset;
+    if (query.offset >= DIRECT_OFFSET) {
+      const start = locatePage(counted, query.offset, query.to);
+      if (!start) return { executions: [], total };
+      ({ before, offset } = start);
+    }
+    if (before !== undefined) where.push(`started_at < ${bind(before)}`);
+    return { executions: await this.page(where, values, statuses, offset, query.limit), total };
+  }
+
+  private async countSearch(where: string[], values: unknown[]): Promise<number> {
+    const [row] = await this.query<{ n: number }>(`SELECT count(*) AS n FROM executions WHERE ${where.join(' AND ')}`, values);
+    return row?.n ?? 0;
+  }
+
+  /** A page in list order; several statuses are read as one index range each, merged by the database. */
+  private async page(where: string[], values: unknown[], statuses: number[] | undefined, offset: number, limit: number): Promise<StoredExecution[]> {
+    const order = 'ORDER BY started_at DESC, id DESC';
+    const bind = (value: unknown) => `$${values.push(value)}`;
+    if (!statuses || statuses.length === 1) {
+      const clause = statuses ? [...where, `status = ${bind(statuses[0])}`] : where;
+      return (await this.query<ExecutionRow>(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE ${clause.join(' AND ')} ${order} LIMIT ${bind(limit)} OFFSET ${bind(offset)}`, values)).map(storedExecution);
+    }
+    const wanted = bind(offset + limit);
+    const ranges = statuses.map(
+      (status) => `(SELECT started_at, ${EXECUTION_COLUMNS} FROM executions WHERE ${[...where, `status = ${bind(status)}`].join(' AND ')} ${order} LIMIT ${wanted})`,
+    );
+    const rows = await this.query<ExecutionRow>(
+      `SELECT ${EXECUTION_COLUMNS} FROM (${ranges.join(' UNION ALL ')}) merged ${order} LIMIT ${bind(limit)} OFFSET ${bind(offset)}`,
+      values,
+    );
+    return rows.map(storedExecution);
+  }
+
+  /** Executions per hour, newest first, from the rollups; hours cut by `from`/`to` counted exactly. */
+  private async countsByHour(flow: number, statuses: number[] | undefined, from: number | undefined, to: number | undefined): Promise<Array<[number, number]>> {
+    const statusClause = statuses ? 'AND status = ANY($5)' : '';
+    const lower = from === undefined ? -FAR : bucketOf(from, HOUR);
+    const upper = to ?? FAR;
+    const rows = await this.query<{ bucket: number; n: number }>(
+      `SELECT bucket, sum(n)::bigint AS n FROM counts WHERE flow = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4 ${statusClause}
+       GROUP BY bucket HAVING sum(n) > 0 ORDER BY bucket DESC`,
+      statuses ? [flow, HOUR, lower, upper, statuses] : [flow, HOUR, lower, upper],
+    );
+    const counted: Array<[number, number]> = [];
+    for (const { bucket, n } of rows) {
+      if (!hourIsCut(bucket, from, to)) {
+        counted.push([bucket, n]);
+        continue;
+      }
+      const [exact] = await this.query<{ n: number }>(
+        `SELECT count(*) AS n FROM executions WHERE flow = $1 AND flow IS NOT NULL AND started_at >= $2 AND started_at < $3 ${statusClause.replace('$5', '$4')}`,
+        statuses ? [flow, Math.max(bucket, from ?? -FAR), Math.min(bucket + HOUR, to ?? FAR), statuses] : [flow, Math.max(bucket, from ?? -FAR), Math.min(bucket + HOUR, to ?? FAR)],
+      );
+      if (exact!.n > 0) counted.push([bucket, exact!.n]);
+    }
+    return counted;
+  }
+
+  async listFlows(): Promise<FlowSummary[]> {
+    const rows = await this.query<{ flow_id: string; flow_name: string; n: number; deleted: boolean; status: number | null; started_at: number | null }>(
+      `SELECT f.flow_id, f.flow_name, f.pending + f.fulfilled + f.error AS n, f.deleted_at IS NOT NULL AS deleted, last.status, last.started_at
+       FROM flows f LEFT JOIN LATERAL (
+         SELECT status, started_at FROM executions e WHERE e.flow = f.id AND e.flow IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1
+       ) last ON true
+       ORDER BY f.flow_name, f.flow_id`,
+    );
+    return rows.map((row) => ({
+      flowId: row.flow_id,
+      flowName: row.flow_name,
+      executionCount: row.n,
+      lastStatus: row.status === null ? null : STATUS_OF[row.status]!,
+      lastStartedAt: row.started_at === null ? null : new Date(Math.floor(row.started_at)).toISOString(),
+      deleted: row.deleted,
+    }));
+  }
+
+  async changesSince(seq: number, flowId: string | undefined, limit: number): Promise<StoredChange[]> {
+    const rows =
+      flowId === undefined
+        ? await this.query<ExecutionRow & { seq: number }>(`SELECT seq, ${EXECUTION_COLUMNS} FROM executions WHERE seq > $1 ORDER BY seq LIMIT $2`, [seq, limit])
+        : await this.query<ExecutionRow & { seq: number }>(
+            `SELECT seq, ${EXECUTION_COLUMNS} FROM executions WHERE seq > $1 AND flow = (SELECT id FROM flows WHERE flow_id = $2) ORDER BY seq LIMIT $3`,
+            [seq, flowId, limit],
+          );
+    return rows.map((row) => ({ seq: row.seq, execution: storedExecution(row) }));
+  }
+
+  async lastSeq(): Promise<number> {
+    const [row] = await this.query<{ seq: number }>('SELECT seq FROM changes');
+    return row!.seq;
+  }
+
+  async metrics(query: MetricsQuery): Promise<MetricsRollup[]> {
+    const first = bucketOf(query.from, query.bucketMs);
+    const buckets: MetricsRollup[] = [];
+    for (let start = first; start < query.to; start += query.bucketMs) {
+      buckets.push({ start, counts: { pending: 0, fulfilled: 0, error: 0 }, durationBins: new Map() });
+    }
+    const [flowRow] = await this.query<{ id: number }>('SELECT id FROM flows WHERE flow_id = $1', [query.flowId]);
+    if (!flowRow) return buckets;
+    const grain = query.bucketMs >= HOUR && query.bucketMs % HOUR === 0 ? HOUR : MINUTE;
+    const at = (bucket: number) => buckets[Math.floor((bucket - first) / query.bucketMs)];
+    const range = [flowRow.id, grain, first, query.to];
+    for (const { bucket, status, n } of await this.query<{ bucket: number; status: number; n: number }>(
+      'SELECT bucket, status, n FROM counts WHERE flow = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4',
+      range,
+    )) {
+      const target = at(bucket);
+      if (target) target.counts[STATUS_OF[status] as ExecutionStatus] += n;
+    }
+    for (const { bucket, bin, n } of await this.query<{ bucket: number; bin: number; n: number }>(
+      'SELECT bucket, bin, n FROM durations WHERE flow = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4',
+      range,
+    )) {
+      const target = at(bucket);
+      if (target && n > 0) target.durationBins.set(bin, (target.durationBins.get(bin) ?? 0) + n);
+    }
+    return buckets;
+  }
+
+  private async decodeAll(rows: SpanRow[]): Promise<Span[]> {
+    const missing = [...new Set(rows.map((r) => r.origin).filter((o) => !this.origins.has(o)))];
+    if (missing.length > 0) {
+      for (const row of await this.query<{ id: number; resource: string; scope: string }>('SELECT id, resource, scope FROM origins WHERE id = ANY($1)', [missing])) {
+        this.origins.set(row.id, { resource: JSON.parse(row.resource) as Attributes, scope: JSON.parse(row.scope) as Span['scope'] });
+      }
+    }
+    return rows.map((row) => decodeBody(row.format, row.body, this.origins.get(row.origin)!));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.listener?.end().catch(() => {});
+    await this.pool.end();
+  }
+}
+
+/**
+ * One transaction on one connection. Caches of keys it creates join the engine's only when it
+ * commits: a rolled-back row must not be remembered.
+ */
+class PostgresWriteTx implements WriteTx {
+  private readonly newFlows = new Map<string, { key: number; name: string }>();
+  private readonly newOrigins = new Map<string, number>();
+  private readonly newParts = new Map<number, number>();
+  /** Parts of the executions this transaction locked (null: no span stored yet). */
+  private readonly partsOf = new Map<number, number | null>();
+  private serialised = false;
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly flowKeys: Map<string, { key: number; name: string }>,
+    private readonly originKeys: Map<string, number>,
+    private readonly parts: Map<number, number>,
+  ) {}
+
+  committed(): void {
+    for (const [id, flow] of this.newFlows) this.flowKeys.set(id, flow);
+    for (const [digest, key] of this.newOrigins) this.originKeys.set(digest, key);
+    for (const [key, part] of this.newParts) this.parts.set(key, part);
+  }
+
+  private async rows<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return (await this.client.query<R>(text, values)).rows;
+  }
+
+  /** Takes the change counter's row lock: from here to commit, writers go one at a time. */
+  private async serialise(): Promise<void> {
+    if (this.serialised) return;
+    await this.client.query('SELECT seq FROM changes FOR UPDATE');
+    this.serialised = true;
+  }
+
+  async executions(ids: readonly string[]): Promise<Map<string, StoredExecution>> {
+    const found = new Map<string, StoredExecution>();
+    if (ids.length === 0) return found;
+    const sorted = [...ids].sort();
+    // Sorted, so two collectors lock the executions they share in one order.
+    await this.client.query(
+      `INSERT INTO executions (execution_id, summary) SELECT id, '{"steps":0}' FROM unnest($1::text[]) AS t(id) ORDER BY id ON CONFLICT (execution_id) DO NOTHING`,
+      [sorted],
+    );
+    const rows = await this.rows<ExecutionRow & { part: number | null }>(
+      `SELECT ${EXECUTION_COLUMNS}, part FROM executions WHERE execution_id = ANY($1) ORDER BY execution_id FOR UPDATE`,
+      [sorted],
+    );
+    for (const row of rows) {
+      this.partsOf.set(row.id, row.part);
+      found.set(row.execution_id, storedExecution(row));
+    }
+    return found;
+  }
+
+  async appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<boolean[]> {
+    if (spans.length === 0) return [];
+    const executionOf = spans.map((s) => (s.executionId === undefined ? 0 : (keys.get(s.executionId) ?? 0)));
+    // An execution's part is the day of the earliest span of its first batch.
+    const firstSeen = new Map<number, number>();
+    spans.forEach(({ span }, i) => {
+      const key = executionOf[i]!;
+      if (key === 0 || this.partOf(key) !== null) return;
+      const start = startMsOf(span);
+      firstSeen.set(key, Math.min(firstSeen.get(key) ?? start, start));
+    });
+    await this.unknownParts(executionOf);
+    if (firstSeen.size > 0) {
+      const entries = [...firstSeen].map(([key, start]) => [key, dayOf(start)] as const);
+      await this.client.query('UPDATE executions SET part = u.part FROM unnest($1::bigint[], $2::int[]) AS u(id, part) WHERE executions.id = u.id', [
+        entries.map(([key]) => key),
+        entries.map(([, part]) => part),
+      ]);
+      for (const [key, part] of entries) {
+        this.partsOf.set(key, part);
+        this.newParts.set(key, part);
+      }
+    }
+    const columns = {
+      part: [] as number[], execution: executionOf, spanId: [] as Buffer[], traceId: [] as Buffer[], role: [] as number[],
+      parentId: [] as Array<Buffer | null>, stepIndex: [] as Array<number | null>, startMs: [] as number[], origin: [] as number[],
+      format: [] as number[], body: [] as Uint8Array[],
+    };
+    for (let i = 0; i < spans.length; i++) {
+      const { span, role, wire } = spans[i]!;
+      const key = executionOf[i]!;
+      const startMs = startMsOf(span);
+      const { format, body } = bodyOf(span, wire);
+      columns.part.push(key === 0 ? dayOf(startMs) : this.partOf(key)!);
+      columns.spanId.push(Buffer.from(span.spanId, 'hex'));
+      columns.traceId.push(Buffer.from(span.traceId, 'hex'));
+      columns.role.push(ROLE_CODE[role]);
+      columns.parentId.push(span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null);
+      columns.stepIndex.push(stepIndexOf(span));
+      columns.startMs.push(startMs);
+      columns.origin.push(await this.originKey(span.resource, span.scope));
+      columns.format.push(format);
+      columns.body.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    }
+    const inserted = await this.rows<{ execution: number; span_id: Buffer }>(
+      `INSERT INTO spans (part, execution, span_id, trace_id, role, parent_id, step_index, start_ms, origin, format, body)
+       SELECT * FROM unnest($1::int[], $2::bigint[], $3::bytea[], $4::bytea[], $5::smallint[], $6::bytea[], $7::int[],
+                            $8::float8[], $9::int[], $10::smallint[], $11::bytea[])
+       ON CONFLICT (part, execution, span_id) DO NOTHING
+       RETURNING execution, span_id`,
+      [columns.part, columns.execution, columns.spanId, columns.traceId, columns.role, columns.parentId, columns.stepIndex,
+        columns.startMs, columns.origin, columns.format, columns.body],
+    );
+    const fresh = new Set(inserted.map((row) => `${row.execution}/${row.span_id.toString('hex')}`));
+    // The first of several copies in one request is the new one.
+    return spans.map(({ span }, i) => fresh.delete(`${executionOf[i]}/${span.spanId}`));
+  }
+
+  private partOf(key: number): number | null | undefined {
+    return this.partsOf.get(key);
+  }
+
+  /** Executions whose keys came from elsewhere than this transaction's `executions`. */
+  private async unknownParts(keys: number[]): Promise<void> {
+    const unknown = [...new Set(keys.filter((key) => key !== 0 && !this.partsOf.has(key)))];
+    if (unknown.length === 0) return;
+    for (const row of await this.rows<{ id: number; part: number | null }>('SELECT id, part FROM executions WHERE id = ANY($1) ORDER BY id FOR UPDATE', [unknown])) {
+      this.partsOf.set(row.id, row.part);
+    }
+  }
+
+  private async originKey(resource: Attributes, scope: Span['scope']): Promise<number> {
+    const resourceText = JSON.stringify(resource);
+    const scopeText = JSON.stringify(scope);
+    const digest = createHash('sha256').update(resourceText).update('\0').update(scopeText).digest('base64');
+    const known = this.originKeys.get(digest) ?? this.newOrigins.get(digest);
+    if (known !== undefined) return known;
+    // DO NOTHING, not DO UPDATE: a row lock on a shared origin would serialise all collectors.
+    let [row] = await this.rows<{ id: number }>(
+      'INSERT INTO origins (digest, resource, scope) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING RETURNING id',
+      [digest, resourceText, scopeText],
+    );
+    row ??= (await this.rows<{ id: number }>('SELECT id FROM origins WHERE digest = $1', [digest]))[0];
+    this.newOrigins.set(digest, row!.id);
+    return row!.id;
+  }
+
+  async putExecutions(updates: readonly ExecutionUpdate[]): Promise<number[]> {
+    const unlisted = updates.filter((u) => !u.listed);
+    if (unlisted.length > 0) {
+      await this.client.query('UPDATE executions SET summary = u.summary FROM unnest($1::bigint[], $2::text[]) AS u(id, summary) WHERE executions.id = u.id', [
+        unlisted.map((u) => u.key),
+        unlisted.map((u) => JSON.stringify(u.summary)),
+      ]);
+    }
+    const listed = updates.filter((u) => u.listed);
+    if (listed.length === 0) return [];
+    await this.serialise();
+    const [{ seq: last }] = (await this.rows<{ seq: number }>('UPDATE changes SET seq = seq + $1 RETURNING seq', [listed.length])) as [{ seq: number }];
+    const seqs = listed.map((_, i) => last - listed.length + 1 + i);
+    const flowKeys = await this.flowKeysOf(listed.map((u) => [u.listed!.flowId, u.listed!.flowName] as const));
+    const values = listed.map((update, i) => {
+      const l = update.listed!;
+      return {
+        key: update.key, flow: flowKeys.get(l.flowId)!, status: STATUS_CODE[l.outcome.status], startedAt: l.startedAtMs,
+        durationMs: l.durationMs ?? null, deadline: l.outcome.status === 'pending' ? l.deadline : null, service: l.serviceName,
+        seq: seqs[i]!, summary: JSON.stringify(update.summary), outcome: JSON.stringify(l.outcome), search: l.searchText ?? null,
+      };
+    });
+    const column = <K extends keyof (typeof values)[number]>(name: K) => values.map((v) => v[name]);
+    // The join with the table itself reads each row as it was before this statement changed it.
+    const before = await this.rows<{ id: number; flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null }>(
+      `UPDATE executions e SET flow = u.flow, status = u.status, started_at = u.started_at, duration_ms = u.duration_ms,
+         deadline = u.deadline, service = u.service, seq = u.seq, summary = u.summary, outcome = u.outcome,
+         search = coalesce(u.search, e.search)
+       FROM unnest($1::bigint[], $2::int[], $3::smallint[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::bigint[],
+                   $9::text[], $10::text[], $11::text[])
+              AS u(id, flow, status, started_at, duration_ms, deadline, service, seq, summary, outcome, search),
+            executions o
+       WHERE e.id = u.id AND o.id = u.id
+       RETURNING e.id, o.flow, o.status, o.started_at, o.duration_ms`,
+      [column('key'), column('flow'), column('status'), column('startedAt'), column('durationMs'), column('deadline'),
+        column('service'), column('seq'), column('summary'), column('outcome'), column('search')],
+    );
+    const previous = new Map(before.map((row) => [row.id, row]));
+    const rollups = new RollupBatch();
+    const joined = new Set<number>();
+    for (const v of values) {
+      const old = previous.get(v.key);
+      if (old && old.flow !== v.flow) joined.add(v.flow);
+      const after: RollupEntry = { flowKey: v.flow, startedAtMs: v.startedAt, status: STATUS_OF[v.status]! };
+      if (v.durationMs !== null) after.durationMs = v.durationMs;
+      rollups.move(old ? rollupEntryOf(old) : undefined, after);
+    }
+    await this.applyRollups(rollups);
+    // A new execution brings a deleted flow back; a later change to an old one does not.
+    if (joined.size > 0) await this.client.query('UPDATE flows SET deleted_at = NULL WHERE id = ANY($1) AND deleted_at IS NOT NULL', [[...joined]]);
+    await this.client.query('SELECT pg_notify($1, $2)', [CHANNEL, String(last)]);
+    return seqs;
+  }
+
+  /** Flow keys by flow id; the latest name wins. */
+  private async flowKeysOf(flows: ReadonlyArray<readonly [string, string]>): Promise<Map<string, number>> {
+    const keys = new Map<string, number>();
+    const wanted = new Map<string, string>();
+    for (const [id, name] of flows) {
+      const known = this.newFlows.get(id) ?? this.flowKeys.get(id);
+      if (known && known.name === name) keys.set(id, known.key);
+      else wanted.set(id, name);
+    }
+    if (wanted.size > 0) {
+      const entries = [...wanted].sort(([a], [b]) => (a < b ? -1 : 1));
+      const rows = await this.rows<{ id: number; flow_id: string }>(
+        `INSERT INTO flows (flow_id, flow_name) SELECT * FROM unnest($1::text[], $2::text[])
+         ON CONFLICT (flow_id) DO UPDATE SET flow_name = excluded.flow_name RETURNING id, flow_id`,
+        [entries.map(([id]) => id), entries.map(([, name]) => name)],
+      );
+      for (const row of rows) {
+        keys.set(row.flow_id, row.id);
+        this.newFlows.set(row.flow_id, { key: row.id, name: wanted.get(row.flow_id)! });
+      }
+    }
+    return keys;
+  }
+
+  private async applyRollups(rollups: RollupBatch): Promise<void> {
+    const counts = [...rollups.counts.values()].filter((c) => c.n !== 0);
+    if (counts.length > 0) {
+      await this.client.query(
+        `INSERT INTO counts (flow, grain, bucket, status, n)
+         SELECT * FROM unnest($1::int[], $2::int[], $3::float8[], $4::smallint[], $5::bigint[]) ORDER BY 1, 2, 3, 4
+         ON CONFLICT (flow, grain, bucket, status) DO UPDATE SET n = counts.n + excluded.n`,
+        [counts.map((c) => c.flowKey), counts.map((c) => c.grain), counts.map((c) => c.bucket), counts.map((c) => c.status), counts.map((c) => c.n)],
+      );
+    }
+    const durations = [...rollups.durations.values()].filter((d) => d.n !== 0);
+    if (durations.length > 0) {
+      await this.client.query(
+        `INSERT INTO durations (flow, grain, bucket, bin, n)
+         SELECT * FROM unnest($1::int[], $2::int[], $3::float8[], $4::int[], $5::bigint[]) ORDER BY 1, 2, 3, 4
+         ON CONFLICT (flow, grain, bucket, bin) DO UPDATE SET n = durations.n + excluded.n`,
+        [durations.map((d) => d.flowKey), durations.map((d) => d.grain), durations.map((d) => d.bucket), durations.map((d) => d.bin), durations.map((d) => d.n)],
+      );
+    }
+    const flows = new Map<number, Record<ExecutionStatus, number>>();
+    for (const f of rollups.flows.values()) {
+      const row = flows.get(f.flowKey) ?? { pending: 0, fulfilled: 0, error: 0 };
+      row[f.status] += f.n;
+      flows.set(f.flowKey, row);
+    }
+    const changed = [...flows].filter(([, n]) => n.pending !== 0 || n.fulfilled !== 0 || n.error !== 0).sort(([a], [b]) => a - b);
+    if (changed.length > 0) {
+      await this.client.query(
+        `UPDATE flows SET pending = pending + u.p, fulfilled = fulfilled + u.f, error = error + u.e
+         FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, p, f, e) WHERE flows.id = u.id`,
+        [changed.map(([id]) => id), changed.map(([, n]) => n.pending), changed.map(([, n]) => n.fulfilled), changed.map(([, n]) => n.error)],
+      );
+    }
+  }
+
+  async addInstanceStart(start: InstanceStart & { serviceName: string }): Promise<void> {
+    await this.client.query('INSERT INTO instances (service_name, instance_id, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+      start.serviceName,
+      start.instanceId,
+      start.startedAt,
+    ]);
+  }
+
+  async instanceStarts(serviceName: string): Promise<InstanceStart[]> {
+    return this.rows<InstanceStart>('SELECT instance_id AS "instanceId", started_at AS "startedAt" FROM instances WHERE service_name = $1', [serviceName]);
+  }
+
+  async pendingPastDeadline(now: number, limit: number): Promise<StoredExecution[]> {
+    // SKIP LOCKED: collectors reconciling at once take disjoint rows, so each decision is made once.
+    const rows = await this.rows<ExecutionRow>(
+      `SELECT ${EXECUTION_COLUMNS} FROM executions WHERE status = 0 AND deadline <= $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [now, limit],
+    );
+    return rows.map((row) => this.locked(row));
+  }
+
+  async pendingOfService(serviceName: string): Promise<StoredExecution[]> {
+    const rows = await this.rows<ExecutionRow>(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE status = 0 AND service = $1 ORDER BY id FOR UPDATE`, [serviceName]);
+    return rows.map((row) => this.locked(row));
+  }
+
+  private locked(row: ExecutionRow): StoredExecution {
+    if (!this.partsOf.has(row.id)) this.partsOf.set(row.id, null);
+    return storedExecution(row);
+  }
+
+  async deleteFlow(flowId: string, now: number): Promise<boolean> {
+    return ((await this.client.query('UPDATE flows SET deleted_at = $1 WHERE flow_id = $2', [now, flowId])).rowCount ?? 0) > 0;
+  }
+
+  async removeStartedBefore(cutoff: number, limit: number): Promise<number> {
+    // Whole days first: dropping a partition costs nothing per span.
+    await dropPartitionsBefore(this.client, dayOf(cutoff));
+    const rows = await this.rows<{ id: number; part: number | null; flow: number; status: number; started_at: number; duration_ms: number | null }>(
+      `SELECT id, part, flow, status, started_at, duration_ms FROM executions
+       WHERE started_at < $1 AND flow IS NOT NULL ORDER BY started_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [cutoff, limit],
+    );
+    if (rows.length === 0) return 0;
+    await this.serialise();
+    const withSpans = rows.filter((row) => row.part !== null);
+    const traces = await this.rows<{ trace_id: Buffer }>(
+      `DELETE FROM spans s USING unnest($1::int[], $2::bigint[]) AS u(part, execution)
+       WHERE s.part = u.part AND s.execution = u.execution RETURNING s.trace_id`,
+      [withSpans.map((row) => row.part), withSpans.map((row) => row.id)],
+    );
+    await this.client.query('DELETE FROM executions WHERE id = ANY($1)', [rows.map((row) => row.id)]);
+    const rollups = new RollupBatch();
+    for (const row of rows) rollups.move(rollupEntryOf(row), undefined);
+    await this.applyRollups(rollups);
+    const traceIds = [...new Map(traces.map((t) => [t.trace_id.toString('hex'), t.trace_id])).values()];
+    if (traceIds.length > 0) {
+      // Spans of no execution go with the last execution of their trace.
+      await this.client.query(
+        `DELETE FROM spans s WHERE s.execution = 0 AND s.trace_id = ANY($1::bytea[])
+         AND NOT EXISTS (SELECT 1 FROM spans o WHERE o.trace_id = s.trace_id AND o.execution <> 0)`,
+        [traceIds],
+      );
+    }
+    return rows.length;
+  }
+}
+
+
+function isUnavailable(error: unknown): boolean {
+  if (error instanceof StorageUnavailableError) return true;
+  const { code, message } = error as { code?: string; message?: string };
+  return (code !== undefined && UNAVAILABLE_CODES.has(code)) || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message ?? '');
+}
+
+/** A lost or refused connection becomes a {@link StorageUnavailableError}; anything else is left as it is. */
+function unavailable(error: unknown): unknown {
+  if (!isUnavailable(error) || error instanceof StorageUnavailableError) return error;
+  return new StorageUnavailableError(`the PostgreSQL database cannot be reached (${(error as Error).message}); retry later`);
+}

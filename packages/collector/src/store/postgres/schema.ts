@@ -1,0 +1,144 @@
+import type { PoolClient } from 'pg';
+
+/**
+ * The PostgreSQL layout. Spans live in their execution's partition: `part` is the day (since
+ * the epoch, UTC) of the first span seen of the execution, or of the span itself when it belongs
+ * to none, so an execution is never split and retention drops whole days. Spans are keyed by
+ * `(execution, span_id)` within a part, so the tables can be distributed by execution (Citus)
+ * without changing a key. Executions are one small row each, rewritten in place; flow counts,
+ * time rollups and the trigram search index follow in the same transaction. Versions are rows of
+ * `flowtrace_schema`; never edit a released one, add the next.
+ */
+export const SCHEMA_VERSION = 1;
+
+/** Serialises schema changes and partition upkeep across collectors (pg_advisory_xact_lock key). */
+export const SCHEMA_LOCK = 0x666c6f77; // 'flow'
+
+const MIGRATIONS: Record<number, string> = {
+  1: `
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+    -- The resource and scope spans came with, stored once, found by a digest of both (a
+    -- resource can be longer than a b-tree entry may be).
+    CREATE TABLE origins (
+      id       serial PRIMARY KEY,
+      digest   text NOT NULL UNIQUE,
+      resource text NOT NULL,
+      scope    text NOT NULL
+    );
+
+    -- role: 0 step, 1 the execution's own span, 2 its start marker, 3 anything else.
+    -- execution is 0 for a span of no execution. format: 1 protobuf, 2 JSON (as in SQLite).
+    CREATE TABLE spans (
+      part       integer NOT NULL,
+      execution  bigint NOT NULL,
+      span_id    bytea NOT NULL,
+      trace_id   bytea NOT NULL,
+      role       smallint NOT NULL,
+      parent_id  bytea,
+      step_index integer,
+      start_ms   double precision NOT NULL,
+      origin     integer NOT NULL,
+      format     smallint NOT NULL,
+      body       bytea NOT NULL,
+      PRIMARY KEY (part, execution, span_id)
+    ) PARTITION BY RANGE (part);
+    CREATE TABLE spans_default PARTITION OF spans DEFAULT;
+    CREATE INDEX spans_of_trace ON spans (trace_id);
+
+    CREATE TABLE flows (
+      id         serial PRIMARY KEY,
+      flow_id    text NOT NULL UNIQUE,
+      flow_name  text NOT NULL,
+      pending    bigint NOT NULL DEFAULT 0,
+      fulfilled  bigint NOT NULL DEFAULT 0,
+      error      bigint NOT NULL DEFAULT 0,
+      deleted_at double precision
+    );
+
+    -- As in SQLite: flow and status stay NULL until the execution's head arrives. part is set by
+    -- its first spans. search: the text of its parameters that q matches.
+    CREATE TABLE executions (
+      id           bigserial PRIMARY KEY,
+      execution_id text NOT NULL UNIQUE,
+      part         integer,
+      flow         integer,
+      status       smallint,
+      started_at   double precision,
+      duration_ms  double precision,
+      deadline     double precision,
+      service      text,
+      seq          bigint,
+      summary      text NOT NULL,
+      outcome      text,
+      search       text
+    );
+    CREATE INDEX executions_list ON executions (flow, started_at DESC, id DESC) WHERE flow IS NOT NULL;
+    CREATE INDEX executions_list_status ON executions (flow, status, started_at DESC, id DESC) WHERE flow IS NOT NULL;
+    CREATE INDEX executions_pending_deadline ON executions (deadline) WHERE status = 0;
+    CREATE INDEX executions_pending_service ON executions (service) WHERE status = 0;
+    CREATE INDEX executions_started ON executions (started_at);
+    CREATE UNIQUE INDEX executions_seq ON executions (seq) WHERE seq IS NOT NULL;
+    CREATE INDEX executions_search ON executions USING gin (search gin_trgm_ops) WHERE search IS NOT NULL;
+
+    -- One row: the last change sequence number handed out. Its row lock, held from handing out
+    -- numbers to commit, makes the numbers commit in order across collectors.
+    CREATE TABLE changes (
+      one boolean PRIMARY KEY DEFAULT true CHECK (one),
+      seq bigint NOT NULL
+    );
+    INSERT INTO changes (seq) VALUES (0);
+
+    CREATE TABLE counts (
+      flow   integer NOT NULL,
+      grain  integer NOT NULL,
+      bucket double precision NOT NULL,
+      status smallint NOT NULL,
+      n      bigint NOT NULL,
+      PRIMARY KEY (flow, grain, bucket, status)
+    );
+
+    CREATE TABLE durations (
+      flow   integer NOT NULL,
+      grain  integer NOT NULL,
+      bucket double precision NOT NULL,
+      bin    integer NOT NULL,
+      n      bigint NOT NULL,
+      PRIMARY KEY (flow, grain, bucket, bin)
+    );
+
+    CREATE TABLE instances (
+      service_name text NOT NULL,
+      instance_id  text NOT NULL,
+      started_at   double precision NOT NULL,
+      PRIMARY KEY (service_name, instance_id)
+    );
+  `,
+};
+
+/**
+ * Creates or upgrades the schema in one transaction under an advisory lock, so collectors
+ * started at once take turns and the later ones find it done.
+ */
+export async function migrate(client: PoolClient): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS flowtrace_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM flowtrace_schema');
+    const version = rows[0]?.version ?? 0;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `the database was written by a newer flowtrace collector (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade the collector`,
+      );
+    }
+    for (let next = version + 1; next <= SCHEMA_VERSION; next++) {
+      await client.query(MIGRATIONS[next]!);
+      await client.query('INSERT INTO flowtrace_schema (version) VALUES ($1)', [next]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}

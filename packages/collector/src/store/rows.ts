@@ -1,0 +1,58 @@
+import * as sc from '@flowtrace/tracer/semconv';
+import { decodeStoredSpan } from '../otlp/protobuf.js';
+import type { Attributes, Span } from '../otlp/span.js';
+import type { Outcome, SpanRole } from '../records/aggregate.js';
+import type { StoredExecution } from './engine.js';
+
+/**
+ * How every engine stores spans and executions. A span: its role as a small code, and its body as it came — a
+ * protobuf span's own bytes, or a JSON span without the resource and scope kept beside it.
+ */
+export const ROLE_CODE: Record<SpanRole, number> = { step: 0, root: 1, marker: 2, 'instance-start': 3, 'other-marker': 3 };
+export const FORMAT_PROTOBUF = 1;
+export const FORMAT_JSON = 2;
+
+export interface Origin {
+  resource: Attributes;
+  scope: Span['scope'];
+}
+
+export function bodyOf(span: Span, wire: Uint8Array | undefined): { format: number; body: Uint8Array } {
+  if (wire) return { format: FORMAT_PROTOBUF, body: wire };
+  const { resource: _resource, scope: _scope, ...own } = span;
+  return { format: FORMAT_JSON, body: Buffer.from(JSON.stringify(own)) };
+}
+
+export function decodeBody(format: number, body: Uint8Array, origin: Origin): Span {
+  if (format === FORMAT_PROTOBUF) return decodeStoredSpan(body, origin.resource, origin.scope);
+  return { ...(JSON.parse(Buffer.from(body).toString('utf8')) as Omit<Span, 'resource' | 'scope'>), resource: origin.resource, scope: origin.scope };
+}
+
+/** A span's start in ms, with fraction; the same value as nanosToMillis, without BigInt on the append path. */
+export function startMsOf(span: Span): number {
+  const nanos = span.startTimeUnixNano;
+  const digits = nanos.length;
+  if (digits <= 6) return Number(nanos) / 1e6;
+  return Number(nanos.slice(0, digits - 6)) + Number(nanos.slice(digits - 6)) / 1e6;
+}
+
+export function stepIndexOf(span: Span): number | null {
+  const index = span.attributes[sc.ATTR_STEP_INDEX];
+  return typeof index === 'number' ? index : null;
+}
+
+/** An execution row as every engine keeps it: key, id, and its summary and outcome as JSON. */
+export interface ExecutionRow {
+  id: number;
+  execution_id: string;
+  summary: string;
+  outcome: string | null;
+}
+
+export const EXECUTION_COLUMNS = 'id, execution_id, summary, outcome';
+
+export function storedExecution(row: ExecutionRow): StoredExecution {
+  const execution: StoredExecution = { key: row.id, id: row.execution_id, summary: JSON.parse(row.summary) };
+  if (row.outcome) execution.outcome = JSON.parse(row.outcome) as Outcome;
+  return execution;
+}

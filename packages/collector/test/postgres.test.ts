@@ -1,0 +1,17 @@
+import { afterAll, beforeAll } from 'vitest';
+import { PostgresEngine } from '../src/store/postgres/engine.js';
+import { engineContract } from './support/engine-contract.js';
+import { startPostgres, type PostgresServer } from './support/postgres.js';
+
+let server: PostgresServer;
+beforeAll(async () => {
+  server = await startPostgres();
+}, 120_000);
+afterAll(async () => {
+  await server?.close();
+});
+
+engineContract('PostgreSQL', async () => {
+  const engine = new PostgresEngine({ url: await server.createDatabase() });
+  return { engine, cleanup: async () => {} };
+});
