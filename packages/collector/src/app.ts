@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import cors from '@koa/cors';
@@ -13,20 +12,27 @@ import { Reconciler } from './reconcile.js';
 import { apiRoutes } from './routes/api.js';
 import { emptyStats, ingestRoute, type IngestStats } from './routes/ingest.js';
 import { openApiDocument } from './routes/openapi.js';
-import { CHANGE_EVENT, streamRoute } from './routes/stream.js';
+import { streamRoute } from './routes/stream.js';
 import { findViewerBundle, VIEWER_PATH, viewerRoutes } from './routes/viewer.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GroupCommit } from './ingest/group-commit.js';
 import { routeSpans } from './ingest/route.js';
 import { ExecutionRules } from './ingest/rules.js';
 import { upgradeHistory } from './ingest/upgrade.js';
+import { ChangeFeed } from './read/change-feed.js';
 import { ExecutionReader } from './read/executions.js';
 import type { ExecutionChange, StorageEngine } from './store/engine.js';
-import { SqliteEngine } from './store/sqlite/engine.js';
+import { openEngine, type PostgresPoolOptions } from './store/open.js';
 
 export interface CollectorOptions {
-  /** SQLite file. Default `./flowtrace.db`. Ignored when `engine` is given. */
-  dbPath?: string;
+  /**
+   * Where history is kept: a SQLite file path, or a `postgres://` / `postgresql://` URL for a
+   * PostgreSQL database several collectors can share. Default `./flowtrace.db`. Ignored when
+   * `engine` is given.
+   */
+  db?: string;
+  /** Pool size and timeouts when `db` is PostgreSQL. */
+  postgres?: PostgresPoolOptions;
   engine?: StorageEngine;
   /** Keep executions this many days, then delete them in small batches. Default: keep forever. */
   retainDays?: number;
@@ -65,8 +71,8 @@ export interface Collector {
   reader: ExecutionReader;
   /** Settles when history from an older release has been converted (at once when there is none). */
   ready: Promise<void>;
-  /** Emits `execution-change` with each {@link ExecutionChange}. */
-  changes: EventEmitter;
+  /** Emits `execution-change` with each {@link ExecutionChange}, in change order, whoever wrote it. */
+  changes: ChangeFeed;
   forwarder: Forwarder;
   /** What ingest did since start (also in GET /healthz). */
   stats: IngestStats;
@@ -107,14 +113,11 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const now = options.now ?? Date.now;
   const log = options.log ?? ((message: string) => console.error(`[flowtrace-collector] ${message}`));
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const engine = options.engine ?? new SqliteEngine({ path: options.dbPath ?? './flowtrace.db' });
+  const engine = options.engine ?? openEngine(options.db ?? './flowtrace.db', options.postgres ?? {}, log);
   const rules = new ExecutionRules(engine, timeoutMs);
   const reader = new ExecutionReader(engine, timeoutMs);
-  const changes = new EventEmitter();
-  changes.setMaxListeners(0);
-  const publish = (list: ExecutionChange[]) => {
-    for (const change of list) changes.emit(CHANGE_EVENT, change);
-  };
+  const changes = new ChangeFeed(engine, reader, (error) => log(`live changes could not be read: ${String(error)}`));
+  const publish = (list: ExecutionChange[]) => changes.committed(list);
   const forwarder = new Forwarder(options.forward ?? []);
   const decoder = createDecoder(options.decodeThreads ?? 0);
   const stats = emptyStats();
@@ -231,6 +234,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       }
       eventLoop.disable();
       await ready;
+      await changes.settled();
       await forwarder.shutdown();
       await decoder.close();
       await engine.close();

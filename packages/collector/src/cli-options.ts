@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import { isPostgresUrl } from './store/open.js';
 
 export const HELP = `flowtrace-collector — OTLP/HTTP in, flowtrace execution records out
 
@@ -9,7 +10,11 @@ Usage: flowtrace-collector [options]
 
   --port <n>            port to listen on (default 4318, the OTLP/HTTP port)
   --host <address>      address to bind (default 127.0.0.1; others need --token or --insecure)
-  --db <path>           SQLite file (default ./flowtrace.db)
+  --db <path|url>       SQLite file (default ./flowtrace.db), or a postgres:// URL: several
+                        collectors can share one PostgreSQL database
+  --db-pool <n>         PostgreSQL connections per collector (default 10)
+  --db-connect-timeout <duration>    wait this long for a PostgreSQL connection, then answer 503 (default 5s)
+  --db-statement-timeout <duration>  cancel a PostgreSQL statement after this long (default 30s)
   --timeout <duration>  budget of executions that declare none: 300000, 90s, 5m, 1h (default 5m)
   --retain-days <n>     delete executions that started more than n days ago (default: keep all)
   --forward <url>       also send what is received to this OTLP/HTTP endpoint (repeatable)
@@ -21,9 +26,8 @@ Usage: flowtrace-collector [options]
   --insecure            allow a non-loopback --host without a token
   -h, --help            show this help
 
-Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS,
-FLOWTRACE_FORWARD
-(comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_DECODE_THREADS,
+Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_DB_POOL, FLOWTRACE_DB_CONNECT_TIMEOUT,
+FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_DECODE_THREADS,
 FLOWTRACE_TRACE_URL and FLOWTRACE_INSECURE=true set the same options.
 `;
 
@@ -57,6 +61,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         port: { type: 'string' },
         host: { type: 'string' },
         db: { type: 'string' },
+        'db-pool': { type: 'string' },
+        'db-connect-timeout': { type: 'string' },
+        'db-statement-timeout': { type: 'string' },
         timeout: { type: 'string' },
         'retain-days': { type: 'string' },
         forward: { type: 'string', multiple: true },
@@ -91,12 +98,25 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   if (retainDays !== undefined && !/^[1-9]\d{0,5}$/.test(retainDays)) {
     throw new UsageError(`--retain-days must be a whole number of days, 1 or more (got "${retainDays}")`);
   }
+  const db = v.db ?? env.FLOWTRACE_DB ?? './flowtrace.db';
+  const pool = v['db-pool'] ?? env.FLOWTRACE_DB_POOL;
+  if (pool !== undefined && !/^[1-9]\d{0,3}$/.test(pool)) throw new UsageError(`--db-pool must be a whole number of connections, 1 or more (got "${pool}")`);
+  const connectTimeout = v['db-connect-timeout'] ?? env.FLOWTRACE_DB_CONNECT_TIMEOUT;
+  const statementTimeout = v['db-statement-timeout'] ?? env.FLOWTRACE_DB_STATEMENT_TIMEOUT;
+  if ((pool ?? connectTimeout ?? statementTimeout) !== undefined && !isPostgresUrl(db)) {
+    throw new UsageError('--db-pool, --db-connect-timeout and --db-statement-timeout apply to PostgreSQL: give --db a postgres:// URL');
+  }
   return {
     help: v.help === true,
     port: parsePort(v.port ?? env.FLOWTRACE_PORT ?? '4318'),
     host,
     options: {
-      dbPath: v.db ?? env.FLOWTRACE_DB ?? './flowtrace.db',
+      db,
+      postgres: {
+        ...(pool ? { poolSize: Number(pool) } : {}),
+        ...(connectTimeout ? { connectTimeoutMs: parseDuration(connectTimeout, '--db-connect-timeout') } : {}),
+        ...(statementTimeout ? { statementTimeoutMs: parseDuration(statementTimeout, '--db-statement-timeout') } : {}),
+      },
       timeoutMs: timeout ? parseDuration(timeout, '--timeout') : DEFAULT_TIMEOUT_MS,
       ...(retainDays ? { retainDays: Number(retainDays) } : {}),
       decodeThreads: decodeThreads === undefined ? Math.max(1, Math.min(4, availableParallelism() - 1)) : Number(decodeThreads),

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { createCollector } from './app.js';
 import { HELP, parseCli, UsageError } from './cli-options.js';
+import { describeDb } from './store/open.js';
+import { PostgresEngine } from './store/postgres/engine.js';
 import { DatabaseInUseError } from './store/sqlite/engine.js';
 
 async function main(): Promise<void> {
@@ -32,7 +34,12 @@ async function main(): Promise<void> {
     await collector.close();
     process.exit(1);
   }
-  process.stdout.write(`flowtrace collector listening on ${url} (OTLP/HTTP at ${url}/v1/traces, database ${config.options.dbPath})\n`);
+  process.stdout.write(`flowtrace collector listening on ${url} (OTLP/HTTP at ${url}/v1/traces, database ${describeDb(config.options.db)})\n`);
+  if (collector.engine instanceof PostgresEngine) {
+    collector.engine.ready().catch((error: unknown) =>
+      process.stderr.write(`flowtrace-collector: PostgreSQL is not ready (${(error as Error).message}); answering 503 until it is\n`),
+    );
+  }
   for (const target of config.options.forward) process.stdout.write(`forwarding to ${target}\n`);
 
   let stopping = false;

@@ -1,6 +1,8 @@
 export { createCollector, type Collector, type CollectorOptions } from './app.js';
 export { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from './defaults.js';
 export type * from './store/engine.js';
+export { StorageUnavailableError } from './store/engine.js';
+export { PostgresEngine, type PostgresEngineOptions } from './store/postgres/engine.js';
 export { SqliteEngine, DatabaseInUseError, type SqliteEngineOptions } from './store/sqlite/engine.js';
 export { ExecutionRules } from './ingest/rules.js';
 export { routeSpans } from './ingest/route.js';

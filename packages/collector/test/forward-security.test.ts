@@ -103,10 +103,10 @@ describe('command line', () => {
     expect(config).toMatchObject({
       port: 5000,
       host: '127.0.0.1',
-      options: { dbPath: './flowtrace.db', timeoutMs: 90_000, forward: ['http://j:4318', 'http://k:4318'], corsOrigins: [] },
+      options: { db: './flowtrace.db', timeoutMs: 90_000, forward: ['http://j:4318', 'http://k:4318'], corsOrigins: [] },
     });
     const fromEnv = parseCli([], { FLOWTRACE_DB: '/data/f.db', FLOWTRACE_TIMEOUT: '2m', FLOWTRACE_CORS_ORIGINS: 'http://a, http://b' });
-    expect(fromEnv.options).toMatchObject({ dbPath: '/data/f.db', timeoutMs: 120_000, corsOrigins: ['http://a', 'http://b'] });
+    expect(fromEnv.options).toMatchObject({ db: '/data/f.db', timeoutMs: 120_000, corsOrigins: ['http://a', 'http://b'] });
   });
 
   it('refuses bad flags with a clear message', () => {

@@ -27,10 +27,10 @@ const work = flow({ name: 'steady', input: custom<{ n: number }>(), output: cust
 describe('a collector outage', () => {
   it('loses no execution when the collector is down for 5 seconds and comes back (startTracing defaults)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flowtrace-outage-'));
-    const dbPath = join(dir, 'flowtrace.db');
+    const db = join(dir, 'flowtrace.db');
     const port = await freePort();
     const start = async () => {
-      const collector = createCollector({ dbPath, reconcileIntervalMs: 0, log: () => {} });
+      const collector = createCollector({ db, reconcileIntervalMs: 0, log: () => {} });
       await collector.listen(port, '127.0.0.1');
       return collector;
     };

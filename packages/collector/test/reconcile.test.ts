@@ -39,7 +39,7 @@ describe('timeout reconciliation (injected clock)', () => {
   it('turns a pending execution into error/timeout once its budget has passed', async () => {
     const { marker, id, startedAt } = await oneExecution();
     let now = startedAt + 1000;
-    const collector = createCollector({ dbPath: ':memory:', now: () => now, reconcileIntervalMs: 0, log: () => {} });
+    const collector = createCollector({ db: ':memory:', now: () => now, reconcileIntervalMs: 0, log: () => {} });
     await history(collector).ingest([marker], now);
     expect((await history(collector).getExecution(id))?.status).toBe('pending');
 

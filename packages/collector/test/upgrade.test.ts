@@ -16,7 +16,7 @@ describe('opening a database written by the first release (schema 1)', () => {
     const path = join(dir, 'flowtrace.db');
     copyFileSync(new URL('./fixtures/schema-1.db', import.meta.url), path);
     const logs: string[] = [];
-    const collector = createCollector({ dbPath: path, reconcileIntervalMs: 0, log: (m) => logs.push(m) });
+    const collector = createCollector({ db: path, reconcileIntervalMs: 0, log: (m) => logs.push(m) });
     await collector.ready;
     const url = await collector.listen(0);
     expect(logs.join('\n')).toMatch(/upgrading 6 executions .* in the background[\s\S]*upgrade finished: 6 executions converted/);

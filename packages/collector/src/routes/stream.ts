@@ -1,11 +1,10 @@
 import { PassThrough } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import type { Context } from 'koa';
+import { CHANGE_EVENT } from '../read/change-feed.js';
 import type { ExecutionReader } from '../read/executions.js';
 import type { ExecutionChange, StorageEngine } from '../store/engine.js';
 import { single } from './params.js';
-
-export const CHANGE_EVENT = 'execution-change';
 const KEEP_ALIVE_MS = 15_000;
 const REPLAY_LIMIT = 10_000;
 

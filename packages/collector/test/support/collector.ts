@@ -6,13 +6,13 @@ import { createCollector, type CollectorOptions } from '../../src/app.js';
 /** A real collector on a loopback port with a real SQLite file in a fresh temp directory. */
 export async function startCollector(options: CollectorOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowtrace-test-'));
-  const dbPath = join(dir, 'flowtrace.db');
-  const collector = createCollector({ dbPath, reconcileIntervalMs: 0, log: () => {}, ...options });
+  const db = join(dir, 'flowtrace.db');
+  const collector = createCollector({ db, reconcileIntervalMs: 0, log: () => {}, ...options });
   const url = await collector.listen(0, '127.0.0.1');
   return {
     collector,
     url,
-    dbPath,
+    db,
     dir,
     async close() {
       await collector.close();

@@ -63,7 +63,7 @@ export const bulkImport = flow({ name: 'bulk-import', input: custom<{ chunks: nu
  */
 export async function startStack(options: CollectorOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowtrace-viewer-'));
-  const collector = createCollector({ dbPath: join(dir, 'flowtrace.db'), viewerBundle: BUNDLE, reconcileIntervalMs: 0, log: () => {}, ...options });
+  const collector = createCollector({ db: join(dir, 'flowtrace.db'), viewerBundle: BUNDLE, reconcileIntervalMs: 0, log: () => {}, ...options });
   const url = await collector.listen(0, '127.0.0.1');
   const tracing = startTracing({ serviceName: 'shop', collectorUrl: url, collectorProtocol: 'http/json', collectorBatch: { scheduledDelayMillis: 50, maxQueueSize: 65_536 } });
   const scope = createScope({ extensions: [createTracingExtension()] });
