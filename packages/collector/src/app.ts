@@ -162,6 +162,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     ctx.body = {
       status: 'ok',
       ingest: { ...stats, waiting: commits.waiting },
+      reconcile: { ...reconciler.stats },
       eventLoop: { maxMs: eventLoop.max / 1e6, p99Ms: eventLoop.percentile(99) / 1e6 },
     };
   });

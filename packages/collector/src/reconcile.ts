@@ -7,6 +7,8 @@ import type { ExecutionChange } from './store/engine.js';
 export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<ExecutionChange[]> | undefined;
+  /** What the passes did since start (also in GET /healthz). */
+  readonly stats = { passes: 0, decided: 0, failed: 0 };
 
   constructor(
     private readonly pass: () => Promise<ExecutionChange[]>,
@@ -15,7 +17,19 @@ export class Reconciler {
 
   /** One pass; returns what changed. Passes never overlap. */
   run(): Promise<ExecutionChange[]> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
+    this.running ??= this.pass()
+      .then(
+        (changes) => {
+          this.stats.passes++;
+          this.stats.decided += changes.length;
+          return changes;
+        },
+        (error: unknown) => {
+          this.stats.failed++;
+          throw error;
+        },
+      )
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 

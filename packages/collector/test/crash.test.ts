@@ -1,31 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startCli as startCliWith } from './support/cli.js';
 import { checkoutSpans, memoryProvider, protobufBody } from './support/traced.js';
 
-const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'flowtrace-crash-'));
 const dbPath = join(dir, 'flowtrace.db');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Starts the real CLI in its own process and waits for the URL it prints. */
-function startCli(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, '--port', '0', '--db', dbPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+?) /.exec(output);
-      if (match) resolve({ child, url: match[1]! });
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`collector exited with ${code}: ${output}`)));
-  });
-}
+const startCli = () => startCliWith(['--db', dbPath]);
 
 describe('crash safety', () => {
   it('keeps every acknowledged span through repeated SIGKILLs under load, and the database stays sound', async () => {

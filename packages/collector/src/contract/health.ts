@@ -14,6 +14,14 @@ export const Health = Type.Object(
       commits: Type.Integer({ minimum: 0, description: 'Transactions that stored them: concurrent requests share one' }),
       waiting: Type.Integer({ minimum: 0, description: 'Spans received and waiting for the next transaction, now' }),
     }),
+    reconcile: Type.Object(
+      {
+        passes: Type.Integer({ minimum: 0, description: 'Timeout passes this collector completed' }),
+        decided: Type.Integer({ minimum: 0, description: 'Executions those passes decided (timed out); each is decided by one collector only' }),
+        failed: Type.Integer({ minimum: 0, description: 'Passes that could not run (database unreachable)' }),
+      },
+      { description: 'The timeout rule, run every few seconds' },
+    ),
     eventLoop: Type.Object(
       { maxMs: Type.Number({ minimum: 0 }), p99Ms: Type.Number({ minimum: 0 }) },
       { description: "The collector's event-loop delay since it started (perf_hooks.monitorEventLoopDelay)" },
