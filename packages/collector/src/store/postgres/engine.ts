@@ -122,12 +122,17 @@ export class PostgresEngine implements StorageEngine {
       throw unavailable(error);
     }
     let broken: Error | undefined;
+    // A connection the server ends while it is checked out says so as an event: without a
+    // listener it would end the process.
+    const lost = (error: Error) => (broken = error);
+    client.on('error', lost);
     try {
       return await fn(client);
     } catch (error) {
-      if (isUnavailable(error)) broken = error as Error;
+      if (isUnavailable(error)) broken ??= error as Error;
       throw unavailable(error);
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }
