@@ -5,7 +5,7 @@ import { custom, flow } from '@pumped-fn/core-next';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from './support/cli.js';
 import { getJson, startCollector } from './support/collector.js';
-import { startPostgres, type PostgresServer } from './support/postgres.js';
+import { startPostgres, type PostgresServer } from '@flowtrace/postgres-server';
 import { openStream, type SseEvent } from './support/sse.js';
 import { checkoutSpans, jsonBody, memoryProvider, protobufBody } from './support/traced.js';
 

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from './support/cli.js';
 import { getJson } from './support/collector.js';
-import { startPostgres, type PostgresServer } from './support/postgres.js';
+import { startPostgres, type PostgresServer } from '@flowtrace/postgres-server';
 import { checkoutSpans, memoryProvider, protobufBody } from './support/traced.js';
 
 let server: PostgresServer;

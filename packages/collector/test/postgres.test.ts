@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { PostgresEngine } from '../src/store/postgres/engine.js';
 import { engineContract } from './support/engine-contract.js';
-import { startPostgres, type PostgresServer } from './support/postgres.js';
+import { startPostgres, type PostgresServer } from '@flowtrace/postgres-server';
 
 let server: PostgresServer;
 beforeAll(async () => {
