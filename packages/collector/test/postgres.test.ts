@@ -1,7 +1,13 @@
-import { afterAll, beforeAll } from 'vitest';
-import { PostgresEngine } from '../src/store/postgres/engine.js';
-import { engineContract } from './support/engine-contract.js';
+import pg from 'pg';
 import { startPostgres, type PostgresServer } from '@flowtrace/postgres-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routeSpans } from '../src/ingest/route.js';
+import { ExecutionRules } from '../src/ingest/rules.js';
+import type { Span } from '../src/otlp/span.js';
+import { PostgresEngine } from '../src/store/postgres/engine.js';
+import { createPartitions, dayOf, DAY } from '../src/store/postgres/partitions.js';
+import { engineContract } from './support/engine-contract.js';
+import { checkoutSpans, memoryProvider, normalized } from './support/traced.js';
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -14,4 +20,83 @@ afterAll(async () => {
 engineContract('PostgreSQL', async () => {
   const engine = new PostgresEngine({ url: await server.createDatabase() });
   return { engine, cleanup: async () => {} };
+});
+
+async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('the PostgreSQL schema', () => {
+  it('is created once when several collectors start at once, and kept by later starts', async () => {
+    const url = await server.createDatabase();
+    const engines = Array.from({ length: 4 }, () => new PostgresEngine({ url }));
+    await Promise.all(engines.map((engine) => engine.ready()));
+    expect(await sql(url, 'SELECT version FROM flowtrace_schema')).toEqual([{ version: 1 }]);
+    const again = new PostgresEngine({ url });
+    await again.ready();
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM flowtrace_schema')).toEqual([{ n: 1 }]);
+    // Day partitions exist around today, so no day starts without one.
+    const today = new Date(dayOf(Date.now()) * DAY).toISOString().slice(0, 10).replace(/-/g, '_');
+    expect((await sql<{ name: string }>(url, `SELECT relname AS name FROM pg_class WHERE relname LIKE 'spans_2%'`)).map((r) => r.name)).toContain(`spans_${today}`);
+    await Promise.all([...engines, again].map((engine) => engine.close()));
+  });
+
+  it('refuses a database written by a newer collector, saying what to do', async () => {
+    const url = await server.createDatabase();
+    const first = new PostgresEngine({ url });
+    await first.ready();
+    await first.close();
+    await sql(url, 'INSERT INTO flowtrace_schema (version) VALUES (99)');
+    const engine = new PostgresEngine({ url });
+    await expect(engine.ready()).rejects.toThrow(/newer flowtrace collector \(schema 99, this one knows 1\); upgrade the collector/);
+    await engine.close();
+  });
+
+  it('keeps an execution in one partition, and retention drops whole days', async () => {
+    const url = await server.createDatabase();
+    const engine = new PostgresEngine({ url });
+    await engine.ready();
+    const rules = new ExecutionRules(engine, 60_000);
+    // Spans of executions that ran three days ago (times moved back), and of one today.
+    const shift = (spans: Span[], days: number): Span[] =>
+      spans.map((s) => ({
+        ...s,
+        startTimeUnixNano: String(BigInt(s.startTimeUnixNano) - BigInt(days * DAY) * 1_000_000n),
+        endTimeUnixNano: String(BigInt(s.endTimeUnixNano) - BigInt(days * DAY) * 1_000_000n),
+      }));
+    const provider = memoryProvider();
+    const old = shift(normalized(await checkoutSpans([{ sku: 'old-1', qty: 1 }, { sku: 'old-2', qty: 2 }], provider)), 3);
+    const recent = normalized(await checkoutSpans([{ sku: 'recent', qty: 1 }], provider));
+    await provider.provider.shutdown();
+    const oldDay = dayOf(Date.now() - 3 * DAY);
+    const pool = new pg.Pool({ connectionString: url });
+    const client = await pool.connect();
+    await createPartitions(client, [oldDay], () => {});
+    client.release();
+    await pool.end();
+    // Steps first, their head later: the execution stays in the partition its first spans chose.
+    const steps = old.filter((s) => s.attributes['flowtrace.execution.root'] !== true);
+    await rules.ingest(routeSpans({ spans: steps, rejected: 0, reasons: [] }), Date.now());
+    await rules.ingest(routeSpans({ spans: [...old, ...recent], rejected: 0, reasons: [] }), Date.now());
+    const parts = await sql<{ part: number; n: number }>(url, 'SELECT part, count(*)::int AS n FROM spans GROUP BY part ORDER BY part');
+    expect(parts).toEqual([
+      { part: oldDay, n: old.length },
+      { part: dayOf(Date.now()), n: recent.length },
+    ]);
+    const oldTable = `spans_${new Date(oldDay * DAY).toISOString().slice(0, 10).replace(/-/g, '_')}`;
+    expect(await sql(url, `SELECT count(*)::int AS n FROM ${oldTable}`)).toEqual([{ n: old.length }]);
+
+    expect(await engine.transaction((tx) => tx.removeStartedBefore(Date.now() - 2 * DAY, 100))).toBe(2);
+    expect(await sql(url, `SELECT relname FROM pg_class WHERE relname = $1`, [oldTable])).toEqual([]);
+    expect(await engine.trace(old[0]!.traceId)).toEqual([]);
+    expect(await engine.trace(recent[0]!.traceId)).toHaveLength(recent.length);
+    expect((await engine.listFlows())[0]!.executionCount).toBe(1);
+    await engine.close();
+  });
 });
