@@ -116,6 +116,16 @@ describe('command line', () => {
     expect(() => parseCli(['--host', '0.0.0.0'], {})).toThrow('refusing to listen on 0.0.0.0 without a token');
     expect(parseCli(['--host', '0.0.0.0', '--insecure'], {}).host).toBe('0.0.0.0');
     expect(parseCli(['--host', '0.0.0.0'], { FLOWTRACE_TOKEN: 't' }).options.token).toBe('t');
+    expect(() => parseCli(['--db-pool', '0', '--db', 'postgres://h/db'], {})).toThrow('--db-pool must be a whole number of connections, 1 or more (got "0")');
+    expect(() => parseCli(['--db-pool', '4'], {})).toThrow('apply to PostgreSQL: give --db a postgres:// URL');
+    expect(() => parseCli(['--db', 'postgres://h/db', '--db-connect-timeout', 'later'], {})).toThrow('--db-connect-timeout must be a duration');
+  });
+
+  it('takes a postgres:// or postgresql:// URL for --db, with pool and timeouts', () => {
+    const config = parseCli(['--db', 'postgresql://u:p@db:5432/flowtrace', '--db-pool', '4', '--db-statement-timeout', '10s'], {});
+    expect(config.options).toMatchObject({ db: 'postgresql://u:p@db:5432/flowtrace', postgres: { poolSize: 4, statementTimeoutMs: 10_000 } });
+    const fromEnv = parseCli([], { FLOWTRACE_DB: 'postgres://db/f', FLOWTRACE_DB_CONNECT_TIMEOUT: '2s' });
+    expect(fromEnv.options).toMatchObject({ db: 'postgres://db/f', postgres: { connectTimeoutMs: 2000 } });
   });
 });
 

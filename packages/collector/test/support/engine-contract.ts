@@ -204,6 +204,8 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       expect((await engine.listExecutions({ flowId: 'main', q: 'c-1234"', offset: 0, limit: 5 })).executions.map((e) => e.id)).toEqual(
         main.some((r) => r.id === 'x1234') ? ['x1234'] : [],
       );
+      // Wildcards of the database's own pattern syntax are text like any other.
+      for (const q of ['%%%', '___', 'c-1%']) expect((await engine.listExecutions({ flowId: 'main', q, offset: 0, limit: 5 })).total, q).toBe(0);
       expect(await engine.listExecutions({ flowId: 'nothing', offset: 0, limit: 5 })).toEqual({ executions: [], total: 0 });
     });
 
