@@ -1,38 +1,19 @@
-import { once } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { custom, flow } from '@pumped-fn/core-next';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli } from './support/cli.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { getJson, startCollector } from './support/collector.js';
-import { startPostgres, type PostgresServer } from '@flowtrace/postgres-server';
+import { postgresForCollectors, stopCollector } from './support/postgres-collectors.js';
 import { openStream, type SseEvent } from './support/sse.js';
 import { checkoutSpans, jsonBody, memoryProvider, protobufBody } from './support/traced.js';
 
-let server: PostgresServer;
-const children: ChildProcess[] = [];
+const pg15 = postgresForCollectors();
 const provider = memoryProvider('shop', 'instance-a');
-
-beforeAll(async () => {
-  server = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await provider.provider.shutdown();
-  await server?.close();
-});
+afterAll(() => provider.provider.shutdown());
 
 /** Two collector processes on one fresh database. */
 async function twoCollectors(...args: string[]) {
-  const db = await server.createDatabase();
-  const [a, b] = await Promise.all([startCli(['--db', db, ...args]), startCli(['--db', db, ...args])]);
-  children.push(a.child, b.child);
-  return { db, a: a.url, b: b.url, children: [a.child, b.child] };
-}
-
-async function stop(child: ChildProcess) {
-  child.kill('SIGINT');
-  if (child.exitCode === null) await once(child, 'exit');
+  const [a, b] = await pg15.collectors(2, await pg15.server.createDatabase(), ...args);
+  return { a: a!.url, b: b!.url, children: [a!.child, b!.child] };
 }
 
 /** A deterministic shuffle, so a failure can be replayed. */
@@ -114,7 +95,7 @@ describe('several collectors on one PostgreSQL database', () => {
     };
     expect(await flows(b)).toEqual(await flows(reference.url));
     await reference.close();
-    await Promise.all(pair.map(stop));
+    await Promise.all(pair.map(stopCollector));
   });
 
   it('streams to a browser on one collector what another ingested, in one change order that resumes on either', async () => {
@@ -150,7 +131,7 @@ describe('several collectors on one PostgreSQL database', () => {
     await resumed.next(() => resumed.events.length >= latest.size, 10_000);
     expect(new Map(resumed.events.map((e) => [JSON.parse(e.data).id as string, Number(e.id)]))).toEqual(latest);
     for (const stream of [onA, onB, resumed]) stream.close();
-    await Promise.all(pair.map(stop));
+    await Promise.all(pair.map(stopCollector));
   });
 
   it('decides a timeout once, however many collectors reconcile', async () => {
@@ -184,6 +165,6 @@ describe('several collectors on one PostgreSQL database', () => {
     expect(timedOut()).toHaveLength(20);
     expect(stream.events.length).toBe(eventsBefore);
     stream.close();
-    await Promise.all(pair.map(stop));
+    await Promise.all(pair.map(stopCollector));
   }, 60_000);
 });

@@ -1,24 +1,12 @@
-import { once } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli } from './support/cli.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { getJson } from './support/collector.js';
-import { startPostgres, type PostgresServer } from '@flowtrace/postgres-server';
+import { postgresForCollectors, stopCollector } from './support/postgres-collectors.js';
 import { checkoutSpans, memoryProvider, protobufBody } from './support/traced.js';
 
-let server: PostgresServer;
-const children: ChildProcess[] = [];
+const pg15 = postgresForCollectors();
 const provider = memoryProvider('shop', 'instance-f');
-
-beforeAll(async () => {
-  server = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await provider.provider.shutdown();
-  await server?.close();
-});
+afterAll(() => provider.provider.shutdown());
 
 interface Batch {
   body: Buffer;
@@ -63,9 +51,8 @@ async function send(targets: () => string[], batch: Batch, seen: { unavailable: 
 
 describe('faults with PostgreSQL', () => {
   it('answers 503 with Retry-After while PostgreSQL restarts, reconnects by itself and loses nothing it acknowledged', async () => {
-    const db = await server.createDatabase();
-    const pair = await Promise.all([startCli(['--db', db, '--db-connect-timeout', '1s']), startCli(['--db', db, '--db-connect-timeout', '1s'])]);
-    children.push(...pair.map((p) => p.child));
+    const db = await pg15.server.createDatabase();
+    const pair = await pg15.collectors(2, db, '--db-connect-timeout', '1s');
     const urls = pair.map((p) => p.url);
     const work = await batches(40);
     const seen = { unavailable: 0, retryAfter: false };
@@ -77,13 +64,13 @@ describe('faults with PostgreSQL', () => {
         const n = next++;
         if (n === 12) {
           // Down mid-ingest, and up again once the collectors were seen refusing.
-          await server.stop('fast');
+          await pg15.server.stop('fast');
           restarted = (async () => {
             await expect.poll(() => seen.unavailable, { timeout: 20_000 }).toBeGreaterThan(0);
             const read = await getJson(`${urls[0]}/api/flows`);
             expect(read.status).toBe(503);
             expect(read.body.message).toMatch(/PostgreSQL database cannot be reached/);
-            await server.start();
+            await pg15.server.start();
           })();
         }
         await send(() => urls, work[n]!, seen);
@@ -102,16 +89,12 @@ describe('faults with PostgreSQL', () => {
       expect(flows.status).toBe(200);
       expect(flows.body.items[0].executionCount).toBe(40 * 6);
     }
-    for (const { child } of pair) {
-      child.kill('SIGINT');
-      await once(child, 'exit');
-    }
+    await Promise.all(pair.map(({ child }) => stopCollector(child)));
   }, 90_000);
 
   it('loses nothing acknowledged when one collector is killed mid-ingest; the other keeps serving', async () => {
-    const db = await server.createDatabase();
-    const pair = await Promise.all([startCli(['--db', db]), startCli(['--db', db])]);
-    children.push(...pair.map((p) => p.child));
+    const db = await pg15.server.createDatabase();
+    const pair = await pg15.collectors(2, db);
     const [victim, survivor] = pair;
     let alive = [victim!.url, survivor!.url];
     const work = await batches(30);
@@ -124,7 +107,7 @@ describe('faults with PostgreSQL', () => {
         if (n === 10) {
           victim!.child.kill('SIGKILL');
           // A load balancer takes it out once its connections fail.
-          void once(victim!.child, 'exit').then(() => (alive = [survivor!.url]));
+          victim!.child.once('exit', () => (alive = [survivor!.url]));
         }
         await send(() => alive, work[n]!, seen);
         for (const id of work[n]!.spanIds) acknowledged.add(id);
@@ -136,7 +119,6 @@ describe('faults with PostgreSQL', () => {
     expect(acknowledged.size).toBe(work.reduce((n, b) => n + b.spanIds.length, 0));
     const flows = await getJson(`${survivor!.url}/api/flows`);
     expect(flows.body.items[0].executionCount).toBe(30 * 6);
-    survivor!.child.kill('SIGINT');
-    await once(survivor!.child, 'exit');
+    await stopCollector(survivor!.child);
   }, 90_000);
 });

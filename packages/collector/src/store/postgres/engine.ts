@@ -432,6 +432,8 @@ class PostgresWriteTx implements WriteTx {
   private readonly newFlows = new Map<string, { key: number; name: string }>();
   private readonly newOrigins = new Map<string, number>();
   private readonly newParts = new Map<number, number>();
+  /** Spans decoded from one scope of one request share their scope object: one lookup for all. */
+  private readonly originOfScope = new WeakMap<object, number>();
   /** Parts of the executions this transaction locked (null: no span stored yet). */
   private readonly partsOf = new Map<number, number | null>();
   private serialised = false;
@@ -552,11 +554,16 @@ class PostgresWriteTx implements WriteTx {
   }
 
   private async originKey(resource: Attributes, scope: Span['scope']): Promise<number> {
+    const same = this.originOfScope.get(scope);
+    if (same !== undefined) return same;
     const resourceText = JSON.stringify(resource);
     const scopeText = JSON.stringify(scope);
     const digest = createHash('sha256').update(resourceText).update('\0').update(scopeText).digest('base64');
     const known = this.originKeys.get(digest) ?? this.newOrigins.get(digest);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.originOfScope.set(scope, known);
+      return known;
+    }
     // DO NOTHING, not DO UPDATE: a row lock on a shared origin would serialise all collectors.
     let [row] = await this.rows<{ id: number }>(
       'INSERT INTO origins (digest, resource, scope) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING RETURNING id',
@@ -564,6 +571,7 @@ class PostgresWriteTx implements WriteTx {
     );
     row ??= (await this.rows<{ id: number }>('SELECT id FROM origins WHERE digest = $1', [digest]))[0];
     this.newOrigins.set(digest, row!.id);
+    this.originOfScope.set(scope, row!.id);
     return row!.id;
   }
 
