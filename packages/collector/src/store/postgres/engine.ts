@@ -505,35 +505,45 @@ class PostgresWriteTx implements WriteTx {
         this.newParts.set(key, part);
       }
     }
+    // Ids and bodies travel as three binary parameters cut apart by the database: an array of
+    // bytea would be sent as hex text, twice the bytes, and parsed again.
+    const n = spans.length;
     const columns = {
-      part: [] as number[], execution: executionOf, spanId: [] as Buffer[], traceId: [] as Buffer[], role: [] as number[],
-      parentId: [] as Array<Buffer | null>, stepIndex: [] as Array<number | null>, startMs: [] as number[], origin: [] as number[],
-      format: [] as number[], body: [] as Uint8Array[],
+      part: new Array<number>(n), role: new Array<number>(n), hasParent: new Array<boolean>(n), stepIndex: new Array<number | null>(n),
+      startMs: new Array<number>(n), origin: new Array<number>(n), format: new Array<number>(n), length: new Array<number>(n),
     };
-    for (let i = 0; i < spans.length; i++) {
+    const ids = Buffer.alloc(n * 32);
+    const bodies: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
       const { span, role, wire } = spans[i]!;
       const key = executionOf[i]!;
       const startMs = startMsOf(span);
       const { format, body } = bodyOf(span, wire);
-      columns.part.push(key === 0 ? dayOf(startMs) : this.partOf(key)!);
-      columns.spanId.push(Buffer.from(span.spanId, 'hex'));
-      columns.traceId.push(Buffer.from(span.traceId, 'hex'));
-      columns.role.push(ROLE_CODE[role]);
-      columns.parentId.push(span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null);
-      columns.stepIndex.push(stepIndexOf(span));
-      columns.startMs.push(startMs);
-      columns.origin.push(await this.originKey(span.resource, span.scope));
-      columns.format.push(format);
-      columns.body.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+      columns.part[i] = key === 0 ? dayOf(startMs) : this.partOf(key)!;
+      ids.write(span.spanId, i * 32, 8, 'hex');
+      ids.write(span.traceId, i * 32 + 8, 16, 'hex');
+      columns.hasParent[i] = Boolean(span.parentSpanId);
+      if (span.parentSpanId) ids.write(span.parentSpanId, i * 32 + 24, 8, 'hex');
+      columns.role[i] = ROLE_CODE[role];
+      columns.stepIndex[i] = stepIndexOf(span);
+      columns.startMs[i] = startMs;
+      columns.origin[i] = await this.originKey(span.resource, span.scope);
+      columns.format[i] = format;
+      columns.length[i] = body.byteLength;
+      bodies.push(body);
     }
     const inserted = await this.rows<{ execution: number; span_id: Buffer }>(
       `INSERT INTO spans (part, execution, span_id, trace_id, role, parent_id, step_index, start_ms, origin, format, body)
-       SELECT * FROM unnest($1::int[], $2::bigint[], $3::bytea[], $4::bytea[], $5::smallint[], $6::bytea[], $7::int[],
-                            $8::float8[], $9::int[], $10::smallint[], $11::bytea[])
+       SELECT u.part, u.execution, substring($10::bytea FROM u.i::int * 32 - 31 FOR 8), substring($10::bytea FROM u.i::int * 32 - 23 FOR 16),
+              u.role, CASE WHEN u.has_parent THEN substring($10::bytea FROM u.i::int * 32 - 7 FOR 8) END, u.step_index, u.start_ms,
+              u.origin, u.format, substring($11::bytea FROM u.at FOR u.length)
+       FROM (SELECT *, (1 + sum(length) OVER (ORDER BY i) - length)::int AS at
+             FROM unnest($1::int[], $2::bigint[], $3::smallint[], $4::bool[], $5::int[], $6::float8[], $7::int[], $8::smallint[], $9::int[])
+                  WITH ORDINALITY AS t(part, execution, role, has_parent, step_index, start_ms, origin, format, length, i)) u
        ON CONFLICT (part, execution, span_id) DO NOTHING
        RETURNING execution, span_id`,
-      [columns.part, columns.execution, columns.spanId, columns.traceId, columns.role, columns.parentId, columns.stepIndex,
-        columns.startMs, columns.origin, columns.format, columns.body],
+      [columns.part, executionOf, columns.role, columns.hasParent, columns.stepIndex, columns.startMs, columns.origin, columns.format,
+        columns.length, ids, Buffer.concat(bodies)],
     );
     const fresh = new Set(inserted.map((row) => `${row.execution}/${row.span_id.toString('hex')}`));
     // The first of several copies in one request is the new one.
