@@ -11,6 +11,9 @@ import type { PoolClient } from 'pg';
  */
 export const SCHEMA_VERSION = 1;
 
+/** The channel that carries each commit's last change sequence number to the other collectors. */
+export const CHANNEL = 'flowtrace_changes';
+
 /** Serialises schema changes and partition upkeep across collectors (pg_advisory_xact_lock key). */
 export const SCHEMA_LOCK = 0x666c6f77; // 'flow'
 

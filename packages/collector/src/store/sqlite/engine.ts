@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Attributes, Span } from '../../otlp/span.js';
-import type { ExecutionSummary, InstanceStart, Outcome, SpanRole } from '../../records/aggregate.js';
+import type { ExecutionSummary, InstanceStart, SpanRole } from '../../records/aggregate.js';
 import type { OrderKey } from '../../records/project.js';
 import type { ExecutionStatus, FlowSummary } from '../../records/types.js';
 import type {

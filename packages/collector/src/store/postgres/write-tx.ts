@@ -1,0 +1,354 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { Attributes, Span } from '../../otlp/span.js';
+import type { InstanceStart } from '../../records/aggregate.js';
+import type { ExecutionStatus } from '../../records/types.js';
+import type { ExecutionUpdate, IncomingSpan, StoredExecution, WriteTx } from '../engine.js';
+import { rollupEntryOf, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry } from '../rollups.js';
+import { bodyOf, EXECUTION_COLUMNS, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow } from '../rows.js';
+import { dayOf, dropPartitionsBefore } from './partitions.js';
+import { CHANNEL } from './schema.js';
+
+/**
+ * One transaction on one connection. Caches of keys it creates join the engine's only when it
+ * commits: a rolled-back row must not be remembered.
+ */
+export class PostgresWriteTx implements WriteTx {
+  private readonly newFlows = new Map<string, { key: number; name: string }>();
+  private readonly newOrigins = new Map<string, number>();
+  private readonly newParts = new Map<number, number>();
+  /** Spans decoded from one scope of one request share their scope object: one lookup for all. */
+  private readonly originOfScope = new WeakMap<object, number>();
+  /** Parts of the executions this transaction locked (null: no span stored yet). */
+  private readonly partsOf = new Map<number, number | null>();
+  private serialised = false;
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly flowKeys: Map<string, { key: number; name: string }>,
+    private readonly originKeys: Map<string, number>,
+    private readonly parts: Map<number, number>,
+  ) {}
+
+  committed(): void {
+    for (const [id, flow] of this.newFlows) this.flowKeys.set(id, flow);
+    for (const [digest, key] of this.newOrigins) this.originKeys.set(digest, key);
+    for (const [key, part] of this.newParts) this.parts.set(key, part);
+  }
+
+  private async rows<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return (await this.client.query<R>(text, values)).rows;
+  }
+
+  /** Takes the change counter's row lock: from here to commit, writers go one at a time. */
+  private async serialise(): Promise<void> {
+    if (this.serialised) return;
+    await this.client.query('SELECT seq FROM changes FOR UPDATE');
+    this.serialised = true;
+  }
+
+  async executions(ids: readonly string[]): Promise<Map<string, StoredExecution>> {
+    const found = new Map<string, StoredExecution>();
+    if (ids.length === 0) return found;
+    const sorted = [...ids].sort();
+    // Sorted, so two collectors lock the executions they share in one order.
+    await this.client.query(
+      `INSERT INTO executions (execution_id, summary) SELECT id, '{"steps":0}' FROM unnest($1::text[]) AS t(id) ORDER BY id ON CONFLICT (execution_id) DO NOTHING`,
+      [sorted],
+    );
+    const rows = await this.rows<ExecutionRow & { part: number | null }>(
+      `SELECT ${EXECUTION_COLUMNS}, part FROM executions WHERE execution_id = ANY($1) ORDER BY execution_id FOR UPDATE`,
+      [sorted],
+    );
+    for (const row of rows) {
+      this.partsOf.set(row.id, row.part);
+      found.set(row.execution_id, storedExecution(row));
+    }
+    return found;
+  }
+
+  async appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<boolean[]> {
+    if (spans.length === 0) return [];
+    const executionOf = spans.map((s) => (s.executionId === undefined ? 0 : (keys.get(s.executionId) ?? 0)));
+    // An execution's part is the day of the earliest span of its first batch.
+    const firstSeen = new Map<number, number>();
+    spans.forEach(({ span }, i) => {
+      const key = executionOf[i]!;
+      if (key === 0 || this.partOf(key) !== null) return;
+      const start = startMsOf(span);
+      firstSeen.set(key, Math.min(firstSeen.get(key) ?? start, start));
+    });
+    await this.unknownParts(executionOf);
+    if (firstSeen.size > 0) {
+      const entries = [...firstSeen].map(([key, start]) => [key, dayOf(start)] as const);
+      await this.client.query('UPDATE executions SET part = u.part FROM unnest($1::bigint[], $2::int[]) AS u(id, part) WHERE executions.id = u.id', [
+        entries.map(([key]) => key),
+        entries.map(([, part]) => part),
+      ]);
+      for (const [key, part] of entries) {
+        this.partsOf.set(key, part);
+        this.newParts.set(key, part);
+      }
+    }
+    // Ids and bodies travel as three binary parameters cut apart by the database: an array of
+    // bytea would be sent as hex text, twice the bytes, and parsed again.
+    const n = spans.length;
+    const columns = {
+      part: new Array<number>(n), role: new Array<number>(n), hasParent: new Array<boolean>(n), stepIndex: new Array<number | null>(n),
+      startMs: new Array<number>(n), origin: new Array<number>(n), format: new Array<number>(n), length: new Array<number>(n),
+    };
+    const ids = Buffer.alloc(n * 32);
+    const bodies: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const { span, role, wire } = spans[i]!;
+      const key = executionOf[i]!;
+      const startMs = startMsOf(span);
+      const { format, body } = bodyOf(span, wire);
+      columns.part[i] = key === 0 ? dayOf(startMs) : this.partOf(key)!;
+      ids.write(span.spanId, i * 32, 8, 'hex');
+      ids.write(span.traceId, i * 32 + 8, 16, 'hex');
+      columns.hasParent[i] = Boolean(span.parentSpanId);
+      if (span.parentSpanId) ids.write(span.parentSpanId, i * 32 + 24, 8, 'hex');
+      columns.role[i] = ROLE_CODE[role];
+      columns.stepIndex[i] = stepIndexOf(span);
+      columns.startMs[i] = startMs;
+      columns.origin[i] = await this.originKey(span.resource, span.scope);
+      columns.format[i] = format;
+      columns.length[i] = body.byteLength;
+      bodies.push(body);
+    }
+    const inserted = await this.rows<{ execution: number; span_id: Buffer }>(
+      `INSERT INTO spans (part, execution, span_id, trace_id, role, parent_id, step_index, start_ms, origin, format, body)
+       SELECT u.part, u.execution, substring($10::bytea FROM u.i::int * 32 - 31 FOR 8), substring($10::bytea FROM u.i::int * 32 - 23 FOR 16),
+              u.role, CASE WHEN u.has_parent THEN substring($10::bytea FROM u.i::int * 32 - 7 FOR 8) END, u.step_index, u.start_ms,
+              u.origin, u.format, substring($11::bytea FROM u.at FOR u.length)
+       FROM (SELECT *, (1 + sum(length) OVER (ORDER BY i) - length)::int AS at
+             FROM unnest($1::int[], $2::bigint[], $3::smallint[], $4::bool[], $5::int[], $6::float8[], $7::int[], $8::smallint[], $9::int[])
+                  WITH ORDINALITY AS t(part, execution, role, has_parent, step_index, start_ms, origin, format, length, i)) u
+       ON CONFLICT (part, execution, span_id) DO NOTHING
+       RETURNING execution, span_id`,
+      [columns.part, executionOf, columns.role, columns.hasParent, columns.stepIndex, columns.startMs, columns.origin, columns.format,
+        columns.length, ids, Buffer.concat(bodies)],
+    );
+    const fresh = new Set(inserted.map((row) => `${row.execution}/${row.span_id.toString('hex')}`));
+    // The first of several copies in one request is the new one.
+    return spans.map(({ span }, i) => fresh.delete(`${executionOf[i]}/${span.spanId}`));
+  }
+
+  private partOf(key: number): number | null | undefined {
+    return this.partsOf.get(key);
+  }
+
+  /** Executions whose keys came from elsewhere than this transaction's `executions`. */
+  private async unknownParts(keys: number[]): Promise<void> {
+    const unknown = [...new Set(keys.filter((key) => key !== 0 && !this.partsOf.has(key)))];
+    if (unknown.length === 0) return;
+    for (const row of await this.rows<{ id: number; part: number | null }>('SELECT id, part FROM executions WHERE id = ANY($1) ORDER BY id FOR UPDATE', [unknown])) {
+      this.partsOf.set(row.id, row.part);
+    }
+  }
+
+  private async originKey(resource: Attributes, scope: Span['scope']): Promise<number> {
+    const same = this.originOfScope.get(scope);
+    if (same !== undefined) return same;
+    const resourceText = JSON.stringify(resource);
+    const scopeText = JSON.stringify(scope);
+    const digest = createHash('sha256').update(resourceText).update('\0').update(scopeText).digest('base64');
+    const known = this.originKeys.get(digest) ?? this.newOrigins.get(digest);
+    if (known !== undefined) {
+      this.originOfScope.set(scope, known);
+      return known;
+    }
+    // DO NOTHING, not DO UPDATE: a row lock on a shared origin would serialise all collectors.
+    let [row] = await this.rows<{ id: number }>(
+      'INSERT INTO origins (digest, resource, scope) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING RETURNING id',
+      [digest, resourceText, scopeText],
+    );
+    row ??= (await this.rows<{ id: number }>('SELECT id FROM origins WHERE digest = $1', [digest]))[0];
+    this.newOrigins.set(digest, row!.id);
+    this.originOfScope.set(scope, row!.id);
+    return row!.id;
+  }
+
+  async putExecutions(updates: readonly ExecutionUpdate[]): Promise<number[]> {
+    const unlisted = updates.filter((u) => !u.listed);
+    if (unlisted.length > 0) {
+      await this.client.query('UPDATE executions SET summary = u.summary FROM unnest($1::bigint[], $2::text[]) AS u(id, summary) WHERE executions.id = u.id', [
+        unlisted.map((u) => u.key),
+        unlisted.map((u) => JSON.stringify(u.summary)),
+      ]);
+    }
+    const listed = updates.filter((u) => u.listed);
+    if (listed.length === 0) return [];
+    await this.serialise();
+    const [{ seq: last }] = (await this.rows<{ seq: number }>('UPDATE changes SET seq = seq + $1 RETURNING seq', [listed.length])) as [{ seq: number }];
+    const seqs = listed.map((_, i) => last - listed.length + 1 + i);
+    const flowKeys = await this.flowKeysOf(listed.map((u) => [u.listed!.flowId, u.listed!.flowName] as const));
+    const values = listed.map((update, i) => {
+      const l = update.listed!;
+      return {
+        key: update.key, flow: flowKeys.get(l.flowId)!, status: STATUS_CODE[l.outcome.status], startedAt: l.startedAtMs,
+        durationMs: l.durationMs ?? null, deadline: l.outcome.status === 'pending' ? l.deadline : null, service: l.serviceName,
+        seq: seqs[i]!, summary: JSON.stringify(update.summary), outcome: JSON.stringify(l.outcome), search: l.searchText ?? null,
+      };
+    });
+    const column = <K extends keyof (typeof values)[number]>(name: K) => values.map((v) => v[name]);
+    // The join with the table itself reads each row as it was before this statement changed it.
+    const before = await this.rows<{ id: number; flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null }>(
+      `UPDATE executions e SET flow = u.flow, status = u.status, started_at = u.started_at, duration_ms = u.duration_ms,
+         deadline = u.deadline, service = u.service, seq = u.seq, summary = u.summary, outcome = u.outcome,
+         search = coalesce(u.search, e.search)
+       FROM unnest($1::bigint[], $2::int[], $3::smallint[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::bigint[],
+                   $9::text[], $10::text[], $11::text[])
+              AS u(id, flow, status, started_at, duration_ms, deadline, service, seq, summary, outcome, search),
+            executions o
+       WHERE e.id = u.id AND o.id = u.id
+       RETURNING e.id, o.flow, o.status, o.started_at, o.duration_ms`,
+      [column('key'), column('flow'), column('status'), column('startedAt'), column('durationMs'), column('deadline'),
+        column('service'), column('seq'), column('summary'), column('outcome'), column('search')],
+    );
+    const previous = new Map(before.map((row) => [row.id, row]));
+    const rollups = new RollupBatch();
+    const joined = new Set<number>();
+    for (const v of values) {
+      const old = previous.get(v.key);
+      if (old && old.flow !== v.flow) joined.add(v.flow);
+      const after: RollupEntry = { flowKey: v.flow, startedAtMs: v.startedAt, status: STATUS_OF[v.status]! };
+      if (v.durationMs !== null) after.durationMs = v.durationMs;
+      rollups.move(old ? rollupEntryOf(old) : undefined, after);
+    }
+    await this.applyRollups(rollups);
+    // A new execution brings a deleted flow back; a later change to an old one does not.
+    if (joined.size > 0) await this.client.query('UPDATE flows SET deleted_at = NULL WHERE id = ANY($1) AND deleted_at IS NOT NULL', [[...joined]]);
+    await this.client.query('SELECT pg_notify($1, $2)', [CHANNEL, String(last)]);
+    return seqs;
+  }
+
+  /** Flow keys by flow id; the latest name wins. */
+  private async flowKeysOf(flows: ReadonlyArray<readonly [string, string]>): Promise<Map<string, number>> {
+    const keys = new Map<string, number>();
+    const wanted = new Map<string, string>();
+    for (const [id, name] of flows) {
+      const known = this.newFlows.get(id) ?? this.flowKeys.get(id);
+      if (known && known.name === name) keys.set(id, known.key);
+      else wanted.set(id, name);
+    }
+    if (wanted.size > 0) {
+      const entries = [...wanted].sort(([a], [b]) => (a < b ? -1 : 1));
+      const rows = await this.rows<{ id: number; flow_id: string }>(
+        `INSERT INTO flows (flow_id, flow_name) SELECT * FROM unnest($1::text[], $2::text[])
+         ON CONFLICT (flow_id) DO UPDATE SET flow_name = excluded.flow_name RETURNING id, flow_id`,
+        [entries.map(([id]) => id), entries.map(([, name]) => name)],
+      );
+      for (const row of rows) {
+        keys.set(row.flow_id, row.id);
+        this.newFlows.set(row.flow_id, { key: row.id, name: wanted.get(row.flow_id)! });
+      }
+    }
+    return keys;
+  }
+
+  private async applyRollups(rollups: RollupBatch): Promise<void> {
+    const counts = [...rollups.counts.values()].filter((c) => c.n !== 0);
+    if (counts.length > 0) {
+      await this.client.query(
+        `INSERT INTO counts (flow, grain, bucket, status, n)
+         SELECT * FROM unnest($1::int[], $2::int[], $3::float8[], $4::smallint[], $5::bigint[]) ORDER BY 1, 2, 3, 4
+         ON CONFLICT (flow, grain, bucket, status) DO UPDATE SET n = counts.n + excluded.n`,
+        [counts.map((c) => c.flowKey), counts.map((c) => c.grain), counts.map((c) => c.bucket), counts.map((c) => c.status), counts.map((c) => c.n)],
+      );
+    }
+    const durations = [...rollups.durations.values()].filter((d) => d.n !== 0);
+    if (durations.length > 0) {
+      await this.client.query(
+        `INSERT INTO durations (flow, grain, bucket, bin, n)
+         SELECT * FROM unnest($1::int[], $2::int[], $3::float8[], $4::int[], $5::bigint[]) ORDER BY 1, 2, 3, 4
+         ON CONFLICT (flow, grain, bucket, bin) DO UPDATE SET n = durations.n + excluded.n`,
+        [durations.map((d) => d.flowKey), durations.map((d) => d.grain), durations.map((d) => d.bucket), durations.map((d) => d.bin), durations.map((d) => d.n)],
+      );
+    }
+    const flows = new Map<number, Record<ExecutionStatus, number>>();
+    for (const f of rollups.flows.values()) {
+      const row = flows.get(f.flowKey) ?? { pending: 0, fulfilled: 0, error: 0 };
+      row[f.status] += f.n;
+      flows.set(f.flowKey, row);
+    }
+    const changed = [...flows].filter(([, n]) => n.pending !== 0 || n.fulfilled !== 0 || n.error !== 0).sort(([a], [b]) => a - b);
+    if (changed.length > 0) {
+      await this.client.query(
+        `UPDATE flows SET pending = pending + u.p, fulfilled = fulfilled + u.f, error = error + u.e
+         FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, p, f, e) WHERE flows.id = u.id`,
+        [changed.map(([id]) => id), changed.map(([, n]) => n.pending), changed.map(([, n]) => n.fulfilled), changed.map(([, n]) => n.error)],
+      );
+    }
+  }
+
+  async addInstanceStart(start: InstanceStart & { serviceName: string }): Promise<void> {
+    await this.client.query('INSERT INTO instances (service_name, instance_id, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+      start.serviceName,
+      start.instanceId,
+      start.startedAt,
+    ]);
+  }
+
+  async instanceStarts(serviceName: string): Promise<InstanceStart[]> {
+    return this.rows<InstanceStart>('SELECT instance_id AS "instanceId", started_at AS "startedAt" FROM instances WHERE service_name = $1', [serviceName]);
+  }
+
+  async pendingPastDeadline(now: number, limit: number): Promise<StoredExecution[]> {
+    // SKIP LOCKED: collectors reconciling at once take disjoint rows, so each decision is made once.
+    const rows = await this.rows<ExecutionRow>(
+      `SELECT ${EXECUTION_COLUMNS} FROM executions WHERE status = 0 AND deadline <= $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [now, limit],
+    );
+    return rows.map((row) => this.locked(row));
+  }
+
+  async pendingOfService(serviceName: string): Promise<StoredExecution[]> {
+    const rows = await this.rows<ExecutionRow>(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE status = 0 AND service = $1 ORDER BY id FOR UPDATE`, [serviceName]);
+    return rows.map((row) => this.locked(row));
+  }
+
+  private locked(row: ExecutionRow): StoredExecution {
+    if (!this.partsOf.has(row.id)) this.partsOf.set(row.id, null);
+    return storedExecution(row);
+  }
+
+  async deleteFlow(flowId: string, now: number): Promise<boolean> {
+    return ((await this.client.query('UPDATE flows SET deleted_at = $1 WHERE flow_id = $2', [now, flowId])).rowCount ?? 0) > 0;
+  }
+
+  async removeStartedBefore(cutoff: number, limit: number): Promise<number> {
+    // Whole days first: dropping a partition costs nothing per span.
+    await dropPartitionsBefore(this.client, dayOf(cutoff));
+    const rows = await this.rows<{ id: number; part: number | null; flow: number; status: number; started_at: number; duration_ms: number | null }>(
+      `SELECT id, part, flow, status, started_at, duration_ms FROM executions
+       WHERE started_at < $1 AND flow IS NOT NULL ORDER BY started_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [cutoff, limit],
+    );
+    if (rows.length === 0) return 0;
+    await this.serialise();
+    const withSpans = rows.filter((row) => row.part !== null);
+    const traces = await this.rows<{ trace_id: Buffer }>(
+      `DELETE FROM spans s USING unnest($1::int[], $2::bigint[]) AS u(part, execution)
+       WHERE s.part = u.part AND s.execution = u.execution RETURNING s.trace_id`,
+      [withSpans.map((row) => row.part), withSpans.map((row) => row.id)],
+    );
+    await this.client.query('DELETE FROM executions WHERE id = ANY($1)', [rows.map((row) => row.id)]);
+    const rollups = new RollupBatch();
+    for (const row of rows) rollups.move(rollupEntryOf(row), undefined);
+    await this.applyRollups(rollups);
+    const traceIds = [...new Map(traces.map((t) => [t.trace_id.toString('hex'), t.trace_id])).values()];
+    if (traceIds.length > 0) {
+      // Spans of no execution go with the last execution of their trace.
+      await this.client.query(
+        `DELETE FROM spans s WHERE s.execution = 0 AND s.trace_id = ANY($1::bytea[])
+         AND NOT EXISTS (SELECT 1 FROM spans o WHERE o.trace_id = s.trace_id AND o.execution <> 0)`,
+        [traceIds],
+      );
+    }
+    return rows.length;
+  }
+}
+
+
