@@ -268,7 +268,8 @@ export class PostgresEngine implements StorageEngine {
     const where = ['flow = $1', 'flow IS NOT NULL'];
     if (query.from !== undefined) where.push(`started_at >= ${bind(query.from)}`);
     if (query.q !== undefined) {
-      where.push(`search ILIKE ${bind(`%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`, 'search IS NOT NULL');
+      // The trigram index names the matches; each is checked against the other filters.
+      where.push(`id IN (SELECT execution FROM search WHERE params ILIKE ${bind(`%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)})`);
       if (query.to !== undefined) where.push(`started_at < ${bind(query.to)}`);
       if (statuses) where.push(`status = ANY(${bind(statuses)})`);
       const matches = await this.query<ExecutionRow & { total: number }>(

@@ -60,7 +60,7 @@ const MIGRATIONS: Record<number, string> = {
     );
 
     -- As in SQLite: flow and status stay NULL until the execution's head arrives. part is set by
-    -- its first spans. search: the text of its parameters that q matches.
+    -- its first spans. Rows are rewritten as spans arrive: every index here costs each rewrite.
     CREATE TABLE executions (
       id           bigserial PRIMARY KEY,
       execution_id text NOT NULL UNIQUE,
@@ -73,16 +73,22 @@ const MIGRATIONS: Record<number, string> = {
       service      text,
       seq          bigint,
       summary      text NOT NULL,
-      outcome      text,
-      search       text
+      outcome      text
     );
     CREATE INDEX executions_list ON executions (flow, started_at DESC, id DESC) WHERE flow IS NOT NULL;
     CREATE INDEX executions_list_status ON executions (flow, status, started_at DESC, id DESC) WHERE flow IS NOT NULL;
     CREATE INDEX executions_pending_deadline ON executions (deadline) WHERE status = 0;
     CREATE INDEX executions_pending_service ON executions (service) WHERE status = 0;
-    CREATE INDEX executions_started ON executions (started_at);
     CREATE UNIQUE INDEX executions_seq ON executions (seq) WHERE seq IS NOT NULL;
-    CREATE INDEX executions_search ON executions USING gin (search gin_trgm_ops) WHERE search IS NOT NULL;
+
+    -- The text of each execution's parameters that q matches, apart from the execution's row: it
+    -- changes once or twice per execution, the row with every span, and a trigram index is the
+    -- dearest to keep.
+    CREATE TABLE search (
+      execution bigint PRIMARY KEY,
+      params    text NOT NULL
+    );
+    CREATE INDEX search_params ON search USING gin (params gin_trgm_ops);
 
     -- One row: the last change sequence number handed out. Its row lock, held from handing out
     -- numbers to commit, makes the numbers commit in order across collectors.

@@ -196,17 +196,24 @@ export class PostgresWriteTx implements WriteTx {
     // The join with the table itself reads each row as it was before this statement changed it.
     const before = await this.rows<{ id: number; flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null }>(
       `UPDATE executions e SET flow = u.flow, status = u.status, started_at = u.started_at, duration_ms = u.duration_ms,
-         deadline = u.deadline, service = u.service, seq = u.seq, summary = u.summary, outcome = u.outcome,
-         search = coalesce(u.search, e.search)
+         deadline = u.deadline, service = u.service, seq = u.seq, summary = u.summary, outcome = u.outcome
        FROM unnest($1::bigint[], $2::int[], $3::smallint[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::bigint[],
-                   $9::text[], $10::text[], $11::text[])
-              AS u(id, flow, status, started_at, duration_ms, deadline, service, seq, summary, outcome, search),
+                   $9::text[], $10::text[])
+              AS u(id, flow, status, started_at, duration_ms, deadline, service, seq, summary, outcome),
             executions o
        WHERE e.id = u.id AND o.id = u.id
        RETURNING e.id, o.flow, o.status, o.started_at, o.duration_ms`,
       [column('key'), column('flow'), column('status'), column('startedAt'), column('durationMs'), column('deadline'),
-        column('service'), column('seq'), column('summary'), column('outcome'), column('search')],
+        column('service'), column('seq'), column('summary'), column('outcome')],
     );
+    const searched = values.filter((v) => v.search !== null);
+    if (searched.length > 0) {
+      await this.client.query(
+        `INSERT INTO search (execution, params) SELECT * FROM unnest($1::bigint[], $2::text[]) ORDER BY 1
+         ON CONFLICT (execution) DO UPDATE SET params = excluded.params`,
+        [searched.map((v) => v.key), searched.map((v) => v.search)],
+      );
+    }
     const previous = new Map(before.map((row) => [row.id, row]));
     const rollups = new RollupBatch();
     const joined = new Set<number>();
@@ -322,8 +329,9 @@ export class PostgresWriteTx implements WriteTx {
     // Whole days first: dropping a partition costs nothing per span.
     await dropPartitionsBefore(this.client, dayOf(cutoff));
     const rows = await this.rows<{ id: number; part: number | null; flow: number; status: number; started_at: number; duration_ms: number | null }>(
+      // Per flow, through the list index: no index of its own to keep up on every write.
       `SELECT id, part, flow, status, started_at, duration_ms FROM executions
-       WHERE started_at < $1 AND flow IS NOT NULL ORDER BY started_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+       WHERE flow = ANY(ARRAY(SELECT id FROM flows)) AND flow IS NOT NULL AND started_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
       [cutoff, limit],
     );
     if (rows.length === 0) return 0;
@@ -335,6 +343,7 @@ export class PostgresWriteTx implements WriteTx {
       [withSpans.map((row) => row.part), withSpans.map((row) => row.id)],
     );
     await this.client.query('DELETE FROM executions WHERE id = ANY($1)', [rows.map((row) => row.id)]);
+    await this.client.query('DELETE FROM search WHERE execution = ANY($1)', [rows.map((row) => row.id)]);
     const rollups = new RollupBatch();
     for (const row of rows) rollups.move(rollupEntryOf(row), undefined);
     await this.applyRollups(rollups);
