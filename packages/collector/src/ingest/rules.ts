@@ -45,8 +45,13 @@ export class ExecutionRules {
         // The restart rule: the service's pending executions may now be interrupted.
         for (const execution of await tx.pendingOfService(service)) touched.set(execution.id, execution);
       }
-      const ids = [...new Set(spans.flatMap((s) => (s.executionId === undefined ? [] : [s.executionId])))];
-      const executions = await tx.executions(ids);
+      const firstSeen = new Map<string, number>();
+      for (const { span, executionId } of spans) {
+        if (executionId === undefined) continue;
+        const start = nanosToMillis(span.startTimeUnixNano);
+        if (!(firstSeen.get(executionId)! <= start)) firstSeen.set(executionId, start);
+      }
+      const executions = await tx.executions([...firstSeen.keys()], firstSeen);
       const keys = new Map([...executions.values()].map((e) => [e.id, e.key]));
       const fresh: boolean[] = [];
       for (let start = 0; start < spans.length; start += YIELD_EVERY) {

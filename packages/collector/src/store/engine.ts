@@ -69,8 +69,12 @@ export interface LegacyHistory {
 }
 
 export interface WriteTx {
-  /** The executions with these ids; ids never seen get an empty one (and their dense key). */
-  executions(ids: readonly string[]): Promise<Map<string, StoredExecution>>;
+  /**
+   * The executions with these ids; ids never seen get an empty one (and their dense key).
+   * `firstSeen` gives, per id, the earliest start (ms) among the spans about to be appended: an
+   * engine that places an execution by time places a new one by it.
+   */
+  executions(ids: readonly string[], firstSeen?: ReadonlyMap<string, number>): Promise<Map<string, StoredExecution>>;
   /** Appends the spans not stored yet; says for each whether it was new (re-delivery is not). */
   appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<boolean[]>;
   /**

@@ -1,6 +1,6 @@
 import * as sc from '@flowtrace/tracer/semconv';
 import { decodeStoredSpan } from '../otlp/protobuf.js';
-import type { Attributes, Span } from '../otlp/span.js';
+import { nanosToMillis, type Attributes, type Span } from '../otlp/span.js';
 import type { Outcome, SpanRole } from '../records/aggregate.js';
 import type { StoredExecution } from './engine.js';
 
@@ -28,12 +28,9 @@ export function decodeBody(format: number, body: Uint8Array, origin: Origin): Sp
   return { ...(JSON.parse(Buffer.from(body).toString('utf8')) as Omit<Span, 'resource' | 'scope'>), resource: origin.resource, scope: origin.scope };
 }
 
-/** A span's start in ms, with fraction; the same value as nanosToMillis, without BigInt on the append path. */
+/** A span's start in ms, with fraction. */
 export function startMsOf(span: Span): number {
-  const nanos = span.startTimeUnixNano;
-  const digits = nanos.length;
-  if (digits <= 6) return Number(nanos) / 1e6;
-  return Number(nanos.slice(0, digits - 6)) + Number(nanos.slice(digits - 6)) / 1e6;
+  return nanosToMillis(span.startTimeUnixNano);
 }
 
 export function stepIndexOf(span: Span): number | null {

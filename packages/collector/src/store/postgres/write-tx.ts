@@ -19,6 +19,10 @@ export class PostgresWriteTx implements WriteTx {
   private readonly newParts = new Map<number, number>();
   /** Spans decoded from one scope of one request share their scope object: one lookup for all. */
   private readonly originOfScope = new WeakMap<object, number>();
+  /** Executions this transaction created: none of their spans can be stored yet but by it. */
+  private readonly created = new Set<number>();
+  /** Spans this transaction appended to the executions it created. */
+  private readonly appendedToCreated = new Set<string>();
   /** Parts of the executions this transaction locked (null: no span stored yet). */
   private readonly partsOf = new Map<number, number | null>();
   private serialised = false;
@@ -47,15 +51,18 @@ export class PostgresWriteTx implements WriteTx {
     this.serialised = true;
   }
 
-  async executions(ids: readonly string[]): Promise<Map<string, StoredExecution>> {
+  async executions(ids: readonly string[], firstSeen?: ReadonlyMap<string, number>): Promise<Map<string, StoredExecution>> {
     const found = new Map<string, StoredExecution>();
     if (ids.length === 0) return found;
     const sorted = [...ids].sort();
-    // Sorted, so two collectors lock the executions they share in one order.
-    await this.client.query(
-      `INSERT INTO executions (execution_id, summary) SELECT id, '{"steps":0}' FROM unnest($1::text[]) AS t(id) ORDER BY id ON CONFLICT (execution_id) DO NOTHING`,
-      [sorted],
+    // Sorted, so two collectors lock the executions they share in one order. A new execution's
+    // partition is the day of its earliest span.
+    const created = await this.rows<{ id: number }>(
+      `INSERT INTO executions (execution_id, part, summary) SELECT id, part, '{"steps":0}' FROM unnest($1::text[], $2::int[]) AS t(id, part)
+       ORDER BY id ON CONFLICT (execution_id) DO NOTHING RETURNING id`,
+      [sorted, sorted.map((id) => (firstSeen?.has(id) ? dayOf(firstSeen.get(id)!) : null))],
     );
+    for (const { id } of created) this.created.add(id);
     const rows = await this.rows<ExecutionRow & { part: number | null }>(
       `SELECT ${EXECUTION_COLUMNS}, part FROM executions WHERE execution_id = ANY($1) ORDER BY execution_id FOR UPDATE`,
       [sorted],
@@ -70,7 +77,8 @@ export class PostgresWriteTx implements WriteTx {
   async appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<boolean[]> {
     if (spans.length === 0) return [];
     const executionOf = spans.map((s) => (s.executionId === undefined ? 0 : (keys.get(s.executionId) ?? 0)));
-    // An execution's part is the day of the earliest span of its first batch.
+    await this.unknownParts(executionOf);
+    // An execution made without a time (or before this change) is placed by its first spans.
     const firstSeen = new Map<number, number>();
     spans.forEach(({ span }, i) => {
       const key = executionOf[i]!;
@@ -78,7 +86,6 @@ export class PostgresWriteTx implements WriteTx {
       const start = startMsOf(span);
       firstSeen.set(key, Math.min(firstSeen.get(key) ?? start, start));
     });
-    await this.unknownParts(executionOf);
     if (firstSeen.size > 0) {
       const entries = [...firstSeen].map(([key, start]) => [key, dayOf(start)] as const);
       await this.client.query('UPDATE executions SET part = u.part FROM unnest($1::bigint[], $2::int[]) AS u(id, part) WHERE executions.id = u.id', [
@@ -90,34 +97,69 @@ export class PostgresWriteTx implements WriteTx {
         this.newParts.set(key, part);
       }
     }
-    // Ids and bodies travel as three binary parameters cut apart by the database: an array of
-    // bytea would be sent as hex text, twice the bytes, and parsed again.
-    const n = spans.length;
+    // Spans of an execution this transaction created cannot be stored already, but by this
+    // transaction: they are checked here and inserted plainly. The others go through ON CONFLICT.
+    const fresh = new Array<boolean>(spans.length).fill(false);
+    const plain: number[] = [];
+    const checked: number[] = [];
+    spans.forEach(({ span }, i) => {
+      const key = executionOf[i]!;
+      if (key === 0 || !this.created.has(key)) return void checked.push(i);
+      const identity = `${key}/${span.spanId}`;
+      if (this.appendedToCreated.has(identity)) return;
+      this.appendedToCreated.add(identity);
+      fresh[i] = true;
+      plain.push(i);
+    });
+    if (plain.length > 0) await this.insertSpans(spans, executionOf, plain, false);
+    if (checked.length > 0) {
+      const inserted = await this.insertSpans(spans, executionOf, checked, true);
+      const stored = new Set(inserted.map((row) => `${row.execution}/${row.span_id.toString('hex')}`));
+      // The first of several copies in one request is the new one.
+      for (const i of checked) fresh[i] = stored.delete(`${executionOf[i]}/${spans[i]!.span.spanId}`);
+    }
+    return fresh;
+  }
+
+  /**
+   * Inserts the spans at `which`. Ids and bodies travel as two binary parameters cut apart by
+   * the database: an array of bytea would be sent as hex text, twice the bytes, parsed again.
+   */
+  private async insertSpans(
+    spans: readonly IncomingSpan[],
+    executionOf: readonly number[],
+    which: readonly number[],
+    checked: boolean,
+  ): Promise<Array<{ execution: number; span_id: Buffer }>> {
+    const n = which.length;
     const columns = {
-      part: new Array<number>(n), role: new Array<number>(n), hasParent: new Array<boolean>(n), stepIndex: new Array<number | null>(n),
-      startMs: new Array<number>(n), origin: new Array<number>(n), format: new Array<number>(n), length: new Array<number>(n),
+      part: new Array<number>(n), execution: new Array<number>(n), role: new Array<number>(n), hasParent: new Array<boolean>(n),
+      stepIndex: new Array<number | null>(n), startMs: new Array<number>(n), origin: new Array<number>(n), format: new Array<number>(n),
+      length: new Array<number>(n),
     };
     const ids = Buffer.alloc(n * 32);
     const bodies: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const i = which[j]!;
       const { span, role, wire } = spans[i]!;
       const key = executionOf[i]!;
       const startMs = startMsOf(span);
       const { format, body } = bodyOf(span, wire);
-      columns.part[i] = key === 0 ? dayOf(startMs) : this.partOf(key)!;
-      ids.write(span.spanId, i * 32, 8, 'hex');
-      ids.write(span.traceId, i * 32 + 8, 16, 'hex');
-      columns.hasParent[i] = Boolean(span.parentSpanId);
-      if (span.parentSpanId) ids.write(span.parentSpanId, i * 32 + 24, 8, 'hex');
-      columns.role[i] = ROLE_CODE[role];
-      columns.stepIndex[i] = stepIndexOf(span);
-      columns.startMs[i] = startMs;
-      columns.origin[i] = await this.originKey(span.resource, span.scope);
-      columns.format[i] = format;
-      columns.length[i] = body.byteLength;
+      columns.part[j] = key === 0 ? dayOf(startMs) : this.partOf(key)!;
+      columns.execution[j] = key;
+      ids.write(span.spanId, j * 32, 8, 'hex');
+      ids.write(span.traceId, j * 32 + 8, 16, 'hex');
+      columns.hasParent[j] = Boolean(span.parentSpanId);
+      if (span.parentSpanId) ids.write(span.parentSpanId, j * 32 + 24, 8, 'hex');
+      columns.role[j] = ROLE_CODE[role];
+      columns.stepIndex[j] = stepIndexOf(span);
+      columns.startMs[j] = startMs;
+      columns.origin[j] = await this.originKey(span.resource, span.scope);
+      columns.format[j] = format;
+      columns.length[j] = body.byteLength;
       bodies.push(body);
     }
-    const inserted = await this.rows<{ execution: number; span_id: Buffer }>(
+    return this.rows<{ execution: number; span_id: Buffer }>(
       `INSERT INTO spans (part, execution, span_id, trace_id, role, parent_id, step_index, start_ms, origin, format, body)
        SELECT u.part, u.execution, substring($10::bytea FROM u.i::int * 32 - 31 FOR 8), substring($10::bytea FROM u.i::int * 32 - 23 FOR 16),
               u.role, CASE WHEN u.has_parent THEN substring($10::bytea FROM u.i::int * 32 - 7 FOR 8) END, u.step_index, u.start_ms,
@@ -125,14 +167,10 @@ export class PostgresWriteTx implements WriteTx {
        FROM (SELECT *, (1 + sum(length) OVER (ORDER BY i) - length)::int AS at
              FROM unnest($1::int[], $2::bigint[], $3::smallint[], $4::bool[], $5::int[], $6::float8[], $7::int[], $8::smallint[], $9::int[])
                   WITH ORDINALITY AS t(part, execution, role, has_parent, step_index, start_ms, origin, format, length, i)) u
-       ON CONFLICT (part, execution, span_id) DO NOTHING
-       RETURNING execution, span_id`,
-      [columns.part, executionOf, columns.role, columns.hasParent, columns.stepIndex, columns.startMs, columns.origin, columns.format,
+       ${checked ? 'ON CONFLICT (part, execution, span_id) DO NOTHING RETURNING execution, span_id' : ''}`,
+      [columns.part, columns.execution, columns.role, columns.hasParent, columns.stepIndex, columns.startMs, columns.origin, columns.format,
         columns.length, ids, Buffer.concat(bodies)],
     );
-    const fresh = new Set(inserted.map((row) => `${row.execution}/${row.span_id.toString('hex')}`));
-    // The first of several copies in one request is the new one.
-    return spans.map(({ span }, i) => fresh.delete(`${executionOf[i]}/${span.spanId}`));
   }
 
   private partOf(key: number): number | null | undefined {
