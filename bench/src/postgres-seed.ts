@@ -41,6 +41,16 @@ export function shopExecution(i: number, executions: number, originMs: number): 
   };
 }
 
+/**
+ * As in the SQLite query bench: a four-digit customer of flow i % 20 (customer c-N runs in flow
+ * N % 20), so `q` matches that customer alone (~executions / 5,000 of them).
+ */
+export function customerOf(i: number, executions: number): string {
+  const customers = Math.min(CUSTOMERS, executions);
+  const choices = Math.max(1, (customers - 1_000) / FLOWS);
+  return `c-${1_000 + FLOWS * ((i * 7) % choices) + (i % FLOWS)}`;
+}
+
 /** The spans of executions `from` to `to` (exclusive), as the tracer would export them. */
 export function* shopSpans(parts: TemplateParts, from: number, to: number, executions: number, originMs: number): Generator<ReadableSpan> {
   for (let i = from; i < to; i++) yield* syntheticExecution(parts, shopExecution(i, executions, originMs));
@@ -97,15 +107,15 @@ function withoutSpans(engine: StorageEngine): StorageEngine {
   const transaction = <T>(work: (tx: WriteTx) => Promise<T>) =>
     engine.transaction((tx) =>
       work({
-        executions: (ids) => tx.executions(ids),
+        executions: (...args) => tx.executions(...args),
         appendSpans: async (spans) => spans.map(() => true),
-        putExecutions: (updates) => tx.putExecutions(updates),
-        addInstanceStart: (start) => tx.addInstanceStart(start),
-        instanceStarts: (service) => tx.instanceStarts(service),
-        pendingPastDeadline: (now, limit) => tx.pendingPastDeadline(now, limit),
-        pendingOfService: (service) => tx.pendingOfService(service),
-        deleteFlow: (flowId, now) => tx.deleteFlow(flowId, now),
-        removeStartedBefore: (cutoff, limit) => tx.removeStartedBefore(cutoff, limit),
+        putExecutions: (...args) => tx.putExecutions(...args),
+        addInstanceStart: (...args) => tx.addInstanceStart(...args),
+        instanceStarts: (...args) => tx.instanceStarts(...args),
+        pendingPastDeadline: (...args) => tx.pendingPastDeadline(...args),
+        pendingOfService: (...args) => tx.pendingOfService(...args),
+        deleteFlow: (...args) => tx.deleteFlow(...args),
+        removeStartedBefore: (...args) => tx.removeStartedBefore(...args),
       }),
     );
   return new Proxy(engine, { get: (target, key, receiver) => (key === 'transaction' ? transaction : Reflect.get(target, key, receiver)) });

@@ -258,7 +258,10 @@ export class PostgresEngine implements StorageEngine {
   }
 
   async listExecutions(query: ListQuery): Promise<{ executions: StoredExecution[]; total: number }> {
-    const [flowRow] = await this.query<{ id: number }>('SELECT id FROM flows WHERE flow_id = $1', [query.flowId]);
+    const [flowRow] = await this.query<{ id: number } & Record<ExecutionStatus, number>>(
+      'SELECT id, pending, fulfilled, error FROM flows WHERE flow_id = $1',
+      [query.flowId],
+    );
     if (!flowRow) return { executions: [], total: 0 };
     const flow = flowRow.id;
     const statuses = query.statuses && query.statuses.length < STATUS_OF.length ? query.statuses.map((s) => STATUS_CODE[s]) : undefined;
@@ -268,17 +271,33 @@ export class PostgresEngine implements StorageEngine {
     const where = ['flow = $1', 'flow IS NOT NULL'];
     if (query.from !== undefined) where.push(`started_at >= ${bind(query.from)}`);
     if (query.q !== undefined) {
-      // The trigram index names the matches; each is checked against the other filters.
-      where.push(`id IN (SELECT execution FROM search WHERE params ILIKE ${bind(`%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)})`);
       if (query.to !== undefined) where.push(`started_at < ${bind(query.to)}`);
       if (statuses) where.push(`status = ANY(${bind(statuses)})`);
-      const matches = await this.query<ExecutionRow & { total: number }>(
-        `SELECT ${EXECUTION_COLUMNS}, count(*) OVER () AS total FROM executions WHERE ${where.join(' AND ')}
+      where.push('id IN (SELECT execution FROM matches)');
+      const matches = `WITH matches AS MATERIALIZED (${this.searchMatches(query.q, bind)})`;
+      const rows = await this.query<ExecutionRow & { total: number }>(
+        `${matches} SELECT ${EXECUTION_COLUMNS}, count(*) OVER () AS total FROM executions WHERE ${where.join(' AND ')}
          ORDER BY started_at DESC, id DESC LIMIT ${bind(query.limit)} OFFSET ${bind(query.offset)}`,
         values,
       );
-      const total = matches[0]?.total ?? (query.offset > 0 ? await this.countSearch(where, values.slice(0, -2)) : 0);
-      return { executions: matches.map(storedExecution), total };
+      let total = rows[0]?.total ?? 0;
+      if (rows.length === 0 && query.offset > 0) {
+        const [count] = await this.query<{ n: number }>(`${matches} SELECT count(*) AS n FROM executions WHERE ${where.join(' AND ')}`, values.slice(0, -2));
+        total = count!.n;
+      }
+      return { executions: rows.map(storedExecution), total };
+    }
+    if (query.from === undefined && query.to === undefined) {
+      // The flow's counters give the total; a deep page finds its hour by a running sum.
+      const total = (statuses ?? [0, 1, 2]).reduce((sum, code) => sum + flowRow[STATUS_OF[code]!], 0);
+      let offset = query.offset;
+      if (offset >= DIRECT_OFFSET) {
+        const start = await this.hourOf(flow, statuses, offset);
+        if (!start) return { executions: [], total };
+        where.push(`started_at < ${bind(start.before)}`);
+        offset = start.offset;
+      }
+      return { executions: await this.page(where, values, statuses, offset, query.limit), total };
     }
     const counted = await this.countsByHour(flow, statuses, query.from, query.to);
     const total = counted.reduce((sum, [, n]) => sum + n, 0);
@@ -293,9 +312,29 @@ export class PostgresEngine implements StorageEngine {
     return { executions: await this.page(where, values, statuses, offset, query.limit), total };
   }
 
-  private async countSearch(where: string[], values: unknown[]): Promise<number> {
-    const [row] = await this.query<{ n: number }>(`SELECT count(*) AS n FROM executions WHERE ${where.join(' AND ')}`, values);
-    return row?.n ?? 0;
+  /**
+   * The executions whose parameters contain `q`. The trigram index is asked for the longest run
+   * of letters and digits only: the trigrams of a one-letter word or of punctuation are in nearly
+   * every row, and reading their posting lists costs more than checking the few rows left.
+   */
+  private searchMatches(q: string, bind: (value: unknown) => string): string {
+    const pattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const longest = (q.match(/[\p{L}\p{N}]+/gu) ?? []).reduce((a, b) => (b.length > a.length ? b : a), '');
+    if (longest.length < 3 || longest === q) return `SELECT execution FROM search WHERE params ILIKE ${bind(pattern(q))}`;
+    // `params || ''` keeps the full pattern out of the index condition.
+    return `SELECT execution FROM search WHERE params ILIKE ${bind(pattern(longest))} AND (params || '') ILIKE ${bind(pattern(q))}`;
+  }
+
+  /** Where the page at `offset` starts: the hour it falls in (newest first) and how far into it. */
+  private async hourOf(flow: number, statuses: number[] | undefined, offset: number): Promise<{ before: number; offset: number } | undefined> {
+    const [row] = await this.query<{ bucket: number; skipped: number }>(
+      `SELECT bucket, (acc - n)::bigint AS skipped FROM (
+         SELECT bucket, sum(n) AS n, sum(sum(n)) OVER (ORDER BY bucket DESC) AS acc
+         FROM counts WHERE flow = $1 AND grain = $2 ${statuses ? 'AND status = ANY($4)' : ''} GROUP BY bucket
+       ) hours WHERE acc > $3 ORDER BY bucket DESC LIMIT 1`,
+      statuses ? [flow, HOUR, offset, statuses] : [flow, HOUR, offset],
+    );
+    return row ? { before: row.bucket + HOUR, offset: offset - row.skipped } : undefined;
   }
 
   /** A page in list order; several statuses are read as one index range each, merged by the database. */
