@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import pg from 'pg';
 import { decodeProtobuf, PostgresEngine, routeSpans, type ExecutionListItem } from '@flowtrace/collector';
-import { startPostgres, type PostgresServer } from '@flowtrace/postgres-server';
+import { startPostgres, type PostgresServer } from '@flowtrace/test-servers';
 import { ATTR_FLOW_ID, ATTR_STEP_INDEX } from '@flowtrace/tracer/semconv';
 import { HttpSource } from '@flowtrace/viewer/source';
 import { startCollectorProcess } from './collector-process.js';

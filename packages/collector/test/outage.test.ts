@@ -1,23 +1,14 @@
 import { history } from './support/history.js';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTracingExtension, startTracing } from '@flowtrace/tracer';
+import { freePort } from '@flowtrace/test-servers';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { describe, expect, it } from 'vitest';
 import { createCollector, type Collector } from '../src/app.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const work = flow({ name: 'steady', input: custom<{ n: number }>(), output: custom<number>() }, async (ctx, { n }) => {
   await ctx.exec({ key: 'step', fn: () => sleep(5) });

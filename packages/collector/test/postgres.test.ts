@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { startPostgres, type PostgresServer } from '@flowtrace/postgres-server';
+import { startPostgres, type PostgresServer } from '@flowtrace/test-servers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeSpans } from '../src/ingest/route.js';
 import { ExecutionRules } from '../src/ingest/rules.js';

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { startPostgres, type PostgresServer } from '@flowtrace/postgres-server';
+import { startPostgres, type PostgresServer } from '@flowtrace/test-servers';
 import { afterAll, beforeAll } from 'vitest';
 import { startCli } from './cli.js';
 

@@ -10,7 +10,8 @@ const run = promisify(execFile);
 /** Debian's PostgreSQL 15; `.ci/run` installs the package when it is absent. */
 const BIN = process.env.FLOWTRACE_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
-async function freePort(): Promise<number> {
+/** A loopback port nobody listens on right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
