@@ -37,6 +37,8 @@ const FAR = 8.64e15;
 /** Days of span partitions kept made ahead (and one behind), so a day never starts without one. */
 const DAYS_AHEAD = 2;
 const ATTEMPTS = 5;
+/** Partitions of executions read lately (an execution's never changes once set). */
+const PART_CACHE = 50_000;
 /** SQLSTATE classes and codes that mean "the database is not there", not "the request is wrong". */
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 /** Conflicts between concurrent collectors: the transaction is run again. */
@@ -152,7 +154,7 @@ export class PostgresEngine implements StorageEngine {
       try {
         return await this.withClient(async (client) => {
           await this.upkeep(client);
-          const tx = new PostgresWriteTx(client, this.flowKeys, this.originKeys, this.parts);
+          const tx = new PostgresWriteTx(client, this.flowKeys, this.originKeys);
           await client.query('BEGIN');
           try {
             const result = await work(tx);
@@ -210,6 +212,7 @@ export class PostgresEngine implements StorageEngine {
     if (cached !== undefined) return cached;
     const [row] = await this.query<{ part: number | null }>('SELECT part FROM executions WHERE id = $1', [key]);
     if (row?.part == null) return undefined;
+    if (this.parts.size >= PART_CACHE) this.parts.clear();
     this.parts.set(key, row.part);
     return row.part;
   }

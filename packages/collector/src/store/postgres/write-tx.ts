@@ -16,7 +16,6 @@ import { CHANNEL } from './schema.js';
 export class PostgresWriteTx implements WriteTx {
   private readonly newFlows = new Map<string, { key: number; name: string }>();
   private readonly newOrigins = new Map<string, number>();
-  private readonly newParts = new Map<number, number>();
   /** Spans decoded from one scope of one request share their scope object: one lookup for all. */
   private readonly originOfScope = new WeakMap<object, number>();
   /** Executions this transaction created: none of their spans can be stored yet but by it. */
@@ -31,13 +30,11 @@ export class PostgresWriteTx implements WriteTx {
     private readonly client: pg.PoolClient,
     private readonly flowKeys: Map<string, { key: number; name: string }>,
     private readonly originKeys: Map<string, number>,
-    private readonly parts: Map<number, number>,
   ) {}
 
   committed(): void {
     for (const [id, flow] of this.newFlows) this.flowKeys.set(id, flow);
     for (const [digest, key] of this.newOrigins) this.originKeys.set(digest, key);
-    for (const [key, part] of this.newParts) this.parts.set(key, part);
   }
 
   private async rows<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
@@ -94,7 +91,6 @@ export class PostgresWriteTx implements WriteTx {
       ]);
       for (const [key, part] of entries) {
         this.partsOf.set(key, part);
-        this.newParts.set(key, part);
       }
     }
     // Spans of an execution this transaction created cannot be stored already, but by this
