@@ -49,7 +49,8 @@ export class ExecutionRules {
       for (const { span, executionId } of spans) {
         if (executionId === undefined) continue;
         const start = nanosToMillis(span.startTimeUnixNano);
-        if (!(firstSeen.get(executionId)! <= start)) firstSeen.set(executionId, start);
+        const earliest = firstSeen.get(executionId);
+        if (earliest === undefined || start < earliest) firstSeen.set(executionId, start);
       }
       const executions = await tx.executions([...firstSeen.keys()], firstSeen);
       const keys = new Map([...executions.values()].map((e) => [e.id, e.key]));
