@@ -72,6 +72,11 @@ export const STEP_KIND_TOOL = 'tool';
  */
 export const ATTR_MARKER = 'flowtrace.marker';
 export const MARKER_START = 'start';
+/**
+ * On a step's start marker: the span id of the step's parent. The marker's own parent is the
+ * step's span, which the collector shows as running until that span arrives.
+ */
+export const ATTR_MARKER_PARENT_ID = 'flowtrace.marker.parent_id';
 export const MARKER_INSTANCE_START = 'instance-start';
 
 // --- flowtrace: context-lifecycle span events ------------------------------------------------
