@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setMaxListeners } from 'node:events';
-import { createTracingExtension, startTracing } from '@flowtrace/tracer';
+import { startTracing } from '@flowtrace/node';
+import { createTracingExtension } from '@flowtrace/tracer';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { startCollectorProcess } from './collector-process.js';
 

@@ -3,7 +3,8 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, RandomIdGenerator, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { createTracingExtension, StartMarkerSpanProcessor } from '@flowtrace/tracer';
+import { StartMarkerSpanProcessor } from '@flowtrace/node';
+import { createTracingExtension } from '@flowtrace/tracer';
 import {
   ATTR_CONTEXT_ID,
   ATTR_EXECUTION_ID,

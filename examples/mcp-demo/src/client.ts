@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { trace } from '@opentelemetry/api';
-import { startTracing } from '@flowtrace/tracer';
+import { startTracing } from '@flowtrace/node';
 import { instrumentMcpClient } from '@flowtrace/tracer/mcp';
 
 /**

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { createTracingExtension, startTracing } from '@flowtrace/tracer';
+import { startTracing } from '@flowtrace/node';
+import { createTracingExtension } from '@flowtrace/tracer';
 import { instrumentMcpServer, registerFlowTool } from '@flowtrace/tracer/mcp';
 import { createScope } from '@pumped-fn/core-next';
 import { z } from 'zod';

@@ -2,7 +2,7 @@ import { SpanKind, type Attributes as OtelAttributes, type HrTime } from '@opent
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { tracesUrl } from '@flowtrace/tracer';
+import { tracesUrl } from '@flowtrace/node';
 import * as sc from '@flowtrace/tracer/semconv';
 import type { Span } from './otlp/span.js';
 

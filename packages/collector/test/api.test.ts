@@ -1,5 +1,6 @@
 import { createScope, custom, flow } from '@pumped-fn/core-next';
-import { createTracingExtension, startTracing, type TracingHandle } from '@flowtrace/tracer';
+import { startTracing, type TracingHandle } from '@flowtrace/node';
+import { createTracingExtension } from '@flowtrace/tracer';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

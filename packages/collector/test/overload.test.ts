@@ -1,6 +1,7 @@
 import { history } from './support/history.js';
 import { request } from 'node:http';
-import { createTracingExtension, startTracing, type TracingHandle } from '@flowtrace/tracer';
+import { startTracing, type TracingHandle } from '@flowtrace/node';
+import { createTracingExtension } from '@flowtrace/tracer';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCollector } from './support/collector.js';

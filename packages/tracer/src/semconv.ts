@@ -101,12 +101,10 @@ export const ATTR_NETWORK_TRANSPORT = 'network.transport';
 /** `error.type` value for a tool result with `isError: true`. */
 export const ERROR_TYPE_VALUE_TOOL_ERROR = 'tool_error';
 
-// Stable names, re-exported so the collector reads every name from one place.
-export {
-  ATTR_ERROR_TYPE,
-  ATTR_EXCEPTION_MESSAGE,
-  ATTR_EXCEPTION_STACKTRACE,
-  ATTR_EXCEPTION_TYPE,
-  ATTR_SERVICE_INSTANCE_ID,
-  ATTR_SERVICE_NAME,
-} from '@opentelemetry/semantic-conventions';
+// Stable names, copied as plain strings so the tracer needs no package but @opentelemetry/api.
+export const ATTR_ERROR_TYPE = 'error.type';
+export const ATTR_EXCEPTION_MESSAGE = 'exception.message';
+export const ATTR_EXCEPTION_STACKTRACE = 'exception.stacktrace';
+export const ATTR_EXCEPTION_TYPE = 'exception.type';
+export const ATTR_SERVICE_INSTANCE_ID = 'service.instance.id';
+export const ATTR_SERVICE_NAME = 'service.name';

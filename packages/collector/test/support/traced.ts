@@ -3,7 +3,8 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { createTracingExtension, StartMarkerSpanProcessor, timeoutTag } from '@flowtrace/tracer';
+import { StartMarkerSpanProcessor } from '@flowtrace/node';
+import { createTracingExtension, timeoutTag } from '@flowtrace/tracer';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { decodeJson } from '../../src/otlp/json.js';
 import type { Span } from '../../src/otlp/span.js';

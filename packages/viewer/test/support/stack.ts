@@ -6,7 +6,8 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createCollector, type CollectorOptions } from '@flowtrace/collector';
-import { createTracingExtension, startTracing } from '@flowtrace/tracer';
+import { startTracing } from '@flowtrace/node';
+import { createTracingExtension } from '@flowtrace/tracer';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
 
 export const BUNDLE = fileURLToPath(new URL('../../dist/bundle/flowtrace-viewer.js', import.meta.url));

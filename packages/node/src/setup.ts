@@ -6,7 +6,7 @@ import { resourceFromAttributes, type Resource } from '@opentelemetry/resources'
 import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { StartMarkerSpanProcessor } from './markers.js';
-import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME } from './semconv.js';
+import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME } from '@flowtrace/tracer/semconv';
 
 export type OtlpProtocol = 'http/json' | 'http/protobuf';
 

@@ -6,8 +6,8 @@ import {
   type Span,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { ATTR_EXECUTION_ROOT, ATTR_MARKER, MARKER_INSTANCE_START, MARKER_START } from './semconv.js';
-import { TRACER_NAME, TRACER_VERSION } from './version.js';
+import { ATTR_EXECUTION_ROOT, ATTR_MARKER, MARKER_INSTANCE_START, MARKER_START } from '@flowtrace/tracer/semconv';
+import { TRACER_NAME, TRACER_VERSION } from '@flowtrace/tracer';
 
 const ids = new RandomIdGenerator();
 

@@ -1,7 +1,8 @@
 import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTracingExtension, startTracing, tracesUrl, type TracingHandle } from '../src/index.js';
-import * as attr from '../src/semconv.js';
+import { createTracingExtension } from '@flowtrace/tracer';
+import * as attr from '@flowtrace/tracer/semconv';
+import { startTracing, tracesUrl, type TracingHandle } from '../src/index.js';
 import { jsonSpans, startReceiver } from './support/otlp-receiver.js';
 
 const double = flow({ name: 'double', input: custom<number>(), output: custom<number>() }, async (ctx, n) =>
