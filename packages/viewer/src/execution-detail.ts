@@ -1,23 +1,24 @@
 import { css, html, LitElement, nothing } from 'lit';
 import { emit, MORE_STEPS_EVENT, type MoreStepsDetail } from './events.js';
-import { formatDuration, formatTime } from './format.js';
+import { LiveClock } from './clock.js';
+import { elapsedSince, formatDuration, formatTime } from './format.js';
 import './json-view.js';
-import { describeStatus, STATUS } from './status.js';
+import { describeNode, describeStatus, nodeDuration, runningStepOf, STATUS } from './status.js';
 import './status-dot.js';
 import { theme } from './theme.js';
 import type { ExecutionNode, ExecutionRecord } from './types.js';
 
 /**
  * One execution in full: its parameters, each step in order with its input, output and the data
- * after it, the failing step highlighted, opened and scrolled into view, and the result.
+ * after it, the failing step highlighted, opened and scrolled into view, and the result. Steps
+ * still running show for how long, ticking while the execution is pending.
  *
  * @element flowtrace-execution-detail
  * @prop record - the ExecutionRecord to show; nothing selected shows a placeholder
  * @attr loading, error
  * @attr trace-url - link template for the trace id, e.g. `http://localhost:16686/trace/{traceId}`
- * @prop now - the clock (ms) for the running time of a pending execution
  * @fires flowtrace-more-steps - the reader asks for the next page of a large execution's steps
- * @csspart placeholder, header, summary, params, steps, node, failing, result, trace-link, more-steps
+ * @csspart placeholder, header, duration, summary, params, steps, node, failing, node-time, result, trace-link, more-steps
  */
 export class FlowtraceExecutionDetail extends LitElement {
   static override properties = {
@@ -25,7 +26,6 @@ export class FlowtraceExecutionDetail extends LitElement {
     loading: { type: Boolean, reflect: true },
     error: {},
     traceUrl: { attribute: 'trace-url' },
-    now: { type: Number },
     opened: { state: true },
   };
 
@@ -33,11 +33,14 @@ export class FlowtraceExecutionDetail extends LitElement {
   declare loading: boolean;
   declare error: string | undefined;
   declare traceUrl: string | undefined;
-  declare now: number;
   /** Steps the reader opened; a closed step's body is not rendered, which keeps long executions fast. */
   declare opened: Set<string>;
   /** The record whose failing step was last scrolled to, so updates do not scroll again. */
   private scrolledFor: string | undefined;
+  private readonly clock = new LiveClock(
+    this,
+    () => this.record !== undefined && (this.record.status === 'pending' || this.record.nodes.some((node) => node.status === 'running')),
+  );
 
   constructor() {
     super();
@@ -45,7 +48,6 @@ export class FlowtraceExecutionDetail extends LitElement {
     this.loading = false;
     this.error = undefined;
     this.traceUrl = undefined;
-    this.now = Date.now();
     this.opened = new Set();
   }
 
@@ -117,6 +119,9 @@ export class FlowtraceExecutionDetail extends LitElement {
         border: 1px solid var(--_border);
         border-radius: var(--_radius);
         background: var(--_bg);
+      }
+      details.node.running {
+        border-color: var(--flowtrace-color-running, #2b6cb0);
       }
       details.node.failing {
         border-color: var(--flowtrace-color-error, #d64545);
@@ -202,7 +207,7 @@ export class FlowtraceExecutionDetail extends LitElement {
       <section part="steps" aria-labelledby="steps-title">
         <h3 id="steps-title">Steps (${record.nodeCount})</h3>
         ${record.nodes.length === 0
-          ? html`<p class="took">${record.status === 'pending' ? 'No step has finished yet.' : 'No steps were recorded.'}</p>`
+          ? html`<p class="took">${record.status === 'pending' ? 'No step has started yet.' : 'No steps were recorded.'}</p>`
           : html`<ol>${this.steps(record)}</ol>`}
         ${record.nodesNext ? this.moreSteps(record, record.nodesNext) : nothing}
       </section>
@@ -216,19 +221,27 @@ export class FlowtraceExecutionDetail extends LitElement {
   }
 
   private header(record: ExecutionRecord) {
-    const description = describeStatus({ ...record, errorMessage: record.errorInfo?.message });
-    const running = record.status === 'pending' ? Math.max(0, this.now - Date.parse(record.startedAt)) : undefined;
+    const waitingOn = record.status === 'pending' ? runningStepOf(record.nodes) : undefined;
+    const facts = { ...record, errorMessage: record.errorInfo?.message, runningStep: waitingOn };
+    // The role=status line is read out when it changes: it leaves the ticking time to the tooltip and Duration.
+    const description = describeStatus(facts);
+    const duration =
+      record.status === 'pending'
+        ? `running for ${elapsedSince(record.startedAt, this.clock.now)}`
+        : record.durationMs !== undefined
+          ? formatDuration(record.durationMs)
+          : undefined;
     const link = this.traceUrl ? this.traceUrl.replace('{traceId}', encodeURIComponent(record.traceId)) : undefined;
     return html`<header part="header">
       <h2>
-        <flowtrace-status-dot .status=${record.status} .description=${description} show-label></flowtrace-status-dot>
+        <flowtrace-status-dot .status=${record.status} .description=${describeStatus(facts, this.clock.now)} show-label></flowtrace-status-dot>
         <span>${record.toolName && record.toolName !== record.flowName ? `${record.toolName} → ${record.flowName}` : record.flowName}</span>
       </h2>
       <div class="took" role="status">${description}</div>
       <dl>
         <dt>Started</dt><dd>${formatTime(record.startedAt)}</dd>
         ${record.endedAt ? html`<dt>Ended</dt><dd>${formatTime(record.endedAt)}</dd>` : nothing}
-        <dt>Duration</dt><dd>${running === undefined ? formatDuration(record.durationMs ?? 0) : `running for ${formatDuration(running)}`}</dd>
+        ${duration === undefined ? nothing : html`<dt>Duration</dt><dd part="duration">${duration}</dd>`}
         <dt>Execution</dt><dd class="mono">${record.id}</dd>
         <dt>Trace</dt><dd class="mono">${link
           ? html`<a part="trace-link" href=${link} target="_blank" rel="noopener noreferrer">${record.traceId}</a>`
@@ -252,25 +265,31 @@ export class FlowtraceExecutionDetail extends LitElement {
   private steps(record: ExecutionRecord) {
     const failingId = record.errorInfo?.nodeId;
     const data: Record<string, unknown> = {};
+    const now = this.clock.now;
     return record.nodes.map((node, index) => {
-      if (node.dataKey !== null) data[node.dataKey] = node.output;
+      // A running step has produced nothing yet: the data stays as the steps before left it.
+      if (node.dataKey !== null && node.status !== 'running') data[node.dataKey] = node.output;
       const failing = node.id === failingId;
       const open = failing || this.opened.has(node.id);
+      const running = node.status === 'running' ? `running for ${elapsedSince(node.startedAt, now)}` : undefined;
+      const took = nodeDuration(node);
+      const label = STATUS[node.status]?.label ?? node.status;
       return html`<li style="margin-left:${Math.max(0, node.depth - 1) * 1.25}em">
         <details
-          class="node ${failing ? 'failing' : ''}"
+          class="node ${node.status} ${failing ? 'failing' : ''}"
           part=${failing ? 'node failing' : 'node'}
           ?open=${open}
           data-node-id=${node.id}
+          data-status=${node.status}
           @toggle=${(event: Event) => this.toggle(node.id, (event.target as HTMLDetailsElement).open)}
         >
           <summary>
-            <flowtrace-status-dot .status=${node.status} .description=${node.error ? `Error — ${node.error.message}` : STATUS[node.status].label}></flowtrace-status-dot>
+            <flowtrace-status-dot .status=${node.status} .description=${describeNode(node, now)}></flowtrace-status-dot>
             <span class="kind">${node.kind}</span>
             <span class="name">${index + 1}. ${node.name}</span>
-            <span class="took">${STATUS[node.status].label} · ${formatDuration(node.durationMs)}</span>
+            <span class="took" part="node-time">${running ? `${label} for ${elapsedSince(node.startedAt, now)}` : took ? `${label} · ${took}` : label}</span>
           </summary>
-          ${open ? html`<div class="body">${this.nodeBody(node, { ...data })}</div>` : nothing}
+          ${open ? html`<div class="body">${this.nodeBody(node, { ...data }, running ?? (took && `took ${took}`))}</div>` : nothing}
         </details>
       </li>`;
     });
@@ -294,7 +313,8 @@ export class FlowtraceExecutionDetail extends LitElement {
     this.opened = next;
   }
 
-  private nodeBody(node: ExecutionNode, after: Record<string, unknown>) {
+  private nodeBody(node: ExecutionNode, after: Record<string, unknown>, time: string | undefined) {
+    // time: "running for 12 s" or "took 40 ms"; nothing when the end is unknown.
     return html`
       ${node.error
         ? html`<div>
@@ -306,10 +326,10 @@ export class FlowtraceExecutionDetail extends LitElement {
       ${node.input !== undefined ? this.value('Input', node.input, node.inputTruncated) : nothing}
       ${node.output !== undefined ? this.value('Output', node.output, node.outputTruncated) : nothing}
       <div>
-        <div class="label">Data after this step</div>
+        <div class="label">${node.status === 'running' ? 'Data so far' : 'Data after this step'}</div>
         <flowtrace-json-view .value=${after} expand-depth="1"></flowtrace-json-view>
       </div>
-      <div class="took">Started ${formatTime(node.startedAt)}, took ${formatDuration(node.durationMs)}</div>
+      <div class="took">Started ${formatTime(node.startedAt)}${time ? `, ${time}` : ''}</div>
     `;
   }
 

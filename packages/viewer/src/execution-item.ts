@@ -1,40 +1,40 @@
-import { css, html, LitElement } from 'lit';
-import { formatDuration, formatTime } from './format.js';
-import { describeStatus } from './status.js';
+import { css, html, LitElement, nothing } from 'lit';
+import { LiveClock } from './clock.js';
+import { elapsedSince, formatDuration, formatTime } from './format.js';
+import { describeStatus, stepPhrase } from './status.js';
 import './status-dot.js';
 import { theme } from './theme.js';
 import type { ExecutionListItem } from './types.js';
 
 /**
  * One row of the list: status, start time, duration (running time while pending) and the
- * first parameter. The list gives it the `option` role and moves focus between rows.
+ * first parameter; while pending, the step it waits on and for how long. The list gives it the
+ * `option` role and moves focus between rows. Running times tick while the row is pending.
  *
  * @element flowtrace-execution-item
  * @prop item - the ExecutionListItem
- * @prop now - the clock (ms) for the running time of a pending execution
  * @attr selected - the row whose details are shown
  * @csspart row - the whole row
  * @csspart preview - the first-parameter preview
  * @csspart time - the start time
+ * @csspart waiting - "waiting on step reserve for 12 s" while a step runs
  * @csspart duration - the duration or running time
  */
 export class FlowtraceExecutionItem extends LitElement {
   static override properties = {
     item: { attribute: false },
-    now: { type: Number },
     selected: { type: Boolean, reflect: true },
     showTip: { state: true },
   };
 
   declare item: ExecutionListItem | undefined;
-  declare now: number;
   declare selected: boolean;
   declare showTip: boolean;
+  private readonly clock = new LiveClock(this, () => this.item?.status === 'pending');
 
   constructor() {
     super();
     this.item = undefined;
-    this.now = Date.now();
     this.selected = false;
     this.showTip = false;
     const show = () => (this.showTip = true);
@@ -93,10 +93,20 @@ export class FlowtraceExecutionItem extends LitElement {
       .running {
         color: var(--flowtrace-color-pending, #e8890c);
       }
+      .waiting {
+        color: var(--_muted);
+        font-size: 0.85em;
+        overflow: hidden;
+        white-space: nowrap;
+        text-overflow: ellipsis;
+      }
     `,
   ];
 
-  /** The sentence assistive tech reads for the row, and the tooltip's text. */
+  /**
+   * The sentence assistive tech reads for the row. It leaves the running time out: a label that
+   * changed every second would be read again and again.
+   */
   get description(): string {
     return this.item ? describeStatus(this.item) : '';
   }
@@ -105,15 +115,20 @@ export class FlowtraceExecutionItem extends LitElement {
     const item = this.item;
     if (!item) return html``;
     const pending = item.status === 'pending';
+    const now = this.clock.now;
     const duration = pending
-      ? `running ${formatDuration(Math.max(0, this.now - Date.parse(item.startedAt)))}`
+      ? `running ${elapsedSince(item.startedAt, now)}`
       : item.durationMs === undefined
         ? ''
         : formatDuration(item.durationMs);
+    const step = pending ? item.runningStep : undefined;
     return html`<div part="row" class="row">
-      <flowtrace-status-dot .status=${item.status} .description=${this.description} ?open=${this.showTip}></flowtrace-status-dot>
+      <flowtrace-status-dot .status=${item.status} .description=${describeStatus(item, now)} ?open=${this.showTip}></flowtrace-status-dot>
       <div class="main">
         <span part="preview" class="preview" title=${item.preview}>${item.preview || '(no parameters)'}</span>
+        ${step
+          ? html`<span part="waiting" class="waiting">waiting on ${stepPhrase(step.name)} for ${elapsedSince(step.startedAt, now)}</span>`
+          : nothing}
         <span part="time" class="time">${formatTime(item.startedAt)}</span>
       </div>
       <span part="duration" class="duration ${pending ? 'running' : ''}">${duration}</span>

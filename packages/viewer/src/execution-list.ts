@@ -13,7 +13,7 @@ import type { ExecutionListItem, ExecutionStatus } from './types.js';
  *
  * @element flowtrace-execution-list
  * @prop items - the rows of the current page
- * @attr flow-id, selected-id, page, total-pages, total, status, loading, error, now
+ * @attr flow-id, selected-id, page, total-pages, total, status, loading, error
  * @fires flowtrace-select - `{ flowId, executionId }` when a row is opened
  * @fires flowtrace-filter - `{ status }` when the status filter changes ('' for all)
  * @fires flowtrace-page - from the pagination
@@ -31,7 +31,6 @@ export class FlowtraceExecutionList extends LitElement {
     status: {},
     loading: { type: Boolean, reflect: true },
     error: {},
-    now: { type: Number },
   };
 
   declare items: ExecutionListItem[];
@@ -43,7 +42,6 @@ export class FlowtraceExecutionList extends LitElement {
   declare status: ExecutionStatus | '';
   declare loading: boolean;
   declare error: string | undefined;
-  declare now: number;
   /** Index of the row that takes Tab focus (roving tabindex). */
   private active = 0;
 
@@ -58,7 +56,6 @@ export class FlowtraceExecutionList extends LitElement {
     this.status = '';
     this.loading = false;
     this.error = undefined;
-    this.now = Date.now();
   }
 
   static override styles = [
@@ -157,7 +154,6 @@ export class FlowtraceExecutionList extends LitElement {
           aria-selected=${item.id === this.selectedId ? 'true' : 'false'}
           ?selected=${item.id === this.selectedId}
           .item=${item}
-          .now=${this.now}
           @click=${() => this.open(index)}
           @focus=${() => (this.active = index)}
         ></flowtrace-execution-item>`,

@@ -14,6 +14,25 @@ export function formatDuration(ms: number): string {
   return minutes === 0 ? `${hours} h` : `${hours} h ${minutes} min`;
 }
 
+/**
+ * A running time, in whole seconds because it ticks once a second: "under 1 s", "12 s",
+ * "2 min 10 s". (formatDuration's "1.23 s" would flicker through decimals as it ticks.)
+ */
+export function formatElapsed(ms: number): string {
+  if (!(ms >= 1000)) return 'under 1 s';
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return seconds % 60 === 0 ? `${minutes} min` : `${minutes} min ${seconds % 60} s`;
+  const hours = Math.floor(minutes / 60);
+  return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+}
+
+/** The running time from `since` (ISO) to `now` (ms). */
+export function elapsedSince(since: string, now: number): string {
+  return formatElapsed(now - Date.parse(since));
+}
+
 const timeFormat = new Intl.DateTimeFormat(undefined, {
   year: 'numeric',
   month: 'short',

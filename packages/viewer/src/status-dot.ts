@@ -1,20 +1,19 @@
 import { css, html, LitElement } from 'lit';
-import { STATUS } from './status.js';
+import { STATUS, type AnyStatus } from './status.js';
 import { theme } from './theme.js';
-import type { ExecutionStatus } from './types.js';
 
 /**
  * A status shown three ways at once — colour, symbol and word — with a tooltip that explains it.
  *
  * @element flowtrace-status-dot
- * @attr status - `pending` · `fulfilled` · `error`
+ * @attr status - `pending` · `fulfilled` · `error`, or a step's `running`
  * @attr description - the tooltip sentence ("Error — timed out after 5 min")
  * @attr open - shows the tooltip (set by a row that has focus); hover shows it too
  * @attr show-label - shows the status word next to the dot
  * @csspart dot - the coloured circle with its symbol
  * @csspart label - the status word
  * @csspart tooltip - the explanation
- * @cssprop --flowtrace-color-pending / --flowtrace-color-fulfilled / --flowtrace-color-error
+ * @cssprop --flowtrace-color-pending / --flowtrace-color-running / --flowtrace-color-fulfilled / --flowtrace-color-error
  */
 export class FlowtraceStatusDot extends LitElement {
   static override properties = {
@@ -24,7 +23,7 @@ export class FlowtraceStatusDot extends LitElement {
     showLabel: { type: Boolean, attribute: 'show-label' },
   };
 
-  declare status: ExecutionStatus;
+  declare status: AnyStatus;
   declare description: string;
   declare open: boolean;
   declare showLabel: boolean;

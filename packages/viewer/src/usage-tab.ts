@@ -45,7 +45,6 @@ export class FlowtraceUsageTab extends LitElement {
     detailLoading: { state: true },
     detailError: { state: true },
     live: { state: true },
-    now: { state: true },
   };
 
   declare flowId: string;
@@ -64,12 +63,10 @@ export class FlowtraceUsageTab extends LitElement {
   declare detailLoading: boolean;
   declare detailError: string | undefined;
   declare live: LiveState;
-  declare now: number;
 
   private listRequest: AbortController | undefined;
   private detailRequest: AbortController | undefined;
   private subscription: { close(): void } | undefined;
-  private ticker: ReturnType<typeof setInterval> | undefined;
   private poller: ReturnType<typeof setInterval> | undefined;
   /** What the current list and subscription were started for; a change restarts them. */
   private startedFor: unknown[] | undefined;
@@ -94,7 +91,6 @@ export class FlowtraceUsageTab extends LitElement {
     this.detailLoading = false;
     this.detailError = undefined;
     this.live = 'connecting';
-    this.now = Date.now();
     this.addEventListener(PAGE_EVENT, (event) => this.onPage(event));
     this.addEventListener(FILTER_EVENT, (event) => this.onFilter(event));
     this.addEventListener(RETRY_EVENT, () => void this.loadList());
@@ -153,14 +149,13 @@ export class FlowtraceUsageTab extends LitElement {
 
   override connectedCallback() {
     super.connectedCallback();
-    this.ticker = setInterval(() => this.tick(), 1000);
+    // Back in the page: willUpdate starts the list and the live stream again.
     this.requestUpdate();
   }
 
   override disconnectedCallback() {
     super.disconnectedCallback();
     this.startedFor = undefined;
-    clearInterval(this.ticker);
     this.stopPolling();
     this.subscription?.close();
     this.subscription = undefined;
@@ -197,7 +192,6 @@ export class FlowtraceUsageTab extends LitElement {
         .status=${this.status}
         .loading=${this.listLoading}
         .error=${this.listError}
-        .now=${this.now}
       ></flowtrace-execution-list>
       <flowtrace-execution-detail
         part="detail-panel"
@@ -207,7 +201,6 @@ export class FlowtraceUsageTab extends LitElement {
         .loading=${this.detailLoading}
         .error=${this.detailError}
         .traceUrl=${this.traceUrl}
-        .now=${this.now}
       ></flowtrace-execution-detail>
     </div>`;
   }
@@ -354,10 +347,6 @@ export class FlowtraceUsageTab extends LitElement {
 
   private get hasPending(): boolean {
     return (this.list?.items.some((row) => row.status === 'pending') ?? false) || this.record?.status === 'pending';
-  }
-
-  private tick() {
-    if (this.hasPending) this.now = Date.now();
   }
 
   /** Polls while something visible is pending and live updates are not flowing. */
