@@ -25,7 +25,7 @@ const STATUSES: readonly string[] = ['pending', 'fulfilled', 'error'];
  * @fires flowtrace-select - `{ flowId, executionId }` when an execution is opened
  * @fires flowtrace-page - `{ page }` when the reader changes page
  * @csspart list-panel - the left column; its parts are exported too (toolbar, filter, list, …)
- * @csspart detail-panel - the right column; its parts are exported too (header, node, failing, …)
+ * @csspart detail-panel - the right column; its parts are exported too (header, duration, node, failing, node-time, …)
  */
 export class FlowtraceUsageTab extends LitElement {
   static override properties = {
@@ -195,7 +195,7 @@ export class FlowtraceUsageTab extends LitElement {
       ></flowtrace-execution-list>
       <flowtrace-execution-detail
         part="detail-panel"
-        exportparts="placeholder, header, summary, params, steps, node, failing, result, trace-link, more-steps"
+        exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, result, trace-link, more-steps"
         @flowtrace-more-steps=${this.onMoreSteps}
         .record=${this.record}
         .loading=${this.detailLoading}
