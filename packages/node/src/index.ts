@@ -1,11 +1,3 @@
 export { StartMarkerSpanProcessor, startMarker } from './markers.js';
-export {
-  startTracing,
-  createExporter,
-  tracesUrl,
-  type BatchOptions,
-  type ExporterOptions,
-  type OtlpProtocol,
-  type StartTracingOptions,
-  type TracingHandle,
-} from './setup.js';
+export { startTracing, type BatchOptions, type StartTracingOptions, type TracingHandle } from './setup.js';
+export { createExporter, tracesUrl, type ExporterOptions, type OtlpProtocol } from './exporters.js';

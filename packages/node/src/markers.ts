@@ -1,32 +1,33 @@
-import { SpanKind, SpanStatusCode, TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
+import { randomFillSync } from 'node:crypto';
+import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type Context, type HrTime, type SpanContext } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import {
-  RandomIdGenerator,
-  type ReadableSpan,
-  type Span,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { ATTR_EXECUTION_ROOT, ATTR_MARKER, MARKER_INSTANCE_START, MARKER_START } from '@flowtrace/tracer/semconv';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { TRACER_NAME, TRACER_VERSION } from '@flowtrace/tracer';
-
-const ids = new RandomIdGenerator();
+import {
+  ATTR_EXECUTION_ID,
+  ATTR_MARKER,
+  ATTR_MARKER_PARENT_ID,
+  MARKER_INSTANCE_START,
+  MARKER_START,
+} from '@flowtrace/tracer/semconv';
 
 /**
  * The span processor of the flowtrace collector's pipeline. It hands every span to `delegate`
- * (typically a `BatchSpanProcessor` with the collector's exporter), and when an execution's top
- * span starts it also hands over a **start marker** at once — a zero-duration copy with its own
- * span id, parented to the real span and tagged `flowtrace.marker=start` — because OTLP exports a
- * span only when it ends and the collector must show executions that are still running.
+ * (typically a `BatchSpanProcessor` with the collector's exporter), and when a span of an
+ * execution (one with `flowtrace.execution.id`: the execution itself or any of its steps) starts,
+ * it also hands over a **start marker** at once — a zero-duration copy with its own span id,
+ * parented to the real span and tagged `flowtrace.marker=start` — because OTLP exports a span only
+ * when it ends and the collector must show executions and steps that are still running.
  *
- * Put it only in front of the flowtrace collector's exporter: other backends would show markers
- * as spans.
+ * Works in front of the processors of OpenTelemetry SDK 1.x and 2.x. Put it only in front of the
+ * flowtrace collector's exporter: other backends would show markers as spans.
  */
 export class StartMarkerSpanProcessor implements SpanProcessor {
   constructor(private readonly delegate: SpanProcessor) {}
 
   onStart(span: Span, parentContext: Context): void {
     this.delegate.onStart(span, parentContext);
-    if (span.attributes[ATTR_EXECUTION_ROOT] === true) this.delegate.onEnd(startMarker(span));
+    if (span.attributes[ATTR_EXECUTION_ID] !== undefined) this.delegate.onEnd(startMarker(span));
   }
 
   onEnd(span: ReadableSpan): void {
@@ -38,22 +39,17 @@ export class StartMarkerSpanProcessor implements SpanProcessor {
    * can mark executions left pending by an earlier instance of the service as interrupted.
    */
   announceInstance(resource: Resource): void {
-    const spanContext: SpanContext = {
-      traceId: ids.generateTraceId(),
-      spanId: ids.generateSpanId(),
-      traceFlags: TraceFlags.SAMPLED,
-    };
-    const now = hrNow();
+    const spanContext: SpanContext = { traceId: randomId(16), spanId: randomId(8), traceFlags: TraceFlags.SAMPLED };
     this.delegate.onEnd(
       markerSpan({
         name: 'flowtrace instance-start',
         kind: SpanKind.INTERNAL,
         spanContext,
-        parentSpanContext: undefined,
-        time: now,
+        parent: undefined,
+        time: hrNow(),
         attributes: { [ATTR_MARKER]: MARKER_INSTANCE_START },
         resource,
-        instrumentationScope: { name: TRACER_NAME, version: TRACER_VERSION },
+        scope: { name: TRACER_NAME, version: TRACER_VERSION },
       }),
     );
   }
@@ -70,35 +66,56 @@ export class StartMarkerSpanProcessor implements SpanProcessor {
 /** The start marker of `span`: what was known of it when it started. */
 export function startMarker(span: ReadableSpan): ReadableSpan {
   const real = span.spanContext();
+  const attributes: Attributes = { ...span.attributes, [ATTR_MARKER]: MARKER_START };
+  const parentId = parentSpanId(span);
+  if (parentId !== undefined) attributes[ATTR_MARKER_PARENT_ID] = parentId;
   return markerSpan({
     name: span.name,
     kind: span.kind,
-    spanContext: { traceId: real.traceId, spanId: ids.generateSpanId(), traceFlags: real.traceFlags },
-    parentSpanContext: real,
+    spanContext: { traceId: real.traceId, spanId: randomId(8), traceFlags: real.traceFlags },
+    parent: real,
     time: span.startTime,
-    attributes: { ...span.attributes, [ATTR_MARKER]: MARKER_START },
+    attributes,
     resource: span.resource,
-    instrumentationScope: span.instrumentationScope,
+    scope: scopeOf(span),
   });
+}
+
+/** What the SDK 1.x `ReadableSpan` has instead of the 2.x fields. */
+interface Sdk1Fields {
+  parentSpanId?: string;
+  instrumentationLibrary?: ReadableSpan['instrumentationScope'];
+}
+
+function parentSpanId(span: ReadableSpan): string | undefined {
+  return span.parentSpanContext?.spanId ?? (span as ReadableSpan & Sdk1Fields).parentSpanId;
+}
+
+function scopeOf(span: ReadableSpan): ReadableSpan['instrumentationScope'] {
+  return span.instrumentationScope ?? (span as ReadableSpan & Sdk1Fields).instrumentationLibrary;
 }
 
 interface MarkerFields {
   name: string;
   kind: SpanKind;
   spanContext: SpanContext;
-  parentSpanContext: SpanContext | undefined;
-  time: ReadableSpan['startTime'];
-  attributes: ReadableSpan['attributes'];
+  parent: SpanContext | undefined;
+  time: HrTime;
+  attributes: Attributes;
   resource: Resource;
-  instrumentationScope: ReadableSpan['instrumentationScope'];
+  scope: ReadableSpan['instrumentationScope'];
 }
 
-function markerSpan(fields: MarkerFields): ReadableSpan {
+// A plain object rather than an SDK class: the SDK's Span constructor changed between 1.x and
+// 2.x, while the exporters of both read only these fields. The 1.x names (`parentSpanId`,
+// `instrumentationLibrary`) sit next to the 2.x ones so either SDK's exporter encodes it.
+function markerSpan(fields: MarkerFields): ReadableSpan & Sdk1Fields {
   return {
     name: fields.name,
     kind: fields.kind,
     spanContext: () => fields.spanContext,
-    parentSpanContext: fields.parentSpanContext,
+    parentSpanContext: fields.parent,
+    parentSpanId: fields.parent?.spanId,
     startTime: fields.time,
     endTime: fields.time,
     duration: [0, 0],
@@ -108,14 +125,31 @@ function markerSpan(fields: MarkerFields): ReadableSpan {
     links: [],
     events: [],
     resource: fields.resource,
-    instrumentationScope: fields.instrumentationScope,
+    instrumentationScope: fields.scope,
+    instrumentationLibrary: fields.scope,
     droppedAttributesCount: 0,
     droppedEventsCount: 0,
     droppedLinksCount: 0,
   };
 }
 
-function hrNow(): [number, number] {
+// Random bytes drawn from a pool refilled 4 KiB at a time: a marker per step must stay cheap.
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
+// OTel ids are random lowercase hex; an all-zero id is invalid, so draw again (1 in 2^64).
+function randomId(bytes: number): string {
+  for (;;) {
+    if (poolOffset + bytes > pool.length) {
+      randomFillSync(pool);
+      poolOffset = 0;
+    }
+    const id = pool.toString('hex', poolOffset, (poolOffset += bytes));
+    if (!/^0+$/.test(id)) return id;
+  }
+}
+
+function hrNow(): HrTime {
   const ms = Date.now();
   return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
 }

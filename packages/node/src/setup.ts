@@ -1,58 +1,59 @@
-import { randomUUID } from 'node:crypto';
-import { context, propagation, trace, type Attributes } from '@opentelemetry/api';
-import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { context, diag, propagation, trace, type Attributes } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { createCollectorExporter, createExporter, exporterFromEnv, tracesUrl, type ExporterOptions, type OtlpProtocol } from './exporters.js';
 import { StartMarkerSpanProcessor } from './markers.js';
-import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME } from '@flowtrace/tracer/semconv';
-
-export type OtlpProtocol = 'http/json' | 'http/protobuf';
-
-/** One OTLP/HTTP destination, such as Jaeger (`http://localhost:4318`). */
-export interface ExporterOptions {
-  /** Endpoint; `/v1/traces` is added when the URL has no path. */
-  url: string;
-  /** Default `http/protobuf`. */
-  protocol?: OtlpProtocol;
-  headers?: Record<string, string>;
-}
+import { detectResource } from './resource.js';
 
 /** Queueing of each destination's `BatchSpanProcessor` (the OTel SDK's own). */
 export interface BatchOptions {
   /** Spans held while the destination is slow or down; past it new spans are dropped. */
   maxQueueSize?: number;
   maxExportBatchSize?: number;
-  /** How long spans wait before being sent. */
+  /** How long the first span of a batch waits before the batch is sent. */
   scheduledDelayMillis?: number;
   /** How long one export, with the exporter's retries, may take. */
   exportTimeoutMillis?: number;
 }
 
 export interface StartTracingOptions {
-  serviceName: string;
+  /** Default `OTEL_SERVICE_NAME`, else `unknown_service:node`. */
+  serviceName?: string;
   /** Default: a fresh UUID per process, so the collector can tell that the service restarted. */
   serviceInstanceId?: string;
-  /** More resource attributes (`service.version`, `deployment.environment.name`, …). */
+  /**
+   * More resource attributes (`service.version`, `deployment.environment.name`, …); they win over
+   * `OTEL_RESOURCE_ATTRIBUTES` and the detected `host.*` / `process.*` attributes.
+   */
   resourceAttributes?: Attributes;
   /**
-   * The flowtrace collector. Default `FLOWTRACE_COLLECTOR_URL` or `http://localhost:4318`;
-   * `false` sends nothing there.
+   * The flowtrace collector's address; spans go to its `/v1/traces`. Default
+   * `FLOWTRACE_COLLECTOR_URL` or `http://localhost:4318`; `false` sends nothing there. The
+   * `OTEL_EXPORTER_OTLP_*` variables never apply to it.
    */
   collectorUrl?: string | false;
   /** Default `http/protobuf`. */
   collectorProtocol?: OtlpProtocol;
   /** Sent as `Authorization: Bearer`. Default `FLOWTRACE_TOKEN`. */
   collectorToken?: string;
-  /** Other OTLP/HTTP destinations (Jaeger, any OTLP backend); they never receive markers. */
+  /**
+   * General OTLP/HTTP destinations (Jaeger, any OTLP backend); they never receive markers.
+   * Default: the one set by `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`
+   * (with `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` and `_PROTOCOL`), else none. `[]` means none.
+   */
   exporters?: ExporterOptions[];
-  /** Batching of the collector destination. Default: 200 ms delay, 8192 spans queued. */
+  /** Batching of the collector destination. Default: 50 ms delay, 8192 spans queued. */
   collectorBatch?: BatchOptions;
   /** Batching of the other destinations. Default: the SDK's (5 s delay, 2048 spans queued). */
   exporterBatch?: BatchOptions;
   /** Register as the global provider, context manager and propagator. Default `true`. */
   register?: boolean;
+  /**
+   * How long `shutdown()` waits for the last spans to be sent before it gives up on them (and
+   * says so through OTel `diag`). Default 5000 ms.
+   */
+  shutdownTimeoutMillis?: number;
 }
 
 export interface TracingHandle {
@@ -60,34 +61,38 @@ export interface TracingHandle {
   resource: Resource;
   /** Sends everything still queued. */
   forceFlush(): Promise<void>;
-  /** Flushes and stops every destination; unregisters the globals it registered. */
+  /**
+   * Flushes and stops every destination, and unregisters the globals it registered. Resolves
+   * even when a destination is down: what could not be sent is reported through OTel `diag`.
+   */
   shutdown(): Promise<void>;
 }
 
 const DEFAULT_COLLECTOR_URL = 'http://localhost:4318';
-// The Usage tab shows executions live: the collector's pipeline sends soon, and keeps more
-// while the collector restarts.
-const COLLECTOR_BATCH_DEFAULTS: BatchOptions = { scheduledDelayMillis: 200, maxQueueSize: 8192 };
+// The Usage tab shows executions and steps live. The SDK's BatchSpanProcessor starts its timer
+// when a span enters a queue with no timer and sends the batch when it fires (at once when
+// maxExportBatchSize spans are queued), one export at a time: a span waits the delay, plus the
+// export in flight if there is one. 50 ms keeps start notices and finished spans within the
+// ~50 ms the live view allows, and a steady process still sends at most ~20 requests a second,
+// each a batch. A larger queue rides out a collector restart.
+const COLLECTOR_BATCH_DEFAULTS: BatchOptions = { scheduledDelayMillis: 50, maxQueueSize: 8192 };
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
 /**
  * Sets up OpenTelemetry for flowtrace in one call: a `NodeTracerProvider` with an
- * AsyncLocalStorage context manager, one `BatchSpanProcessor` per destination, start markers and
- * an instance-start marker on the collector's pipeline only.
+ * AsyncLocalStorage context, one `BatchSpanProcessor` per destination, start markers and an
+ * instance-start marker on the collector's pipeline only. Options win over `OTEL_*` variables.
  */
-export function startTracing(options: StartTracingOptions): TracingHandle {
-  const resource = resourceFromAttributes({
-    ...options.resourceAttributes,
-    [ATTR_SERVICE_NAME]: options.serviceName,
-    [ATTR_SERVICE_INSTANCE_ID]: options.serviceInstanceId ?? randomUUID(),
-  });
+export function startTracing(options: StartTracingOptions = {}): TracingHandle {
+  const resource = detectResource(options);
 
   const processors: SpanProcessor[] = [];
   let collector: StartMarkerSpanProcessor | undefined;
   const collectorUrl = options.collectorUrl ?? process.env.FLOWTRACE_COLLECTOR_URL ?? DEFAULT_COLLECTOR_URL;
   if (collectorUrl !== false) {
     const token = options.collectorToken ?? process.env.FLOWTRACE_TOKEN;
-    const exporter = createExporter({
-      url: collectorUrl,
+    const exporter = createCollectorExporter({
+      url: tracesUrl(collectorUrl),
       protocol: options.collectorProtocol,
       headers: token ? { Authorization: `Bearer ${token}` } : undefined,
     });
@@ -96,9 +101,8 @@ export function startTracing(options: StartTracingOptions): TracingHandle {
     );
     processors.push(collector);
   }
-  for (const destination of options.exporters ?? []) {
-    processors.push(new BatchSpanProcessor(createExporter(destination), options.exporterBatch));
-  }
+  const general = options.exporters ? options.exporters.map(createExporter) : [exporterFromEnv()].filter((e) => e !== undefined);
+  for (const exporter of general) processors.push(new BatchSpanProcessor(exporter, options.exporterBatch));
 
   const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
   const register = options.register ?? true;
@@ -110,7 +114,7 @@ export function startTracing(options: StartTracingOptions): TracingHandle {
     resource,
     forceFlush: () => provider.forceFlush(),
     async shutdown() {
-      await provider.shutdown();
+      await settleWithin(provider.shutdown(), options.shutdownTimeoutMillis ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
       if (register) {
         // Lets a later startTracing (a restart in the same process, a test) register again.
         trace.disable();
@@ -121,15 +125,21 @@ export function startTracing(options: StartTracingOptions): TracingHandle {
   };
 }
 
-/** An OTel SDK OTLP/HTTP exporter for one destination. */
-export function createExporter(options: ExporterOptions): SpanExporter {
-  const config = { url: tracesUrl(options.url), headers: options.headers };
-  return options.protocol === 'http/json' ? new OTLPJsonTraceExporter(config) : new OTLPProtoTraceExporter(config);
-}
-
-/** `http://host:4318` → `http://host:4318/v1/traces`; a URL with a path is kept as given. */
-export function tracesUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.pathname === '/' || parsed.pathname === '') parsed.pathname = '/v1/traces';
-  return parsed.toString();
+// Best effort: a destination that is down must not turn the host's shutdown into a crash.
+async function settleWithin(flush: Promise<void>, timeoutMillis: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMillis);
+  });
+  try {
+    const outcome = await Promise.race([flush, timedOut]);
+    if (outcome === 'timeout') {
+      diag.error(`flowtrace: shutdown gave up after ${timeoutMillis} ms; spans still queued were not sent`);
+      flush.catch(() => undefined);
+    }
+  } catch (error) {
+    diag.error('flowtrace: shutdown could not send every span', error);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -37,7 +37,7 @@ describe('startTracing', () => {
       collectorUrl: collector.url,
       collectorProtocol: 'http/json',
       collectorToken: 's3cret',
-      exporters: [{ url: jaeger.url, protocol: 'http/protobuf', headers: { 'x-tenant': 't1' } }],
+      exporters: [{ url: `${jaeger.url}/v1/traces`, protocol: 'http/protobuf', headers: { 'x-tenant': 't1' } }],
     });
     await runTraced(handle);
 
@@ -53,8 +53,8 @@ describe('startTracing', () => {
     const root = real.find((s) => s.name === 'flow double')!;
 
     const starts = spans.filter((s) => s.attributes[attr.ATTR_MARKER] === attr.MARKER_START);
-    expect(starts).toHaveLength(1);
-    const start = starts[0]!;
+    expect(starts.map((s) => s.name).sort()).toEqual(['flow double', 'step multiply']);
+    const start = starts.find((s) => s.name === 'flow double')!;
     expect(start.parentSpanId).toBe(root.spanId);
     expect(start.traceId).toBe(root.traceId);
     expect(start.spanId).not.toBe(root.spanId);
@@ -67,6 +67,20 @@ describe('startTracing', () => {
       [attr.ATTR_EXECUTION_ROOT]: true,
     });
     expect(start.attributes[attr.ATTR_OUTPUT]).toBeUndefined();
+    expect(start.attributes[attr.ATTR_MARKER_PARENT_ID]).toBeUndefined();
+
+    // Every step is announced too, so the collector can show it running.
+    const step = real.find((s) => s.name === 'step multiply')!;
+    const stepStart = starts.find((s) => s.name === 'step multiply')!;
+    expect(stepStart.parentSpanId).toBe(step.spanId);
+    expect(stepStart.spanId).not.toBe(step.spanId);
+    expect(stepStart.endTimeUnixNano).toBe(step.startTimeUnixNano);
+    expect(stepStart.attributes).toMatchObject({
+      [attr.ATTR_EXECUTION_ID]: root.attributes[attr.ATTR_EXECUTION_ID],
+      [attr.ATTR_STEP_KEY]: 'multiply',
+      [attr.ATTR_MARKER_PARENT_ID]: root.spanId,
+    });
+    expect(stepStart.attributes[attr.ATTR_OUTPUT]).toBeUndefined();
 
     const instance = spans.filter((s) => s.attributes[attr.ATTR_MARKER] === attr.MARKER_INSTANCE_START);
     expect(instance).toHaveLength(1);
@@ -108,9 +122,10 @@ describe('startTracing', () => {
 
   it('can skip the collector and registers again after shutdown', async () => {
     const { jaeger } = await receivers();
-    const first = startTracing({ serviceName: 'a', collectorUrl: false, exporters: [{ url: jaeger.url, protocol: 'http/json' }] });
+    const exporters = [{ url: `${jaeger.url}/v1/traces`, protocol: 'http/json' as const }];
+    const first = startTracing({ serviceName: 'a', collectorUrl: false, exporters });
     await runTraced(first);
-    const second = startTracing({ serviceName: 'b', collectorUrl: false, exporters: [{ url: jaeger.url, protocol: 'http/json' }] });
+    const second = startTracing({ serviceName: 'b', collectorUrl: false, exporters });
     await runTraced(second);
     const services = jsonSpans(jaeger.requests).map((s) => s.resource['service.name']);
     expect(services.filter((s) => s === 'a')).toHaveLength(2);
@@ -119,9 +134,28 @@ describe('startTracing', () => {
 });
 
 describe('tracesUrl', () => {
-  it('adds the OTLP traces path only when the URL has none', () => {
+  it('appends the OTLP traces path to a base URL, as OTel does for OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     expect(tracesUrl('http://localhost:4318')).toBe('http://localhost:4318/v1/traces');
     expect(tracesUrl('http://localhost:4318/')).toBe('http://localhost:4318/v1/traces');
-    expect(tracesUrl('https://otlp.example/api/traces')).toBe('https://otlp.example/api/traces');
+    expect(tracesUrl('https://otlp.example/flowtrace')).toBe('https://otlp.example/flowtrace/v1/traces');
+    expect(tracesUrl('https://otlp.example/flowtrace/')).toBe('https://otlp.example/flowtrace/v1/traces');
+  });
+
+  it('keeps a URL that already names the traces path', () => {
+    expect(tracesUrl('http://localhost:4318/v1/traces')).toBe('http://localhost:4318/v1/traces');
+  });
+});
+
+describe('general destinations', () => {
+  it('use an option URL as given, like the OTel exporters', async () => {
+    const { jaeger } = await receivers();
+    const handle = startTracing({
+      serviceName: 'orders',
+      collectorUrl: false,
+      exporters: [{ url: `${jaeger.url}/api/otlp/traces`, protocol: 'http/json' }],
+    });
+    await runTraced(handle);
+    expect(jaeger.requests.map((r) => r.path)).toContain('/api/otlp/traces');
+    expect(jaeger.requests.every((r) => r.path === '/api/otlp/traces')).toBe(true);
   });
 });

@@ -1,0 +1,77 @@
+import { diag } from '@opentelemetry/api';
+import { getStringFromEnv } from '@opentelemetry/core';
+import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+
+export type OtlpProtocol = 'http/json' | 'http/protobuf';
+
+/** One OTLP/HTTP destination, such as Jaeger (`http://localhost:4318/v1/traces`). */
+export interface ExporterOptions {
+  /** The traces endpoint, used as given (like the OTel exporters' `url`): include `/v1/traces`. */
+  url: string;
+  /** Default `http/protobuf`. */
+  protocol?: OtlpProtocol;
+  /** Win over `OTEL_EXPORTER_OTLP_HEADERS` / `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, key by key. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * An OTel SDK OTLP/HTTP exporter for one general destination. The URL is used as given; the SDK
+ * exporter adds the `OTEL_EXPORTER_OTLP_*` settings the options leave out (headers, timeout,
+ * compression, certificates), as it does for any OTLP exporter.
+ */
+export function createExporter(options: ExporterOptions): SpanExporter {
+  const config = { url: options.url, headers: options.headers };
+  return options.protocol === 'http/json' ? new OTLPJsonTraceExporter(config) : new OTLPProtoTraceExporter(config);
+}
+
+/**
+ * The general destination set by `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is) or
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` (gets `/v1/traces`), or `undefined` when neither is set. The SDK
+ * exporter reads the endpoint and headers itself; only the protocol is chosen here.
+ */
+export function exporterFromEnv(): SpanExporter | undefined {
+  if (!getStringFromEnv('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') && !getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT')) {
+    return undefined;
+  }
+  const protocol = getStringFromEnv('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? getStringFromEnv('OTEL_EXPORTER_OTLP_PROTOCOL');
+  if (protocol === 'http/json') return new OTLPJsonTraceExporter();
+  if (protocol !== undefined && protocol !== 'http/protobuf') {
+    diag.warn(`flowtrace: OTLP protocol "${protocol}" is not supported, sending http/protobuf`);
+  }
+  return new OTLPProtoTraceExporter();
+}
+
+/**
+ * The exporter to the flowtrace collector. `OTEL_EXPORTER_OTLP_*` configure the general
+ * destination, and the SDK exporter would add their headers (often a backend's API key) to every
+ * exporter it builds; they are hidden while this one is built, which reads them only then.
+ */
+export function createCollectorExporter(options: ExporterOptions): SpanExporter {
+  const saved: Record<string, string> = {};
+  for (const name of Object.keys(process.env)) {
+    if (name.startsWith('OTEL_EXPORTER_OTLP_')) {
+      saved[name] = process.env[name]!;
+      delete process.env[name];
+    }
+  }
+  try {
+    return createExporter(options);
+  } finally {
+    Object.assign(process.env, saved);
+  }
+}
+
+/**
+ * The OTLP traces endpoint of a base URL, by the OTel rule for `OTEL_EXPORTER_OTLP_ENDPOINT`:
+ * `v1/traces` is appended to its path (`http://host:4318` → `http://host:4318/v1/traces`,
+ * `https://host/otlp` → `https://host/otlp/v1/traces`). A URL that already ends in `/v1/traces`
+ * is kept, so a collector URL given in full still works.
+ */
+export function tracesUrl(base: string): string {
+  const parsed = new URL(base);
+  if (parsed.pathname.endsWith('/v1/traces')) return parsed.toString();
+  parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return parsed.toString();
+}
