@@ -1,6 +1,7 @@
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import { custom, flowMeta, tag, type ExecutionContext, type Tag } from '@pumped-fn/core-next';
-import { captureJson, createRedactor, type RedactFn } from './data.js';
+import { abortKind } from './abort-kind.js';
+import { CaptureCache, captureJson, createRedactor, REDACTED, redactCardNumbers, type RedactFn } from './data.js';
 import {
   ATTR_ABORT_KIND,
   ATTR_ABORT_REASON,
@@ -25,13 +26,18 @@ export class AttributeMapper {
   readonly captureData: boolean;
   private readonly maxBytes: number;
   private readonly redact: RedactFn;
+  /** `redact: false` turns off the card-number scan of text too; a predicate only replaces the key rules. */
+  private readonly cardNumbers: boolean;
   private readonly flowIdOf: (definition: FlowDefinition) => string;
   private readonly tagFilter: (label: string, value: unknown) => boolean;
+  /** A step's output is usually the next step's input: its JSON is written once (see CaptureCache). */
+  private readonly cache = new CaptureCache();
 
   constructor(options: TracingExtensionOptions) {
     this.captureData = options.captureData ?? true;
     this.maxBytes = options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
     this.redact = createRedactor(options.redact);
+    this.cardNumbers = options.redact !== false;
     this.flowIdOf = options.flowId ?? ((definition) => definition.name);
     const tags = options.tags;
     this.tagFilter =
@@ -66,7 +72,7 @@ export class AttributeMapper {
   /** Redacted, capped JSON of any value (the MCP part uses it for arguments and results). */
   json(value: unknown): { json: string; truncated: boolean } | undefined {
     try {
-      return captureJson(value, { maxBytes: this.maxBytes, redact: this.redact });
+      return captureJson(value, { maxBytes: this.maxBytes, redact: this.redact, cache: this.cache, cardNumbers: this.cardNumbers });
     } catch {
       return { json: '"[Unserializable]"', truncated: false };
     }
@@ -91,9 +97,14 @@ export class AttributeMapper {
   }
 
   private tagValue(label: string, value: unknown): { value: AttributeValue; json?: true } | undefined {
-    if (this.redact(label, value)) return { value: '[REDACTED]' };
-    if (typeof value === 'string' || typeof value === 'boolean') return { value };
-    if (typeof value === 'number') return { value: Number.isFinite(value) ? value : String(value) };
+    if (this.redact(label, value)) return { value: REDACTED };
+    if (typeof value === 'boolean') return { value };
+    // Scalars keep their type; a card number in them is hidden as in captured data.
+    if (typeof value === 'string') return { value: this.cardNumbers ? redactCardNumbers(value) : value };
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return { value: String(value) };
+      return { value: this.cardNumbers && redactCardNumbers(String(value)) !== String(value) ? REDACTED : value };
+    }
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
     const json = this.json(value)?.json;
     return json === undefined ? undefined : { value: json, json: true };
@@ -129,14 +140,14 @@ function collectTags(ctx: ExecutionContext.Context, flowTags: readonly Tag.Tagge
   return found;
 }
 
-/** `flowtrace.cancelled`, `flowtrace.abort_reason` and `flowtrace.abort_kind` of an aborted signal. */
-export function abortAttributes(target: Attributes, signal: AbortSignal): void {
+/** `flowtrace.cancelled`, `flowtrace.abort_reason` and `flowtrace.abort_kind` when the signal of `ctx` aborted. */
+export function abortAttributes(target: Attributes, ctx: ExecutionContext.Context): void {
+  const signal = ctx.signal;
   if (!signal.aborted) return;
   target[ATTR_CANCELLED] = true;
   const reason: unknown = signal.reason;
-  const message = reason instanceof Error ? reason.message : String(reason ?? 'aborted');
-  target[ATTR_ABORT_REASON] = message;
-  target[ATTR_ABORT_KIND] = /timeout|timed out/i.test(message) ? 'timeout' : 'abort';
+  target[ATTR_ABORT_REASON] = reason instanceof Error ? reason.message : String(reason ?? 'aborted');
+  target[ATTR_ABORT_KIND] = abortKind(ctx);
 }
 
 /**

@@ -7,9 +7,13 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import type { ExecutionContext, Extension } from '@pumped-fn/core-next';
+import type { Core, ExecutionContext, Extension } from '@pumped-fn/core-next';
+import { watchDeadline } from './abort-kind.js';
 import { getActiveExecution } from './active-execution.js';
 import { abortAttributes, AttributeMapper } from './attributes.js';
+import { watchExecCalls, type ExecCalls } from './exec-calls.js';
+import { rememberExecutionId } from './execution-id.js';
+import { failureReporter, type ReportFailure } from './guard.js';
 import {
   ATTR_CLOSE_MODE,
   ATTR_CONTEXT_ID,
@@ -38,142 +42,254 @@ import {
 } from './semconv.js';
 import type { TracingExtensionOptions } from './types.js';
 import { TRACER_NAME, TRACER_VERSION } from './version.js';
-import { guard } from './guard.js';
 
 type ExecutionOperation = Extension.ExecutionOperation;
 type LifecycleOperation = Extension.ContextLifecycleOperation;
 type Ctx = ExecutionContext.Context;
 type Next = Parameters<NonNullable<Extension.Extension['wrap']>>[1];
 
-/** What a traced context's children need from it. */
+/** What a traced context (or parallel operation) gives the operations under it. */
 interface Node {
   span: Span;
   executionId: string;
   depth: number;
-  /** Steps started under it so far: the next child's `flowtrace.step.index`. */
+  /** Operations started under it so far: the next child's `flowtrace.step.index`. */
   children: number;
   /** A standalone context (`scope.createExecution`), whose span its lifecycle ends. */
   standalone: boolean;
+  /** Operations called on this context whose span has not started yet, oldest first. */
+  waiting: Operation[];
+  /** The `ctx.exec` call in progress on this context. */
+  calls: ExecCalls | undefined;
 }
+
+/** One traced operation, from its `wrap` call to its span's end. */
+interface Operation {
+  op: ExecutionOperation;
+  /** The traced context it was called on; absent for an execution's top operation. */
+  parent: Node | undefined;
+  /** The parallel operation that claimed it as a member; its span is the parent then. */
+  claimedBy: Operation | undefined;
+  started: boolean;
+  span: Span | undefined;
+  /** The active context to run `next` in: the caller's, with this span set. */
+  spanContext: Context | undefined;
+  /** For a parallel operation, the node its members hang from. */
+  node: Node | undefined;
+  root: boolean;
+}
+
+/** Microtask that lets a `ctx.parallel` called in the same turn claim its members first. */
+const NEXT_TICK = Promise.resolve();
 
 /**
  * A pumped-fn extension that wraps every execution operation — flows run by `scope.exec` or
  * `ctx.exec`, `ctx.exec({ fn })` steps, `ctx.parallel` and `ctx.parallelSettled` — and every
  * standalone execution context in an OpenTelemetry span. It never changes what an operation
- * returns or throws, and never throws itself.
+ * returns or throws, and never throws itself: its own failures go to OTel `diag`.
+ *
+ * Placement of parallel members: `ctx.parallel([ctx.exec(a), ctx.exec(b)])` calls `ctx.exec`
+ * for its members before the parallel operation exists, and an OTel span's parent cannot change
+ * once it started. So an operation called on a traced context starts its span (and runs) one
+ * microtask later; a parallel operation called in that same turn claims the last `count`
+ * operations of its context still waiting, and its span starts before theirs, as their parent.
+ * A step started earlier in the turn (not one of the `count` last) stays under its flow.
  */
 export function createTracingExtension(options: TracingExtensionOptions = {}): Extension.Extension {
   const tracer: Tracer = options.tracer ?? trace.getTracer(TRACER_NAME, TRACER_VERSION);
   const mapper = new AttributeMapper(options);
+  const report: ReportFailure = failureReporter();
   // Keyed by the pumped-fn context, so parentage follows pumped-fn's own tree whether or not
   // an OTel context manager carries the active span across awaits.
   const nodes = new WeakMap<Ctx, Node>();
+  const scopes = new WeakSet<Core.Scope>();
 
-  /** Where a new operation sits: its parent node, or the top of an execution. */
-  function place(parentCtx: Ctx | undefined, ownCtx: Ctx, active: Context) {
-    const parent = parentCtx ? nodes.get(parentCtx) : undefined;
-    if (parent) {
-      return {
-        parentContext: trace.setSpan(active, parent.span),
-        executionId: parent.executionId,
-        depth: parent.depth + 1,
-        index: parent.children++,
-        root: false,
-      };
-    }
-    // An MCP tool call (or another execution opened by flowtrace) already owns this work.
-    const open = getActiveExecution(active);
-    if (open) {
-      return { parentContext: active, executionId: open.executionId, depth: open.depth + 1, index: undefined, root: false };
-    }
-    return { parentContext: active, executionId: rootOf(ownCtx).id, depth: 0, index: undefined, root: true };
+  function track(ctx: Ctx, span: Span, executionId: string, depth: number, standalone: boolean): void {
+    nodes.set(ctx, { span, executionId, depth, children: 0, standalone, waiting: [], calls: watchExecCalls(ctx) });
   }
 
-  function startOperation(operation: ExecutionOperation) {
-    const ctx = operation.context as unknown as Ctx;
-    const definition = operation.definition;
+  function wrap(next: Next, op: ExecutionOperation) {
+    const ctx = op.context as unknown as Ctx;
     // A flow gets a child context of its own; fn and parallel steps run in their caller's.
-    const parentCtx = definition ? ctx.parent : ctx;
-    const where = place(parentCtx, ctx, context.active());
+    const callerCtx = op.definition ? ctx.parent : ctx;
+    const parent = callerCtx ? nodes.get(callerCtx) : undefined;
+    const operation: Operation = { op, parent, claimedBy: undefined, started: false, span: undefined, spanContext: undefined, node: undefined, root: false };
+    if (!parent) return run(next, operation, false);
+    try {
+      if (op.definition) noteTimeout(parent, ctx);
+      if (op.mode !== 'sequential') claimMembers(parent, operation, op.count ?? 0);
+      parent.waiting.push(operation);
+    } catch (error) {
+      report('span start', error);
+    }
+    return run(next, operation, true);
+  }
+
+  /** A child flow given `timeout` in its `ctx.exec` call: its controller is pumped-fn's timer's. */
+  function noteTimeout(parent: Node, childCtx: Ctx): void {
+    const call = parent.calls?.current;
+    const controller = (childCtx as unknown as { abortController?: AbortController }).abortController;
+    if (call?.timeout && controller) watchDeadline(controller, call.startedAt, call.timeout);
+  }
+
+  function claimMembers(parent: Node, parallel: Operation, count: number): void {
+    const waiting = parent.waiting;
+    for (let i = waiting.length - 1; i >= 0 && count > 0; i--) {
+      const member = waiting[i]!;
+      if (member.claimedBy) continue;
+      member.claimedBy = parallel;
+      count--;
+    }
+  }
+
+  async function run(next: Next, operation: Operation, deferred: boolean): Promise<unknown> {
+    if (deferred) await NEXT_TICK;
+    const span = start(operation);
+    if (!span) return next();
+    // Everything learnt at the end goes in with one setAttributes call.
+    const attributes: Attributes = {};
+    try {
+      const result = await context.with(operation.spanContext!, next);
+      try {
+        // Data nobody will see is not captured.
+        if (span.isRecording()) {
+          const op = operation.op;
+          const output = op.mode === 'sequential' ? result : (result as { stats?: unknown } | undefined)?.stats;
+          mapper.data(attributes, ATTR_OUTPUT, ATTR_OUTPUT_TRUNCATED, output);
+        }
+      } catch (error) {
+        report('span end', error);
+      }
+      return result;
+    } catch (error) {
+      try {
+        recordError(span, error);
+      } catch (failure) {
+        report('span end', failure);
+      }
+      throw error;
+    } finally {
+      try {
+        end(operation, span, attributes);
+      } catch (error) {
+        report('span end', error);
+      }
+    }
+  }
+
+  function end(operation: Operation, span: Span, attributes: Attributes): void {
+    if (span.isRecording()) {
+      const op = operation.op;
+      const ctx = op.context as unknown as Ctx;
+      abortAttributes(attributes, ctx);
+      if (op.definition) mapper.tags(attributes, ctx, op.flow?.tags, operation.root);
+      span.setAttributes(attributes);
+    }
+    span.end();
+  }
+
+  /** Starts the span of `operation` (and first that of the parallel that claimed it), once. */
+  function start(operation: Operation): Span | undefined {
+    if (operation.started) return operation.span;
+    operation.started = true;
+    try {
+      const parent = operation.parent;
+      if (parent) {
+        const waiting = parent.waiting;
+        const at = waiting[0] === operation ? 0 : waiting.indexOf(operation);
+        if (at >= 0) waiting.splice(at, 1);
+      }
+      const claimer = operation.claimedBy;
+      if (claimer) start(claimer);
+      return open(operation, claimer?.node ?? parent);
+    } catch (error) {
+      report('span start', error);
+      return undefined;
+    }
+  }
+
+  function open(operation: Operation, under: Node | undefined): Span {
+    const op = operation.op;
+    const ctx = op.context as unknown as Ctx;
+    const definition = op.definition;
+    const active = context.active();
+    let parentContext: Context;
+    let executionId: string;
+    let depth: number;
+    let index: number | undefined;
+    if (under) {
+      parentContext = trace.setSpan(active, under.span);
+      executionId = under.executionId;
+      depth = under.depth + 1;
+      index = under.children++;
+    } else {
+      // An MCP tool call (or another execution opened by flowtrace) may already own this work.
+      const open = getActiveExecution(active);
+      parentContext = active;
+      executionId = open ? open.executionId : rootOf(ctx).id;
+      depth = open ? open.depth + 1 : 0;
+      operation.root = !open;
+    }
+    // Data nobody will see is not captured: a step under a span that is not recorded.
+    const capture = under ? under.span.isRecording() : true;
     const attributes: Attributes = {
-      [ATTR_EXECUTION_ID]: where.executionId,
+      [ATTR_EXECUTION_ID]: executionId,
       [ATTR_CONTEXT_ID]: ctx.id,
-      [ATTR_DEPTH]: where.depth,
+      [ATTR_DEPTH]: depth,
     };
-    if (where.root) attributes[ATTR_EXECUTION_ROOT] = true;
-    if (where.index !== undefined) attributes[ATTR_STEP_INDEX] = where.index;
-    if (operation.key !== undefined) attributes[ATTR_STEP_KEY] = operation.key;
+    if (operation.root) attributes[ATTR_EXECUTION_ROOT] = true;
+    if (index !== undefined) attributes[ATTR_STEP_INDEX] = index;
+    if (op.key !== undefined) attributes[ATTR_STEP_KEY] = op.key;
 
     let name: string;
     if (definition) {
       name = `flow ${definition.name}`;
       attributes[ATTR_STEP_KIND] = STEP_KIND_FLOW;
       mapper.flow(attributes, definition);
-      mapper.data(attributes, ATTR_INPUT, ATTR_INPUT_TRUNCATED, operation.input);
+      if (capture) mapper.data(attributes, ATTR_INPUT, ATTR_INPUT_TRUNCATED, op.input);
       // The root's tags are known at start too: the start marker carries them (and the timeout).
-      if (where.root) mapper.tags(attributes, ctx, operation.flow?.tags, true);
-    } else if (operation.mode === 'sequential') {
-      name = `step ${operation.key ?? operation.name}`;
+      if (operation.root) mapper.tags(attributes, ctx, op.flow?.tags, true);
+    } else if (op.mode === 'sequential') {
+      name = `step ${op.key ?? op.name}`;
       attributes[ATTR_STEP_KIND] = STEP_KIND_FN;
-      mapper.data(attributes, ATTR_INPUT, ATTR_INPUT_TRUNCATED, operation.params);
+      if (capture) mapper.data(attributes, ATTR_INPUT, ATTR_INPUT_TRUNCATED, op.params);
     } else {
-      const kind = operation.mode === 'parallel' ? STEP_KIND_PARALLEL : STEP_KIND_PARALLEL_SETTLED;
-      name = kind;
-      attributes[ATTR_STEP_KIND] = kind;
-      if (operation.count !== undefined) attributes[ATTR_STEP_COUNT] = operation.count;
+      name = op.mode === 'parallel' ? STEP_KIND_PARALLEL : STEP_KIND_PARALLEL_SETTLED;
+      attributes[ATTR_STEP_KIND] = name;
+      if (op.count !== undefined) attributes[ATTR_STEP_COUNT] = op.count;
     }
 
-    const span = tracer.startSpan(name, { attributes }, where.parentContext);
+    const span = tracer.startSpan(name, { attributes }, parentContext);
+    operation.span = span;
+    operation.spanContext = trace.setSpan(active, span);
     if (definition) {
-      nodes.set(ctx, { span, executionId: where.executionId, depth: where.depth, children: 0, standalone: false });
+      track(ctx, span, executionId, depth, false);
+      if (!under) rememberExecutionId(ctx, executionId);
+    } else if (op.mode !== 'sequential') {
+      operation.node = { span, executionId, depth, children: 0, standalone: false, waiting: [], calls: undefined };
     }
-    return { span, ctx, root: where.root, spanContext: trace.setSpan(where.parentContext, span) };
-  }
-
-  function traceExecution(next: Next, operation: ExecutionOperation) {
-    const started = guard(() => startOperation(operation));
-    if (!started) return next();
-    const { span, ctx, spanContext, root } = started;
-    const isFlow = operation.definition !== undefined;
-    return context.with(spanContext, async () => {
-      // Everything learnt at the end goes in with one setAttributes call.
-      const attributes: Attributes = {};
-      try {
-        const result = await next();
-        guard(() => {
-          const output = operation.mode === 'sequential' ? result : (result as { stats?: unknown } | undefined)?.stats;
-          mapper.data(attributes, ATTR_OUTPUT, ATTR_OUTPUT_TRUNCATED, output);
-        });
-        return result;
-      } catch (error) {
-        guard(() => recordError(span, error));
-        throw error;
-      } finally {
-        guard(() => {
-          abortAttributes(attributes, ctx.signal);
-          if (isFlow) mapper.tags(attributes, ctx, operation.flow?.tags, root);
-          span.setAttributes(attributes);
-          span.end();
-        });
-      }
-    });
+    return span;
   }
 
   /** A standalone context (`scope.createExecution`) is a span from creation to close or end. */
   function openContext(ctx: Ctx) {
     if (nodes.has(ctx)) return;
-    const where = place(ctx.parent, ctx, context.active());
+    const active = context.active();
+    const parent = ctx.parent ? nodes.get(ctx.parent) : undefined;
+    const open = parent ? undefined : getActiveExecution(active);
+    const executionId = parent?.executionId ?? open?.executionId ?? rootOf(ctx).id;
+    const depth = parent ? parent.depth + 1 : open ? open.depth + 1 : 0;
     const name = ctx.details.name;
     const attributes: Attributes = {
-      [ATTR_EXECUTION_ID]: where.executionId,
+      [ATTR_EXECUTION_ID]: executionId,
       [ATTR_CONTEXT_ID]: ctx.id,
-      [ATTR_DEPTH]: where.depth,
+      [ATTR_DEPTH]: depth,
       [ATTR_STEP_KIND]: STEP_KIND_CONTEXT,
       [ATTR_FLOW_ID]: name,
       [ATTR_FLOW_NAME]: name,
     };
-    if (where.root) attributes[ATTR_EXECUTION_ROOT] = true;
-    if (where.index !== undefined) attributes[ATTR_STEP_INDEX] = where.index;
+    if (!parent && !open) attributes[ATTR_EXECUTION_ROOT] = true;
+    if (parent) attributes[ATTR_STEP_INDEX] = parent.children++;
     for (const [key, value] of Object.entries(ctx.details.metadata ?? {})) {
       const scalar = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
       const json = scalar ? undefined : mapper.json(value)?.json;
@@ -181,17 +297,24 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       if (attribute !== undefined) attributes[ATTR_META_PREFIX + key] = attribute;
     }
     mapper.tags(attributes, ctx, undefined, true);
-    const span = tracer.startSpan(name, { attributes, startTime: ctx.details.startedAt }, where.parentContext);
-    nodes.set(ctx, { span, executionId: where.executionId, depth: where.depth, children: 0, standalone: true });
+    const parentContext = parent ? trace.setSpan(active, parent.span) : active;
+    const span = tracer.startSpan(name, { attributes, startTime: ctx.details.startedAt }, parentContext);
+    track(ctx, span, executionId, depth, true);
+    if (!parent) rememberExecutionId(ctx, executionId);
 
     // `end()` emits no lifecycle operation in core-next, so the instance's own method is wrapped
     // to learn of it. From inside `close()` the state is already `closing`: `closed` ends it then.
-    const end = ctx.end.bind(ctx);
+    const endContext = ctx.end.bind(ctx);
     Object.defineProperty(ctx, 'end', {
       configurable: true,
       value: () => {
-        end();
-        if (ctx.state === 'active') guard(() => closeContext(ctx, undefined));
+        endContext();
+        if (ctx.state !== 'active') return;
+        try {
+          closeContext(ctx, undefined);
+        } catch (error) {
+          report('context lifecycle', error);
+        }
       },
     });
   }
@@ -201,7 +324,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     if (!node?.standalone || !node.span.isRecording()) return;
     if (mode) node.span.addEvent(EVENT_CONTEXT_CLOSED, { [ATTR_CLOSE_MODE]: mode });
     const attributes: Attributes = {};
-    abortAttributes(attributes, ctx.signal);
+    abortAttributes(attributes, ctx);
     mapper.tags(attributes, ctx, undefined, true);
     node.span.setAttributes(attributes);
     if (ctx.details.error !== undefined) recordError(node.span, ctx.details.error);
@@ -225,11 +348,46 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     }
   }
 
+  /**
+   * `scope.exec({ timeout })` aborts the execution's controller from a timer of its own, which
+   * the extension never sees: the scope's `exec` is wrapped to note that controller's deadline.
+   */
+  function watchScope(scope: Core.Scope): void {
+    if (scopes.has(scope)) return;
+    scopes.add(scope);
+    const exec = scope.exec;
+    Object.defineProperty(scope, 'exec', {
+      configurable: true,
+      writable: true,
+      value(this: Core.Scope, config: { timeout?: number }) {
+        const startedAt = config?.timeout ? performance.now() : 0;
+        const execution = (exec as (config: unknown) => { abort?: AbortController }).call(this, config);
+        if (config?.timeout && execution?.abort) {
+          try {
+            watchDeadline(execution.abort, startedAt, config.timeout);
+          } catch (error) {
+            report('span start', error);
+          }
+        }
+        return execution;
+      },
+    });
+  }
+
   return {
     name: 'flowtrace',
+    init(scope) {
+      watchScope(scope);
+    },
     wrap(_scope, next, operation) {
-      if (operation.kind === 'execution') return traceExecution(next, operation);
-      if (operation.kind === 'context-lifecycle') guard(() => traceLifecycle(operation));
+      if (operation.kind === 'execution') return wrap(next, operation);
+      if (operation.kind === 'context-lifecycle') {
+        try {
+          traceLifecycle(operation);
+        } catch (error) {
+          report('context lifecycle', error);
+        }
+      }
       return next();
     },
   };
@@ -255,4 +413,3 @@ function recordError(span: Span, error: unknown): void {
     span.setStatus({ code: SpanStatusCode.ERROR, message });
   }
 }
-

@@ -62,8 +62,11 @@ describe('createTracingExtension: the span tree', () => {
       ['flow checkout', 'flow validate', 'parallel', 'step notify', 'step price', 'step reserve'].sort(),
     );
     const root = byName(spans, 'flow checkout');
-    for (const name of ['flow validate', 'step price', 'parallel', 'step reserve', 'step notify']) {
+    for (const name of ['flow validate', 'step price', 'parallel']) {
       expect(parentOf(spans, byName(spans, name)), name).toBe(root);
+    }
+    for (const name of ['step reserve', 'step notify']) {
+      expect(parentOf(spans, byName(spans, name)), name).toBe(byName(spans, 'parallel'));
     }
     expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(1);
     expect(spans.every((s) => s.kind === SpanKind.INTERNAL)).toBe(true);
@@ -124,12 +127,13 @@ describe('createTracingExtension: the span tree', () => {
     expect(parallel.attributes).toMatchObject({
       [attr.ATTR_STEP_KIND]: 'parallel',
       [attr.ATTR_STEP_COUNT]: 2,
-      [attr.ATTR_STEP_INDEX]: 4,
+      [attr.ATTR_STEP_INDEX]: 2,
+      [attr.ATTR_DEPTH]: 1,
     });
     expect(json(parallel.attributes[attr.ATTR_OUTPUT])).toEqual({ total: 2, succeeded: 2, failed: 0 });
-    // The parallel's members start before it does: they take the indexes before it.
-    const indexes = ['step reserve', 'step notify'].map((n) => byName(spans, n).attributes[attr.ATTR_STEP_INDEX]);
-    expect(indexes).toEqual([2, 3]);
+    // Its members are its children: indexes and depth count from it.
+    const members = ['step reserve', 'step notify'].map((n) => byName(spans, n).attributes);
+    expect(members.map((a) => [a[attr.ATTR_STEP_INDEX], a[attr.ATTR_DEPTH]])).toEqual([[0, 2], [1, 2]]);
   });
 
   it('records inputs redacted, and every span as OK with no error', async () => {
@@ -298,7 +302,11 @@ describe('createTracingExtension: placement', () => {
       const id = root.attributes[attr.ATTR_EXECUTION_ID];
       const members = tracing.spans().filter((s) => s.attributes[attr.ATTR_EXECUTION_ID] === id);
       expect(members).toHaveLength(6);
-      expect(members.every((s) => s === root || parentOf(tracing.spans(), s) === root)).toBe(true);
+      const parallel = members.find((s) => s.name === 'parallel')!;
+      for (const s of members) {
+        const expected = s === root ? undefined : s.name === 'step reserve' || s.name === 'step notify' ? parallel : root;
+        if (expected) expect(parentOf(tracing.spans(), s)).toBe(expected);
+      }
       const qty = json(root.attributes[attr.ATTR_INPUT]).qty;
       expect(json(root.attributes[attr.ATTR_OUTPUT]).total).toBe(qty * 5);
     }
