@@ -19,7 +19,7 @@ export interface ResourceOptions {
 
 /**
  * The process's resource, built like `@opentelemetry/sdk-node` builds it: the SDK's default
- * (`telemetry.sdk.*`, `service.name=unknown_service:node`), then the `host.*` and `process.*`
+ * (`telemetry.sdk.*`, `service.name=unknown_service:<process>`), then the `host.*` and `process.*`
  * detectors, then `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME`, then the options — each
  * layer wins over the ones before it. `service.instance.id` is a fresh UUID unless set, so the
  * collector can tell that the service restarted.

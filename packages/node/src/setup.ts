@@ -18,7 +18,7 @@ export interface BatchOptions {
 }
 
 export interface StartTracingOptions {
-  /** Default `OTEL_SERVICE_NAME`, else `unknown_service:node`. */
+  /** Default `OTEL_SERVICE_NAME`, else the SDK's `unknown_service:<process>`. */
   serviceName?: string;
   /** Default: a fresh UUID per process, so the collector can tell that the service restarted. */
   serviceInstanceId?: string;

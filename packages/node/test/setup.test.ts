@@ -1,25 +1,17 @@
-import { createScope, custom, flow } from '@pumped-fn/core-next';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTracingExtension } from '@flowtrace/tracer';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as attr from '@flowtrace/tracer/semconv';
-import { startTracing, tracesUrl, type TracingHandle } from '../src/index.js';
+import { startTracing, tracesUrl } from '../src/index.js';
+import { clearOtelEnv, restoreEnv } from './support/env.js';
+import { runTraced } from './support/flow.js';
 import { jsonSpans, startReceiver } from './support/otlp-receiver.js';
 
-const double = flow({ name: 'double', input: custom<number>(), output: custom<number>() }, async (ctx, n) =>
-  ctx.exec({ fn: (x: number) => x * 2, params: [n], key: 'multiply' }),
-);
-
 let cleanup: Array<() => Promise<void>> = [];
+beforeEach(clearOtelEnv);
 afterEach(async () => {
   for (const step of cleanup.reverse()) await step();
   cleanup = [];
+  restoreEnv();
 });
-
-async function runTraced(handle: TracingHandle) {
-  const scope = createScope({ extensions: [createTracingExtension()] });
-  expect(await scope.exec({ flow: double, input: 21 })).toBe(42);
-  await handle.shutdown();
-}
 
 async function receivers() {
   const collector = await startReceiver();
