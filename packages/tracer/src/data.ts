@@ -4,9 +4,13 @@
  * value holds (cycles, BigInt, functions, throwing getters).
  *
  * The writer walks the value itself instead of calling `JSON.stringify` so that it can stop at
- * the byte cap without serialising a 10 MB object to keep 8 KiB of it, and so that the cut text
- * is still valid JSON: a cut string ends in `…[truncated]`, a cut array or object ends with a
- * `"[truncated]"` entry, and the caller learns that the value was cut.
+ * the byte cap without serialising a 10 MB object to keep 8 KiB of it, hide secrets in the same
+ * pass, and keep the cut text valid JSON: a cut string ends in `…[truncated]`, a cut array or
+ * object ends with a `"[truncated]"` entry, and the caller learns that the value was cut.
+ *
+ * It runs on every step's input and output, so it is written for speed: one string built by
+ * appending, byte counts kept as numbers (ASCII text is counted by its length, only text with
+ * wider characters goes through `Buffer.byteLength`), key tokens and redaction decisions cached.
  */
 
 export const REDACTED = '[REDACTED]';
@@ -36,6 +40,25 @@ export const DEFAULT_REDACTED_KEYS: readonly string[] = [
 ];
 
 /**
+ * Payment and identity keys hidden by default. These are short or common words, so a key
+ * matches only when it ends with one at a word boundary (camelCase, `-`, `_`, `.` or a space):
+ * `card`, `creditCard`, `card_number`, `CARD-NUMBER`, `creditCardNumber`, `PAN`, `bankIban`
+ * match; `discard`, `postcard`, `span`, `company`, `cardType` do not.
+ */
+export const DEFAULT_REDACTED_WORD_KEYS: readonly string[] = [
+  'card',
+  'cardnumber',
+  'pan',
+  'cvv',
+  'cvv2',
+  'cvc',
+  'cvc2',
+  'iban',
+  'ssn',
+  'accountnumber',
+];
+
+/**
  * Builds the redaction predicate from the user's option: `false` turns redaction off, a list of
  * key names adds to the defaults, a function replaces them.
  */
@@ -57,7 +80,7 @@ export function createRedactor(option: readonly string[] | RedactFn | false | un
     let hit = cache.get(key);
     if (hit === undefined) {
       const normal = normalizeKey(key);
-      hit = suffixes.some((suffix) => normal.endsWith(suffix));
+      hit = suffixes.some((suffix) => normal.endsWith(suffix)) || endsWithWordKey(key, normal);
       // Keys repeat across executions; the bound keeps adversarial key sets from growing it.
       if (cache.size < 4096) cache.set(key, hit);
     }
@@ -69,10 +92,121 @@ function normalizeKey(key: string): string {
   return key.toLowerCase().replace(/[-_.\s]/g, '');
 }
 
+/** Whether `normal` (the normalized `key`) ends with a word key that starts at a word boundary of `key`. */
+function endsWithWordKey(key: string, normal: string): boolean {
+  for (const word of DEFAULT_REDACTED_WORD_KEYS) {
+    if (!normal.endsWith(word)) continue;
+    const start = normal.length - word.length;
+    if (start === 0 || wordStarts(key).has(start)) return true;
+  }
+  return false;
+}
+
+/** Offsets, in the normalized key, where a word of `key` starts. */
+function wordStarts(key: string): Set<number> {
+  const starts = new Set<number>();
+  let offset = 0;
+  let previous = '';
+  for (let i = 0; i < key.length; i++) {
+    const char = key[i]!;
+    if (/[-_.\s]/.test(char)) {
+      previous = '';
+      starts.add(offset);
+      continue;
+    }
+    const next = key[i + 1] ?? '';
+    const upper = char !== char.toLowerCase();
+    // cardNumber: a capital after a lower-case letter; IBANNumber: the last capital before a lower-case one.
+    if (upper && previous !== '' && (previous === previous.toLowerCase() || (next !== '' && next !== next.toUpperCase()))) starts.add(offset);
+    previous = char;
+    offset++;
+  }
+  return starts;
+}
+
+/**
+ * Replaces card-like numbers in `text` with `[REDACTED]`: 13 to 19 digits, single spaces or
+ * dashes allowed between them, passing the Luhn check. Order ids, timestamps and other numbers
+ * that fail the check or are shorter stay readable.
+ */
+export function redactCardNumbers(text: string): string {
+  return text.length < 13 || longestDigitRun(text, 0) < 13 ? text : text.replace(DIGIT_RUN, redactRun);
+}
+
+/**
+ * The most digits in one run of `text` from `from` on (single spaces or dashes between digits
+ * do not end a run). A cheap pre-check: ids, dates and timestamps rarely reach 13, and the
+ * regex never runs for them.
+ */
+function longestDigitRun(text: string, from: number): number {
+  let longest = 0;
+  let run = 0;
+  let separated = false;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      run++;
+      separated = false;
+      if (run > longest) longest = run;
+    } else if ((c === 32 || c === 45) && run > 0 && !separated) {
+      separated = true;
+    } else {
+      run = 0;
+      separated = false;
+    }
+  }
+  return longest;
+}
+
+/** Maximal runs of digits with single spaces or dashes between them. */
+const DIGIT_RUN = /\d(?:[ -]?\d){12,}/g;
+
+function redactRun(run: string): string {
+  const digits = run.replace(/[ -]/g, '');
+  if (digits.length <= 19 && luhn(digits)) return REDACTED;
+  // The run may hold a card number next to other groups ("order 12 4242 4242 4242 4242"):
+  // try each span of whole groups with 13 to 19 digits, first match first.
+  const groups = [...run.matchAll(/\d+/g)];
+  for (let first = 0; first < groups.length; first++) {
+    let joined = '';
+    for (let last = first; last < groups.length; last++) {
+      joined += groups[last]![0];
+      if (joined.length > 19) break;
+      if (joined.length >= 13 && luhn(joined)) {
+        const end = groups[last]!.index + groups[last]![0].length;
+        return run.slice(0, groups[first]!.index) + REDACTED + run.slice(end).replace(DIGIT_RUN, redactRun);
+      }
+    }
+  }
+  return run;
+}
+
+function luhn(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
 export interface CaptureOptions {
   /** Upper bound of the JSON text, in UTF-8 bytes. */
   maxBytes: number;
   redact: RedactFn;
+  /**
+   * JSON already written for objects seen before (a step's output that is the next step's
+   * input), reused when the object has not changed since. Only for one `maxBytes` and `redact`.
+   */
+  cache?: CaptureCache;
+  /** Hide card-like numbers in strings and numbers (see {@link redactCardNumbers}). Default `true`. */
+  cardNumbers?: boolean;
 }
 
 export interface Captured {
@@ -89,25 +223,140 @@ export const MIN_MAX_BYTES = 64;
 /** Serialises `value` as capped, redacted JSON. `undefined` at the top gives `undefined`. */
 export function captureJson(value: unknown, options: CaptureOptions): Captured | undefined {
   if (value === undefined) return undefined;
-  const writer = new CappedJsonWriter(Math.max(options.maxBytes, MIN_MAX_BYTES), options.redact);
+  const writer = new CappedJsonWriter(Math.max(options.maxBytes, MIN_MAX_BYTES), options.redact, options.cache, options.cardNumbers ?? true);
   writer.value(value, 0);
   return { json: writer.text, truncated: writer.truncated };
+}
+
+/** What an object's JSON was written from, so a later capture can tell whether it changed. */
+interface CacheEntry {
+  json: string;
+  bytes: number;
+  /** The walk, flattened: each container, its size, each key and each leaf, in order. */
+  shape: unknown[];
+}
+
+/** Marks a member whose value was redacted: only its identity is kept, not its contents. */
+const HIDDEN = Symbol('hidden');
+
+/**
+ * JSON of plain objects and arrays captured before, keyed by identity. A step's output is very
+ * often the next step's input; this writes it once.
+ *
+ * An object can change between the two captures (the flow mutates a step's output before
+ * passing it on), so an entry is reused only when the object still has the same shape: each
+ * nested container the same object with the same size, each key the same, each leaf `===` the
+ * same. Checking that is a walk with no text, no escaping and no redaction — several times
+ * cheaper than writing — and it never shows a stale value. Only whole (uncut) values of plain
+ * objects, arrays and primitives are kept; anything else (Dates, Maps, class instances, cycles)
+ * is written afresh each time. Entries are weak, and the map is dropped every `limit` entries
+ * so the strings it holds stay bounded.
+ */
+export class CaptureCache {
+  private entries = new WeakMap<object, CacheEntry>();
+  private size = 0;
+
+  constructor(private readonly limit = 512) {}
+
+  /** The entry for `value` if it is unchanged since it was written. */
+  get(value: object): CacheEntry | undefined {
+    const entry = this.entries.get(value);
+    return entry && sameShape(value, entry.shape, 0) === entry.shape.length ? entry : undefined;
+  }
+
+  set(value: object, entry: CacheEntry): void {
+    if (++this.size > this.limit) {
+      this.entries = new WeakMap();
+      this.size = 1;
+    }
+    this.entries.set(value, entry);
+  }
+}
+
+/** Walks `value` along `shape` from `at`; the index after it when they agree, -1 when not. */
+function sameShape(value: object, shape: unknown[], at: number): number {
+  let i = at;
+  if (shape[i++] !== value) return -1;
+  if (Array.isArray(value)) {
+    if (shape[i++] !== value.length) return -1;
+    for (let k = 0; k < value.length; k++) {
+      const item: unknown = value[k];
+      if (typeof item === 'object' && item !== null) {
+        i = sameShape(item, shape, i);
+        if (i < 0) return -1;
+      } else if (shape[i++] !== item) return -1;
+    }
+    return i;
+  }
+  const keys = Object.keys(value);
+  if (shape[i++] !== keys.length) return -1;
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k]!;
+    if (shape[i++] !== key) return -1;
+    const item: unknown = (value as Record<string, unknown>)[key];
+    if (shape[i] === HIDDEN) {
+      if (shape[i + 1] !== item) return -1;
+      i += 2;
+    } else if (typeof item === 'object' && item !== null) {
+      i = sameShape(item, shape, i);
+      if (i < 0) return -1;
+    } else if (shape[i++] !== item) return -1;
+  }
+  return i;
+}
+
+/** `"key":` of an object key and its UTF-8 size; keys repeat from value to value. */
+interface KeyToken {
+  first: string;
+  next: string;
+  bytes: number;
+}
+const keyTokens = new Map<string, KeyToken>();
+
+function keyToken(key: string): KeyToken {
+  let token = keyTokens.get(key);
+  if (token === undefined) {
+    const first = JSON.stringify(key) + ':';
+    token = { first, next: ',' + first, bytes: tokenBytes(first) };
+    if (keyTokens.size < 4096) keyTokens.set(key, token);
+  }
+  return token;
+}
+
+/** Matches what JSON escapes and what UTF-8 writes in more than one byte. */
+const NOT_PLAIN = /[\u0000-\u001f"\\\u0080-\uffff]/;
+const WIDE = /[\u0080-\uffff]/;
+
+function tokenBytes(token: string): number {
+  return WIDE.test(token) ? Buffer.byteLength(token) : token.length;
 }
 
 class CappedJsonWriter {
   text = '';
   truncated = false;
   private bytes = 0;
+  /** Bytes the text may use before the room kept for closers and the marker. */
+  private readonly limit: number;
   /** Set once a truncation mark (cut string or marker entry) is in the text. */
   private markerWritten = false;
   /** Containers being written; each still owes one closing byte. */
   private open = 0;
   private readonly ancestors: object[] = [];
+  /** The walk so far, recorded for the cache (see {@link CaptureCache}); unset without a cache. */
+  private shape: unknown[] | undefined;
+  /** Counts what the cache cannot check (special objects, cycles, cuts) since the capture began. */
+  private unshaped = 0;
+  private topIsArray = false;
 
   constructor(
     private readonly maxBytes: number,
     private readonly redact: RedactFn,
-  ) {}
+    private readonly cache: CaptureCache | undefined,
+    private readonly cards: boolean,
+  ) {
+    this.limit = maxBytes - MARKER_RESERVE;
+    if (cache) this.shape = [];
+  }
 
   /** Writes one value; returns false once the cap is reached (the caller stops too). */
   value(value: unknown, depth: number): boolean {
@@ -115,120 +364,247 @@ class CappedJsonWriter {
       case 'string':
         return this.string(value);
       case 'number':
-        return this.raw(Number.isFinite(value) ? String(value) : 'null');
+        return this.number(value);
       case 'boolean':
-        return this.raw(value ? 'true' : 'false');
+        return this.raw(value ? 'true' : 'false', value ? 4 : 5);
       case 'bigint':
         return this.string(value.toString());
       case 'undefined':
-        return this.raw('null');
+        return this.raw('null', 4);
       case 'symbol':
         return this.string(value.toString());
       case 'function':
         return this.string(`[Function ${value.name || 'anonymous'}]`);
       default:
-        return value === null ? this.raw('null') : this.object(value as object, depth);
+        return value === null ? this.raw('null', 4) : this.object(value as object, depth);
     }
+  }
+
+  private number(value: number): boolean {
+    if (!Number.isFinite(value)) return this.raw('null', 4);
+    const text = String(value);
+    // A card number stored as a number is still a card number.
+    if (this.cards && value >= 1e12 && value < 1e19 && Number.isInteger(value) && luhn(text)) return this.string(REDACTED);
+    return this.raw(text, text.length);
   }
 
   private object(value: object, depth: number): boolean {
-    if (this.ancestors.includes(value)) return this.string('[Circular]');
-    if (depth >= MAX_DEPTH) return this.string('[MaxDepth]');
+    if (this.ancestors.includes(value)) return this.unshapedString('[Circular]');
+    if (depth >= MAX_DEPTH) return this.unshapedString('[MaxDepth]');
+    // Plain objects and arrays, by far the most common, skip the checks for special types.
+    const proto = Object.getPrototypeOf(value);
+    const isArray = proto === Array.prototype;
+    if (isArray || ((proto === Object.prototype || proto === null) && typeof (value as { toJSON?: unknown }).toJSON !== 'function')) {
+      return this.cache && depth <= 1 ? this.cached(value, isArray, depth) : this.plain(value, isArray, depth);
+    }
+    this.unshaped++;
     const replaced = replacement(value);
     if (replaced !== value) return this.value(replaced, depth);
     this.ancestors.push(value);
-    try {
-      return Array.isArray(value) || value instanceof Set
-        ? this.array(value, depth)
-        : this.record(value instanceof Map ? mapEntries(value) : ownEntries(value), depth);
-    } finally {
-      this.ancestors.pop();
-    }
+    let ok: boolean;
+    if (Array.isArray(value)) ok = this.array(value, depth);
+    else if (value instanceof Set) ok = this.array([...value], depth);
+    else if (value instanceof Map) ok = this.map(value, depth);
+    else ok = this.record(value, depth);
+    this.ancestors.pop();
+    return ok;
   }
 
-  private array(items: Iterable<unknown>, depth: number): boolean {
-    if (!this.raw('[')) return false;
-    this.open++;
-    let first = true;
-    for (const item of items) {
-      if (!this.entry(first, '', () => this.value(item, depth + 1))) return this.close(']', first, false);
-      first = false;
-    }
-    return this.close(']', first, true);
-  }
-
-  private record(entries: Iterable<[string, unknown]>, depth: number): boolean {
-    if (!this.raw('{')) return false;
-    this.open++;
-    let first = true;
-    for (const [key, item] of entries) {
-      if (item === undefined || typeof item === 'function') continue;
-      const write = this.redact(key, item) ? () => this.string(REDACTED) : () => this.value(item, depth + 1);
-      if (!this.entry(first, `${JSON.stringify(key)}:`, write)) return this.close('}', first, false);
-      first = false;
-    }
-    return this.close('}', first, true);
+  private plain(value: object, isArray: boolean, depth: number): boolean {
+    this.ancestors.push(value);
+    const ok = isArray ? this.array(value as unknown[], depth) : this.record(value, depth);
+    this.ancestors.pop();
+    return ok;
   }
 
   /**
-   * Writes one array item or object member. When its value could not start at all, the
-   * separator and key are taken back so the text stays valid JSON.
+   * A plain container near the top (a value, or one of a params list): its JSON comes from the
+   * cache when it is unchanged since it was last written, and goes into it when written whole.
    */
-  private entry(first: boolean, prefix: string, write: () => boolean): boolean {
+  private cached(value: object, isArray: boolean, depth: number): boolean {
+    const hit = this.cache!.get(value);
+    if (hit && this.bytes + hit.bytes + this.open <= this.limit) {
+      this.text += hit.json;
+      this.bytes += hit.bytes;
+      for (let i = 0; i < hit.shape.length; i++) this.shape!.push(hit.shape[i]);
+      return true;
+    }
+    if (depth === 0) this.topIsArray = isArray;
     const textMark = this.text.length;
     const bytesMark = this.bytes;
-    if (!this.raw((first ? '' : ',') + prefix)) return false;
-    const valueMark = this.text.length;
-    if (write()) return true;
-    if (this.text.length === valueMark) {
-      this.text = this.text.slice(0, textMark);
+    const shapeMark = this.shape!.length;
+    const unshaped = this.unshaped;
+    const ok = this.plain(value, isArray, depth);
+    // Kept: the value itself, and the items of a params list (each may be an earlier output).
+    if (ok && this.unshaped === unshaped && (depth === 0 || this.topIsArray)) {
+      this.cache!.set(value, { json: this.text.slice(textMark), bytes: this.bytes - bytesMark, shape: this.shape!.slice(shapeMark) });
+    }
+    return ok;
+  }
+
+  private unshapedString(text: string): boolean {
+    this.unshaped++;
+    return this.string(text);
+  }
+
+  private array(items: readonly unknown[], depth: number): boolean {
+    if (!this.raw('[', 1)) return false;
+    this.open++;
+    this.shape?.push(items, items.length);
+    for (let i = 0; i < items.length; i++) {
+      const mark = this.text.length;
+      const bytesMark = this.bytes;
+      if (i > 0 && !this.raw(',', 1)) return this.close(']', false);
+      let item: unknown;
+      try {
+        item = items[i];
+      } catch {
+        item = '[Unreadable]';
+      }
+      if (this.shape && (typeof item !== 'object' || item === null)) this.shape.push(item);
+      if (!this.value(item, depth + 1)) return this.cut(']', mark, bytesMark);
+    }
+    return this.close(']', true);
+  }
+
+  private record(value: object, depth: number): boolean {
+    if (!this.raw('{', 1)) return false;
+    this.open++;
+    const keys = Object.keys(value);
+    this.shape?.push(value, keys.length);
+    let first = true;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      let item: unknown;
+      try {
+        item = (value as Record<string, unknown>)[key];
+      } catch {
+        item = '[Unreadable]';
+      }
+      // Skipped, as JSON does; still part of the shape the cache compares.
+      if (item === undefined || typeof item === 'function') this.shape?.push(key, item);
+      else if (!this.member(first, key, item, depth)) return this.close('}', false);
+      else first = false;
+    }
+    return this.close('}', true);
+  }
+
+  private map(value: Map<unknown, unknown>, depth: number): boolean {
+    if (!this.raw('{', 1)) return false;
+    this.open++;
+    let first = true;
+    for (const [key, item] of value) {
+      if (item === undefined || typeof item === 'function') continue;
+      if (!this.member(first, typeof key === 'string' ? key : String(key), item, depth)) return this.close('}', false);
+      first = false;
+    }
+    return this.close('}', true);
+  }
+
+  /** Writes `"key":value`; false once the cap is reached. */
+  private member(first: boolean, key: string, item: unknown, depth: number): boolean {
+    const shape = this.shape;
+    const mark = this.text.length;
+    const bytesMark = this.bytes;
+    const key_ = keyToken(key);
+    const token = first ? key_.first : key_.next;
+    if (!this.raw(token, first ? key_.bytes : key_.bytes + 1)) {
+      this.truncated = true;
+      return false;
+    }
+    let ok: boolean;
+    if (this.redact(key, item)) {
+      shape?.push(key, HIDDEN, item);
+      ok = this.string(REDACTED);
+    } else {
+      if (shape) {
+        shape.push(key);
+        if (typeof item !== 'object' || item === null) shape.push(item);
+      }
+      ok = this.value(item, depth + 1);
+    }
+    if (!ok && this.text.length === mark + token.length) {
+      // The value could not start at all: take the key back so the text stays valid JSON.
+      this.text = this.text.slice(0, mark);
       this.bytes = bytesMark;
     }
-    return false;
+    return ok;
+  }
+
+  /** An array item did not fit: take back its separator when nothing of it was written, then close. */
+  private cut(closer: ']', mark: number, bytesMark: number): boolean {
+    if (this.text.length === mark + 1 && this.text.charCodeAt(mark) === 44 /* , */) {
+      this.text = this.text.slice(0, mark);
+      this.bytes = bytesMark;
+    }
+    return this.close(closer, false);
   }
 
   /** Closes a container; when it was cut, first adds the marker entry unless one was written. */
-  private close(closer: ']' | '}', empty: boolean, complete: boolean): boolean {
+  private close(closer: ']' | '}', complete: boolean): boolean {
     this.open--;
+    if (!complete) this.unshaped++;
     if (!complete && !this.markerWritten) {
       this.markerWritten = true;
-      const sep = empty || this.text.endsWith('[') || this.text.endsWith('{') ? '' : ',';
-      this.append(closer === ']' ? `${sep}"${TRUNCATED}"` : `${sep}"${TRUNCATED}":true`);
+      const last = this.text.charCodeAt(this.text.length - 1);
+      const sep = last === 91 /* [ */ || last === 123 /* { */ || last === 44 /* , */ ? '' : ',';
+      const marker = closer === ']' ? `${sep}"${TRUNCATED}"` : `${sep}"${TRUNCATED}":true`;
+      this.text += marker;
+      this.bytes += marker.length;
     }
-    this.append(closer);
+    this.text += closer;
+    this.bytes += 1;
     return complete;
   }
 
-  private string(value: string): boolean {
-    const token = JSON.stringify(value);
-    if (this.fits(token)) return this.raw(token);
+  private string(raw: string): boolean {
+    // One pass tells whether the string is plain ASCII (written as is) and how many digits it holds.
+    let plain = true;
+    let digits = 0;
+    for (let i = 0; i < raw.length; i++) {
+      const c = raw.charCodeAt(i);
+      if (c >= 48 && c <= 57) digits++;
+      else if (c < 32 || c === 34 || c === 92 || c > 127) plain = false;
+    }
+    let value = raw;
+    if (digits >= 13 && this.cards) {
+      value = redactCardNumbers(raw);
+      if (value !== raw) plain = !NOT_PLAIN.test(value);
+    }
+    let token: string;
+    let bytes: number;
+    if (!plain) {
+      token = JSON.stringify(value);
+      bytes = tokenBytes(token);
+    } else {
+      token = '"' + value + '"';
+      bytes = token.length;
+    }
+    if (this.bytes + bytes + this.open <= this.limit) {
+      this.text += token;
+      this.bytes += bytes;
+      return true;
+    }
     // Cut the string itself so the reader still sees its beginning.
     const suffix = `…${TRUNCATED}`;
-    const room = this.maxBytes - this.bytes - this.open - MARKER_RESERVE - 2 - byteLength(suffix);
+    const room = this.limit - this.bytes - this.open - 2 - 14; /* UTF-8 bytes of the suffix */
     this.truncated = true;
     if (room <= 0) return false;
     const cut = JSON.stringify(sliceBytes(value, room) + suffix);
-    this.append(cut);
+    this.text += cut;
+    this.bytes += tokenBytes(cut);
     this.markerWritten = true;
     return false;
   }
 
-  private raw(token: string): boolean {
-    if (!this.fits(token)) {
+  private raw(token: string, bytes: number): boolean {
+    if (this.bytes + bytes + this.open > this.limit) {
       this.truncated = true;
       return false;
     }
-    this.append(token);
-    return true;
-  }
-
-  private fits(token: string): boolean {
-    return this.bytes + byteLength(token) + this.open + MARKER_RESERVE <= this.maxBytes;
-  }
-
-  private append(token: string): void {
     this.text += token;
-    this.bytes += byteLength(token);
+    this.bytes += bytes;
+    return true;
   }
 }
 
@@ -244,7 +620,12 @@ function replacement(value: object): unknown {
   if (value instanceof ArrayBuffer) return `[ArrayBuffer ${value.byteLength} bytes]`;
   if (value instanceof Promise) return '[Promise]';
   if (value instanceof WeakMap || value instanceof WeakSet) return `[${value.constructor.name}]`;
-  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  let toJSON: unknown;
+  try {
+    toJSON = (value as { toJSON?: unknown }).toJSON;
+  } catch {
+    return '[Unserializable]';
+  }
   if (typeof toJSON === 'function') {
     try {
       return toJSON.call(value) ?? null;
@@ -255,33 +636,14 @@ function replacement(value: object): unknown {
   return value;
 }
 
-function* ownEntries(value: object): Iterable<[string, unknown]> {
-  for (const key of Object.keys(value)) {
-    let item: unknown;
-    try {
-      item = (value as Record<string, unknown>)[key];
-    } catch {
-      item = '[Unreadable]';
-    }
-    yield [key, item];
-  }
-}
-
-function* mapEntries(map: Map<unknown, unknown>): Iterable<[string, unknown]> {
-  for (const [key, item] of map) yield [typeof key === 'string' ? key : String(key), item];
-}
-
-function byteLength(text: string): number {
-  // Most JSON is ASCII: skip the UTF-8 count when no code unit needs more than one byte.
-  return /[^\x00-\x7f]/.test(text) ? Buffer.byteLength(text) : text.length;
-}
-
 /** The longest prefix of `text` whose JSON-escaped UTF-8 form fits in `bytes`, never splitting a character. */
 function sliceBytes(text: string, bytes: number): string {
+  // Plain ASCII: one byte per code unit.
+  if (!NOT_PLAIN.test(text.length > bytes ? text.slice(0, bytes) : text)) return text.slice(0, bytes);
   let used = 0;
   let end = 0;
   for (const char of text) {
-    const size = byteLength(JSON.stringify(char)) - 2;
+    const size = tokenBytes(JSON.stringify(char)) - 2;
     if (used + size > bytes) break;
     used += size;
     end += char.length;

@@ -80,11 +80,11 @@ describe('captureJson', () => {
   });
 
   it('adds listed keys to the defaults, takes a function instead of them, or turns off', () => {
-    const value = { ssn: '1', password: 'p', card: '4242' };
-    const listed = captureJson(value, { maxBytes: 8192, redact: createRedactor(['ssn']) })!;
-    expect(JSON.parse(listed.json)).toEqual({ ssn: REDACTED, password: REDACTED, card: '4242' });
+    const value = { memberCode: '1', password: 'p', card: '4242' };
+    const listed = captureJson(value, { maxBytes: 8192, redact: createRedactor(['member_code']) })!;
+    expect(JSON.parse(listed.json)).toEqual({ memberCode: REDACTED, password: REDACTED, card: REDACTED });
     const custom = captureJson(value, { maxBytes: 8192, redact: createRedactor((key) => key === 'card') })!;
-    expect(JSON.parse(custom.json)).toEqual({ ssn: '1', password: 'p', card: REDACTED });
+    expect(JSON.parse(custom.json)).toEqual({ memberCode: '1', password: 'p', card: REDACTED });
     const off = captureJson(value, { maxBytes: 8192, redact: createRedactor(false) })!;
     expect(JSON.parse(off.json)).toEqual(value);
   });

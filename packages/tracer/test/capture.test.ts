@@ -1,0 +1,131 @@
+import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CaptureCache, captureJson, createRedactor, type CaptureOptions } from '../src/data.js';
+import { createTracingExtension } from '../src/index.js';
+import * as attr from '../src/semconv.js';
+import { byName, json, memoryTracing } from './support/memory-tracing.js';
+
+const redact = createRedactor(undefined);
+
+function order(n: number) {
+  return {
+    id: `ord-${n}`,
+    customer: { name: 'Ann', email: 'ann@example.com', address: { city: 'Amsterdam', zip: '1011 AB' } },
+    lines: Array.from({ length: 5 }, (_, i) => ({ sku: `SKU-${i}`, qty: i + 1, price: 2.5 * i, tags: ['tea', `batch-${i}`] })),
+    notes: 'leave with the neighbour',
+    password: 'hunter2',
+  };
+}
+
+describe('serialization stops at the cap', () => {
+  it('reads only what fits: a huge value costs about as much as the cap, not its size', () => {
+    let reads = 0;
+    const items = Array.from({ length: 100_000 }, (_, i) => ({
+      get label() {
+        reads++;
+        return `item-${i}`;
+      },
+    }));
+    const cut = captureJson({ items }, { maxBytes: 1024, redact })!;
+    expect(cut.truncated).toBe(true);
+    expect(Buffer.byteLength(cut.json)).toBeLessThanOrEqual(1024);
+    expect(reads).toBeGreaterThan(10);
+    expect(reads).toBeLessThan(100);
+  });
+
+  it('writes what JSON.stringify writes for plain data, and stays valid JSON under the cap for every cap', () => {
+    const value = { ...order(1), text: 'é ✓ "quoted" \\ back\nslash', control: '\u0001', emoji: '😀 ok', big: 12345678901, neg: -0.5 };
+    expect(captureJson(value, { maxBytes: 1 << 20, redact: createRedactor(false), cardNumbers: false })!.json).toBe(JSON.stringify(value));
+    for (let maxBytes = 64; maxBytes < 900; maxBytes += 7) {
+      const cut = captureJson(value, { maxBytes, redact })!;
+      expect(Buffer.byteLength(cut.json)).toBeLessThanOrEqual(maxBytes);
+      expect(() => JSON.parse(cut.json), cut.json).not.toThrow();
+    }
+  });
+});
+
+describe('CaptureCache: a value written once, reused while unchanged', () => {
+  const options = (cache: CaptureCache): CaptureOptions => ({ maxBytes: 8192, redact, cache });
+  const fresh = (value: unknown) => captureJson(value, { maxBytes: 8192, redact })!.json;
+
+  it('gives the same JSON from the cache as a fresh capture, as a value and as an item of a params list', () => {
+    const cache = new CaptureCache();
+    const output = order(1);
+    const first = captureJson(output, options(cache))!.json;
+    expect(first).toBe(fresh(output));
+    expect(JSON.parse(first).password).toBe('[REDACTED]');
+    expect(captureJson([output, 3], options(cache))!.json).toBe(fresh([output, 3]));
+    expect(captureJson(output, options(cache))!.json).toBe(first);
+  });
+
+  it('notices every kind of change made between two captures, at any depth', () => {
+    const changes: Array<(o: ReturnType<typeof order>) => void> = [
+      (o) => (o.notes = 'ring twice'),
+      (o) => (o.customer.address.city = 'Utrecht'),
+      (o) => (o.lines[2]!.qty = 99),
+      (o) => o.lines[4]!.tags.push('late'),
+      (o) => o.lines.pop(),
+      (o) => ((o as Record<string, unknown>).extra = true),
+      (o) => delete (o as Partial<typeof o>).notes,
+      (o) => (o.customer = { ...o.customer }), // same content, another object: rewritten, same text
+      (o) => (o.lines[0] = { ...o.lines[0]!, sku: 'SKU-X' }),
+      (o) => (o.password = 'changed'), // hidden either way
+    ];
+    for (const change of changes) {
+      const cache = new CaptureCache();
+      const value = order(2);
+      const before = captureJson([value], options(cache))!.json;
+      change(value);
+      const after = captureJson([value], options(cache))!.json;
+      expect(after, change.toString()).toBe(fresh([value]));
+      expect(JSON.parse(before)[0]).toEqual(JSON.parse(fresh([order(2)]))[0]);
+    }
+  });
+
+  it('does not keep values with special objects, cycles or cuts, and stays correct for them', () => {
+    const cache = new CaptureCache();
+    const withDate = { at: new Date(0), n: 1 };
+    captureJson(withDate, options(cache));
+    withDate.at.setTime(86_400_000);
+    expect(captureJson(withDate, options(cache))!.json).toBe('{"at":"1970-01-02T00:00:00.000Z","n":1}');
+
+    const big = { list: Array.from({ length: 2000 }, (_, i) => i) };
+    const cut = captureJson(big, { maxBytes: 256, redact, cache })!;
+    expect(cut.truncated).toBe(true);
+    big.list.length = 3;
+    expect(captureJson(big, { maxBytes: 256, redact, cache })).toEqual({ json: '{"list":[0,1,2]}', truncated: false });
+  });
+});
+
+describe('through the extension: each step records its value as it was when the step ended', () => {
+  const tracing = memoryTracing();
+  afterEach(() => tracing.reset());
+
+  it("keeps step 1's recorded output when step 2 mutates it, and records step 2's input as step 2 got it", async () => {
+    const pipeline = flow({ name: 'pipeline', input: custom<number>(), output: custom<unknown>() }, async (ctx, n) => {
+      const made = await ctx.exec({ key: 'make', fn: (k: number) => ({ n: k, items: [{ sku: 'a', qty: 1 }], status: 'new' }), params: [n] });
+      const changed = await ctx.exec({
+        key: 'mutate',
+        fn: (o: typeof made) => {
+          o.items[0]!.qty = 5;
+          o.items.push({ sku: 'b', qty: 2 });
+          o.status = 'changed';
+          return o;
+        },
+        params: [made],
+      });
+      // The flow changes it again between steps: the next step's input shows that change.
+      changed.items[1]!.sku = 'c';
+      return ctx.exec({ key: 'read', fn: (o: typeof made) => o.items.length, params: [changed] });
+    });
+    await createScope({ extensions: [createTracingExtension({ tracer: tracing.tracer })] }).exec({ flow: pipeline, input: 7 });
+    const spans = tracing.spans();
+    const make = byName(spans, 'step make');
+    const mutate = byName(spans, 'step mutate');
+    const read = byName(spans, 'step read');
+    expect(json(make.attributes[attr.ATTR_OUTPUT])).toEqual({ n: 7, items: [{ sku: 'a', qty: 1 }], status: 'new' });
+    expect(json(mutate.attributes[attr.ATTR_INPUT])).toEqual([{ n: 7, items: [{ sku: 'a', qty: 1 }], status: 'new' }]);
+    expect(json(mutate.attributes[attr.ATTR_OUTPUT])).toEqual({ n: 7, items: [{ sku: 'a', qty: 5 }, { sku: 'b', qty: 2 }], status: 'changed' });
+    expect(json(read.attributes[attr.ATTR_INPUT])).toEqual([{ n: 7, items: [{ sku: 'a', qty: 5 }, { sku: 'c', qty: 2 }], status: 'changed' }]);
+  });
+});
