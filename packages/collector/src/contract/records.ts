@@ -7,7 +7,7 @@ import { ErrorKind, ExecutionStatus, NodeStatus } from './status.js';
 
 const StepError = Type.Object({ message: Type.String(), type: Type.String(), stack: Type.Optional(Type.String()) });
 
-/** Why an execution failed, taken from its deepest failing step. */
+/** Why an execution failed: the step whose error ended it, the step that hung, or the execution itself. */
 export const ErrorInfo = Type.Composite(
   [
     StepError,
@@ -33,8 +33,8 @@ export const ExecutionNode = Type.Object(
     index: Type.Union([Type.Integer(), Type.Null()]),
     status: NodeStatus,
     startedAt: IsoTime,
-    endedAt: IsoTime,
-    durationMs: Millis,
+    endedAt: Type.Optional(Type.String({ format: 'date-time', description: 'Absent while the step is running' })),
+    durationMs: Type.Optional(Millis),
     input: Type.Optional(Type.Unknown()),
     output: Type.Optional(Type.Unknown()),
     // Present only when the tracer cut the value to its byte cap.
@@ -61,7 +61,12 @@ export const ExecutionRecord = Type.Object(
     status: ExecutionStatus,
     errorKind: Type.Optional(ErrorKind),
     startedAt: IsoTime,
-    endedAt: Type.Optional(IsoTime),
+    endedAt: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: "The execution's end, or the moment it was decided without one (its budget ran out, its service restarted)",
+      }),
+    ),
     durationMs: Type.Optional(Millis),
     timeoutMs: Type.Number({ exclusiveMinimum: 0, description: 'The time budget the timeout rule used' }),
     cancelled: Type.Optional(
@@ -104,6 +109,12 @@ export const ExecutionListItem = Type.Composite(
     Type.Object({
       errorMessage: Type.Optional(Type.String()),
       preview: Type.String({ description: 'A short text of the first parameter' }),
+      runningStep: Type.Optional(
+        Type.Object(
+          { id: Type.String({ description: 'Span id of the step' }), name: Type.String(), startedAt: IsoTime },
+          { description: 'While the execution is pending: the step it waits on (the deepest running step, the latest to start)' },
+        ),
+      ),
     }),
   ],
   { title: 'ExecutionListItem', additionalProperties: false },

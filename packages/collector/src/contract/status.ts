@@ -24,7 +24,10 @@ export const ErrorKind = Type.Union(
 export type ErrorKind = Static<typeof ErrorKind>;
 export const ERROR_KINDS = literals(ErrorKind);
 
-/** A step is only recorded once it ended, so it is never pending. */
-export const NodeStatus = Type.Union([Type.Literal('fulfilled'), Type.Literal('error')], { title: 'NodeStatus' });
+/**
+ * A step is `running` from its start notice until its span arrives. When the execution is
+ * decided first (timed out, interrupted, cancelled), its running steps take that error.
+ */
+export const NodeStatus = Type.Union([Type.Literal('running'), Type.Literal('fulfilled'), Type.Literal('error')], { title: 'NodeStatus' });
 export type NodeStatus = Static<typeof NodeStatus>;
 export const NODE_STATUSES = literals(NodeStatus);

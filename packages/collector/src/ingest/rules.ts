@@ -116,7 +116,7 @@ export class ExecutionRules {
       const kept = !execution.summary.end && execution.outcome?.status === 'error' ? execution.outcome : undefined;
       const outcome = kept ?? outcomeOf(execution.summary, context)!;
       if (!summaryChanged && JSON.stringify(outcome) === JSON.stringify(execution.outcome)) continue;
-      const item = listItemOf(execution.id, head, execution.summary.end, outcome, this.defaultTimeoutMs);
+      const item = listItemOf(execution.id, execution.summary, outcome, this.defaultTimeoutMs);
       items.push(item);
       const listed: ListedExecution = {
         outcome,

@@ -32,7 +32,7 @@ export class ExecutionReader {
 
   /** The list row of a stored execution: made from its summary and decided outcome. */
   item(execution: StoredExecution): ExecutionListItem {
-    return listItemOf(execution.id, execution.summary.head!, execution.summary.end, execution.outcome!, this.defaultTimeoutMs);
+    return listItemOf(execution.id, execution.summary, execution.outcome!, this.defaultTimeoutMs);
   }
 
   async detail(id: string, now: number): Promise<ExecutionRecord | undefined> {
@@ -49,9 +49,9 @@ export class ExecutionReader {
     const order = await this.order(execution);
     const page = await this.engine.stepSpans(execution.key, order.slice(0, FIRST_PAGE_NODES));
     const outcome = execution.outcome ?? outcomeOf(execution.summary, context)!;
-    const failing = execution.summary.failure;
-    const blamed = failing && !page.some((s) => s.spanId === failing.spanId)
-      ? (await this.engine.stepSpans(execution.key, order.filter((k) => k.spanId === failing.spanId)))[0]
+    const failing = outcome.errorNodeId;
+    const blamed = failing && !page.some((s) => s.spanId === failing)
+      ? (await this.engine.stepSpans(execution.key, order.filter((k) => k.spanId === failing)))[0]
       : undefined;
     const parts = { head, root, summary: execution.summary, outcome, defaultTimeoutMs: this.defaultTimeoutMs };
     const record = recordOf(blamed ? { ...parts, blamed } : parts, page.map(toNode));

@@ -13,8 +13,13 @@ export interface ExecutionSummary {
   head?: Head;
   /** Set once the execution's own span has arrived. */
   end?: RootEnd;
-  /** The deepest failing step: the one blamed when the execution fails. */
-  failure?: StepFailure;
+  /**
+   * Failed steps by span id, with their parents: the rules follow the error that reached the
+   * execution down this chain to the step that caused it (caught failures are off the chain).
+   */
+  failures?: Record<string, StepFailure>;
+  /** Steps announced by a start marker whose own span has not arrived: the running steps. */
+  running?: Record<string, RunningStep>;
   /** Distinct step spans (neither the execution's own span nor a marker). */
   steps: number;
 }
@@ -50,11 +55,16 @@ export interface RootEnd {
 }
 
 export interface StepFailure {
-  spanId: string;
+  parentId: string | null;
+  name: string;
+  startMs: number;
+  message: string;
+}
+
+export interface RunningStep {
   name: string;
   depth: number;
   startMs: number;
-  message: string;
 }
 
 /** The decided state of an execution at a moment: what the list shows and the rules keep. */
@@ -66,6 +76,11 @@ export interface Outcome {
   errorNodeId?: string;
   /** The error type shown with the message (`timeout`, `interrupted`, or the failing span's). */
   errorType?: string;
+  /**
+   * When an execution was decided without its own end (its budget ran out, its service
+   * restarted): the moment of that decision, which ends the execution and its running steps.
+   */
+  endedAtMs?: number;
 }
 
 /** What the rules need besides the summary; passed in so they stay pure. */
@@ -88,8 +103,16 @@ const PREVIEW_LENGTH = 120;
 /** Ids end up in URLs: longer ones are not ids a tracer wrote. */
 const MAX_ID_LENGTH = 128;
 const MAX_NAME_LENGTH = 200;
+/**
+ * Bounds of the per-execution maps, so a summary stays small whatever the execution does: a
+ * flow rarely has more steps in flight, or failed, at once. Past them the earliest-started
+ * running steps and the later failures are not tracked (the detail, built from the spans, still
+ * shows them all).
+ */
+const MAX_RUNNING = 64;
+const MAX_FAILURES = 256;
 
-export type SpanRole = 'root' | 'marker' | 'step' | 'instance-start' | 'other-marker';
+export type SpanRole = 'root' | 'marker' | 'step' | 'step-marker' | 'instance-start' | 'other-marker';
 
 export function executionIdOf(span: Span): string | undefined {
   const id = span.attributes[sc.ATTR_EXECUTION_ID];
@@ -101,7 +124,7 @@ export function roleOf(span: Span): SpanRole {
   const marker = span.attributes[sc.ATTR_MARKER];
   const root = span.attributes[sc.ATTR_EXECUTION_ROOT] === true;
   if (marker === undefined) return root ? 'root' : 'step';
-  if (marker === sc.MARKER_START && root) return 'marker';
+  if (marker === sc.MARKER_START) return root ? 'marker' : 'step-marker';
   if (marker === sc.MARKER_INSTANCE_START) return 'instance-start';
   return 'other-marker';
 }
@@ -112,7 +135,10 @@ export function emptySummary(): ExecutionSummary {
 
 /**
  * Adds one span, seen for the first time, to the summary; returns whether anything changed.
- * Every choice is a minimum under a total order, so any delivery order gives the same summary.
+ * Every choice is a minimum under a total order, so any delivery order gives the same summary —
+ * but for a step's start marker that arrives after the step's own span (only when two
+ * collectors commit one tracer's batches out of order): the step then reads as running until
+ * the execution ends. The detail, built from the spans, is exact.
  */
 export function foldSpan(summary: ExecutionSummary, span: Span, role: SpanRole = roleOf(span)): boolean {
   if (role === 'root' || role === 'marker') {
@@ -126,17 +152,77 @@ export function foldSpan(summary: ExecutionSummary, span: Span, role: SpanRole =
     if (role === 'root') summary.end = rootEnd(span);
     return true;
   }
+  if (role === 'step-marker') {
+    const stepId = span.parentSpanId;
+    if (!stepId) return false;
+    const running = (summary.running ??= {});
+    running[stepId] = { name: span.name, depth: depthOf(span), startMs: startOf(span) };
+    const ids = Object.keys(running);
+    if (ids.length > MAX_RUNNING) {
+      const earliest = ids.reduce((a, b) => (compareStart(running[a]!.startMs, a, running[b]!.startMs, b) <= 0 ? a : b));
+      delete running[earliest];
+    }
+    return true;
+  }
   if (role !== 'step') return false;
   summary.steps++;
+  if (summary.running?.[span.spanId]) delete summary.running[span.spanId];
   if (span.status.code === STATUS_ERROR) {
-    const depth = depthOf(span);
-    const start = startOf(span);
-    const current = summary.failure;
-    if (!current || depth > current.depth || (depth === current.depth && compareStart(start, span.spanId, current.startMs, current.spanId) < 0)) {
-      summary.failure = { spanId: span.spanId, name: span.name, depth, startMs: start, message: spanError(span).message };
+    const failures = (summary.failures ??= {});
+    if (Object.keys(failures).length < MAX_FAILURES) {
+      failures[span.spanId] = { parentId: span.parentSpanId ?? null, name: span.name, startMs: startOf(span), message: spanError(span).message };
     }
   }
   return true;
+}
+
+/**
+ * The step whose error ended the execution: from the execution's own span, down the chain of
+ * failed children — at each level the child whose error is the one its parent reported (the
+ * error passed up), else the latest to start (an earlier failure was caught, since the parent
+ * went on). Undefined when no failed step is on the chain.
+ */
+export function blamedStep(summary: ExecutionSummary, rootSpanId: string, rootMessage: string): { spanId: string; message: string } | undefined {
+  const failures = summary.failures;
+  if (!failures) return undefined;
+  const children = new Map<string, string[]>();
+  for (const [id, failure] of Object.entries(failures)) {
+    const parent = failure.parentId ?? rootSpanId;
+    const list = children.get(parent);
+    if (list) list.push(id);
+    else children.set(parent, [id]);
+  }
+  let blamed: { spanId: string; message: string } | undefined;
+  let current = rootSpanId;
+  let message = rootMessage;
+  const seen = new Set<string>();
+  for (;;) {
+    const candidates = children.get(current);
+    if (!candidates || seen.has(current)) return blamed;
+    seen.add(current);
+    const next = candidates.reduce((a, b) => {
+      const fa = failures[a]!;
+      const fb = failures[b]!;
+      const passedA = fa.message === message;
+      const passedB = fb.message === message;
+      if (passedA !== passedB) return passedA ? a : b;
+      return compareStart(fa.startMs, a, fb.startMs, b) >= 0 ? a : b;
+    });
+    current = next;
+    message = failures[next]!.message;
+    blamed = { spanId: next, message };
+  }
+}
+
+/** The step the execution is waiting on: the deepest running step, the latest to start among those. */
+export function waitingOn(summary: ExecutionSummary): ({ spanId: string } & RunningStep) | undefined {
+  let found: ({ spanId: string } & RunningStep) | undefined;
+  for (const [spanId, step] of Object.entries(summary.running ?? {})) {
+    if (!found || step.depth > found.depth || (step.depth === found.depth && compareStart(step.startMs, spanId, found.startMs, found.spanId) > 0)) {
+      found = { spanId, ...step };
+    }
+  }
+  return found;
 }
 
 /** The decision the rules make for a summary at `context.now`; undefined while no head arrived. */
@@ -145,11 +231,13 @@ export function outcomeOf(summary: ExecutionSummary, context: RuleContext): Outc
   if (!head) return undefined;
   const timeoutMs = timeoutOf(head, context.defaultTimeoutMs);
   const end = summary.end;
+  // A step still running when the execution was decided is the one that hung.
+  const hung = waitingOn(summary);
   if (end && head.source === 'root') {
-    const failing = summary.failure;
+    const failing = blamedStep(summary, head.rootSpanId, end.message);
     const blamed = failing
       ? { errorMessage: failing.message, errorNodeId: failing.spanId }
-      : { errorMessage: end.message, errorNodeId: head.rootSpanId };
+      : { errorMessage: end.message, errorNodeId: hung?.spanId ?? head.rootSpanId };
     if (end.cancelled?.kind === 'timeout' || end.endedAtMs - head.startedAtMs > timeoutMs) {
       return { status: 'error', errorKind: 'timeout', ...blamed, errorType: 'timeout', errorMessage: timeoutMessage(timeoutMs) };
     }
@@ -158,8 +246,10 @@ export function outcomeOf(summary: ExecutionSummary, context: RuleContext): Outc
       end.errorType === sc.ERROR_TYPE_VALUE_TOOL_ERROR ? 'tool_error' : end.cancelled ? 'cancelled' : 'exception';
     return { status: 'error', errorKind, ...blamed };
   }
-  if (context.now >= head.startedAtMs + timeoutMs) {
-    return { status: 'error', errorKind: 'timeout', errorType: 'timeout', errorMessage: timeoutMessage(timeoutMs), errorNodeId: head.rootSpanId };
+  const deadline = head.startedAtMs + timeoutMs;
+  if (context.now >= deadline) {
+    const outcome: Outcome = { status: 'error', errorKind: 'timeout', errorType: 'timeout', errorMessage: timeoutMessage(timeoutMs) };
+    return { ...outcome, errorNodeId: hung?.spanId ?? head.rootSpanId, endedAtMs: deadline };
   }
   const restart = restartOf(head, context.instanceStarts);
   if (restart) {
@@ -168,7 +258,8 @@ export function outcomeOf(summary: ExecutionSummary, context: RuleContext): Outc
       errorKind: 'interrupted',
       errorType: 'interrupted',
       errorMessage: `${head.serviceName} restarted (new instance ${restart.instanceId}) before this execution finished`,
-      errorNodeId: head.rootSpanId,
+      errorNodeId: hung?.spanId ?? head.rootSpanId,
+      endedAtMs: restart.startedAt,
     };
   }
   return { status: 'pending' };
@@ -190,8 +281,14 @@ export function timeoutOf(head: Head, defaultTimeoutMs: number): number {
   return head.timeoutMs ?? defaultTimeoutMs;
 }
 
+/** When an execution ended: its own span's end, or the moment it was decided without one. */
+export function endOf(summary: ExecutionSummary, outcome: Outcome): number | undefined {
+  return summary.end && summary.head?.source === 'root' ? summary.end.endedAtMs : outcome.endedAtMs;
+}
+
 /** The list row of an execution. */
-export function listItemOf(id: string, head: Head, end: RootEnd | undefined, outcome: Outcome, defaultTimeoutMs: number): ExecutionListItem {
+export function listItemOf(id: string, summary: ExecutionSummary, outcome: Outcome, defaultTimeoutMs: number): ExecutionListItem {
+  const head = summary.head!;
   const item: ExecutionListItem = {
     id,
     flowId: head.flowId,
@@ -204,10 +301,13 @@ export function listItemOf(id: string, head: Head, end: RootEnd | undefined, out
   if (head.toolName) item.toolName = head.toolName;
   if (outcome.errorKind) item.errorKind = outcome.errorKind;
   if (outcome.errorMessage !== undefined && outcome.status === 'error') item.errorMessage = outcome.errorMessage;
-  if (end && head.source === 'root') {
-    item.endedAt = iso(end.endedAtMs);
-    item.durationMs = round(end.endedAtMs - head.startedAtMs);
+  const endedAtMs = endOf(summary, outcome);
+  if (endedAtMs !== undefined) {
+    item.endedAt = iso(endedAtMs);
+    item.durationMs = round(endedAtMs - head.startedAtMs);
   }
+  const waiting = outcome.status === 'pending' ? waitingOn(summary) : undefined;
+  if (waiting) item.runningStep = { id: waiting.spanId, name: waiting.name, startedAt: iso(waiting.startMs) };
   return item;
 }
 

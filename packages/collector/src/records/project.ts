@@ -5,6 +5,7 @@ import {
   data,
   depthOf,
   emptySummary,
+  endOf,
   executionIdOf,
   foldSpan,
   iso,
@@ -41,18 +42,27 @@ export function projectExecution(spans: readonly Span[], context: RuleContext, d
   const unique = [...new Map(spans.map((s) => [`${s.traceId}/${s.spanId}`, s])).values()];
   const summary = emptySummary();
   const steps: Span[] = [];
+  const markers: Span[] = [];
   const heads = new Map<string, Span>();
   for (const span of unique) {
     const role = roleOf(span);
     if (role === 'step') steps.push(span);
+    if (role === 'step-marker') markers.push(span);
     if (role === 'root' || role === 'marker') heads.set(span.spanId, span);
     foldSpan(summary, span, role);
   }
   if (!summary.head) return undefined;
   const head = heads.get(summary.head.spanId)!;
   const root = summary.head.source === 'root' ? head : undefined;
-  const nodes = treeOrder(steps.map(orderKeyOf)).map((key) => toNode(key.span!));
-  const record = recordOf({ head, root, summary, outcome: decided ?? outcomeOf(summary, context)!, defaultTimeoutMs: context.defaultTimeoutMs }, nodes);
+  const outcome = decided ?? outcomeOf(summary, context)!;
+  // Exact, unlike the summary's bounded map: a step is running when its span never came.
+  const ended = new Set(steps.map((s) => s.spanId));
+  const running = markers.filter((m) => m.parentSpanId && !ended.has(m.parentSpanId));
+  const keys = [...steps.map(orderKeyOf), ...running.map(runningOrderKeyOf)];
+  const toNodeOf = (key: OrderKey) => (key.running ? runningNode(key.span!, summary, outcome) : toNode(key.span!));
+  const nodes = treeOrder(keys).map(toNodeOf);
+  const record = recordOf({ head, root, summary, outcome, defaultTimeoutMs: context.defaultTimeoutMs }, nodes);
+  record.nodeCount += running.length;
   return { record, startedAtMs: summary.head.startedAtMs };
 }
 
@@ -105,9 +115,12 @@ export function recordOf(parts: RecordParts, nodes: ExecutionNode[]): ExecutionR
       nodeName: node?.name ?? blamedSpan?.name ?? h.name,
     };
   }
+  const endedAtMs = endOf(summary, outcome);
+  if (endedAtMs !== undefined) {
+    record.endedAt = iso(endedAtMs);
+    record.durationMs = round(endedAtMs - h.startedAtMs);
+  }
   if (root && summary.end) {
-    record.endedAt = iso(summary.end.endedAtMs);
-    record.durationMs = round(summary.end.endedAtMs - h.startedAtMs);
     const result = data(root.attributes[sc.ATTR_OUTPUT] ?? root.attributes[sc.ATTR_GEN_AI_TOOL_CALL_RESULT]);
     if (result !== undefined) record.result = result;
     if (summary.end.cancelled) record.cancelled = summary.end.cancelled;
@@ -146,6 +159,31 @@ export function toNode(span: Span): ExecutionNode {
 }
 
 /**
+ * A step known only from its start marker. It runs while the execution is pending; once the
+ * execution ended or was decided, it takes the execution's end — and the execution's error
+ * when it is the step blamed (the one that hung), else an error saying it never finished.
+ */
+function runningNode(marker: Span, summary: ExecutionSummary, outcome: Outcome): ExecutionNode {
+  const node = toNode(marker);
+  node.id = marker.parentSpanId!;
+  const parentId = marker.attributes[sc.ATTR_MARKER_PARENT_ID];
+  node.parentId = typeof parentId === 'string' && parentId ? parentId : null;
+  delete node.endedAt;
+  delete node.durationMs;
+  node.status = 'running';
+  const endedAtMs = outcome.status === 'pending' ? undefined : endOf(summary, outcome);
+  if (endedAtMs === undefined) return node;
+  node.status = 'error';
+  node.endedAt = iso(endedAtMs);
+  node.durationMs = round(Math.max(0, endedAtMs - startOf(marker)));
+  node.error =
+    outcome.errorNodeId === node.id
+      ? { message: outcome.errorMessage ?? 'failed', type: outcome.errorType ?? 'Error' }
+      : { message: 'Still running when the execution ended', type: 'unfinished' };
+  return node;
+}
+
+/**
  * Outputs of the fulfilled steps, keyed by step key, flow name or span name, in order; each
  * contributing node learns its `dataKey`, so a reader can replay the data after each step.
  */
@@ -164,10 +202,25 @@ export interface OrderKey {
   span?: Span;
   /** Where the engine keeps the span, if it has a quicker handle than the span id. */
   ref?: number;
+  /** `span` is the start marker of a step whose own span has not arrived. */
+  running?: true;
 }
 
 function orderKeyOf(span: Span): OrderKey {
   return { spanId: span.spanId, parentSpanId: span.parentSpanId ?? null, index: stepIndexOf(span), startMs: startOf(span), span };
+}
+
+/** A running step sits where its own span will: the marker names the step and its parent. */
+function runningOrderKeyOf(marker: Span): OrderKey {
+  const parentId = marker.attributes[sc.ATTR_MARKER_PARENT_ID];
+  return {
+    spanId: marker.parentSpanId!,
+    parentSpanId: typeof parentId === 'string' && parentId ? parentId : null,
+    index: stepIndexOf(marker),
+    startMs: startOf(marker),
+    span: marker,
+    running: true,
+  };
 }
 
 /**

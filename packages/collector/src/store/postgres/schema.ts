@@ -30,7 +30,7 @@ const MIGRATIONS: Record<number, string> = {
       scope    text NOT NULL
     );
 
-    -- role: 0 step, 1 the execution's own span, 2 its start marker, 3 anything else.
+    -- role: 0 step, 1 the execution's own span, 2 its start marker, 3 anything else, 4 a step's start marker.
     -- execution is 0 for a span of no execution. format: 1 protobuf, 2 JSON (as in SQLite).
     CREATE TABLE spans (
       part       integer NOT NULL,

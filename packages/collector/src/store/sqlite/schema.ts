@@ -23,7 +23,7 @@ export const SCHEMA = `
     UNIQUE (resource, scope)
   );
 
-  -- role: 0 step, 1 the execution's own span, 2 its start marker, 3 anything else.
+  -- role: 0 step, 1 the execution's own span, 2 its start marker, 3 anything else, 4 a step's start marker.
   -- format: 1 the span's protobuf encoding, 2 the span as JSON (without resource and scope).
   -- parent_id, step_index and start_ms order a large execution's steps without decoding them.
   CREATE TABLE spans (
