@@ -92,12 +92,14 @@ describe('running steps', () => {
     expect(marked).toMatchObject({ status: 'error', error: { type: 'timeout', message: 'Timed out after 30 s' } });
     expect(Date.parse(marked.endedAt!)).toBe(Math.floor(startedAt + 30_000));
 
-    // Stage 3: the step finishes late; it shows what it did, and the execution stays timed out.
+    // Stage 3: the step and the execution end. Their spans decide now: by the tracer's clock
+    // (not the test's) the execution ended well within its budget.
     release();
     await run.result;
     await store.ingest(normalized(traced.exporter.getFinishedSpans()), now + 1_000);
     const late = (await store.getExecution(id))!;
-    expect([late.status, late.errorKind]).toEqual(['error', 'timeout']);
+    expect(late.status).toBe('fulfilled');
+    expect(late.durationMs).toBeLessThan(30_000);
     expect(late.nodes.map((n) => [n.key, n.status])).toEqual([
       ['check-stock', 'fulfilled'],
       ['reserve', 'fulfilled'],
