@@ -1,0 +1,101 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installHost, pack, type Host } from './support/host.js';
+
+// These install from the npm registry into directories outside the repository, as users do.
+const INSTALL_TIMEOUT = 240_000;
+const packages = fileURLToPath(new URL('../..', import.meta.url));
+const PEER_WARNING = /ERESOLVE|overriding peer|peer dep|EBADENGINE|invalid/i;
+
+let tarballs: string;
+let tracerTgz: string;
+let nodeTgz: string;
+beforeAll(async () => {
+  tarballs = await mkdtemp(join(tmpdir(), 'flowtrace-tarballs-'));
+  tracerTgz = await pack(join(packages, 'tracer'), tarballs);
+  nodeTgz = await pack(join(packages, 'node'), tarballs);
+}, INSTALL_TIMEOUT);
+afterAll(() => rm(tarballs, { recursive: true, force: true }));
+
+/** An ES module that runs a traced flow, then \`after\` (with the flow's \`result\` in scope). */
+const flowScript = (after: string) => `
+import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { createTracingExtension } from '@flowtrace/tracer';
+const double = flow({ name: 'double', input: custom(), output: custom() }, async (ctx, n) =>
+  ctx.exec({ fn: (x) => x * 2, params: [n], key: 'multiply' }));
+const scope = createScope({ extensions: [createTracingExtension()] });
+const result = await scope.exec({ flow: double, input: 21 });
+${after}
+`;
+const runFlow = flowScript('console.log(JSON.stringify(result));');
+
+describe('a host with its own OpenTelemetry setup installs @flowtrace/tracer alone', () => {
+  let host: Host;
+  beforeAll(async () => {
+    host = await installHost({ '@flowtrace/tracer': `file:${tracerTgz}`, '@opentelemetry/api': '^1.10.0', '@pumped-fn/core-next': '0.5.94' });
+  }, INSTALL_TIMEOUT);
+  afterAll(() => host?.remove());
+
+  it('gets neither the SDK nor the exporters, without peer warnings', async () => {
+    expect(host.installOutput).not.toMatch(PEER_WARNING);
+    const otel = [...(await host.installed())].filter((name) => name.startsWith('@opentelemetry/'));
+    expect(otel).toEqual(['@opentelemetry/api']);
+  });
+
+  it('runs traced flows on the current API and on the oldest it accepts (1.3.0)', async () => {
+    expect(await host.node(runFlow)).toBe('42\n');
+    await host.node(`import { execSync } from 'node:child_process'; execSync('npm install --no-audit --no-fund @opentelemetry/api@1.3.0');`);
+    const api = JSON.parse(await readFile(join(host.dir, 'node_modules/@opentelemetry/api/package.json'), 'utf8'));
+    expect(api.version).toBe('1.3.0');
+    expect(await host.node(runFlow)).toBe('42\n');
+  }, INSTALL_TIMEOUT);
+});
+
+describe('a host that lets @flowtrace/node set OpenTelemetry up', () => {
+  let host: Host;
+  beforeAll(async () => {
+    host = await installHost({ '@flowtrace/node': `file:${nodeTgz}`, '@flowtrace/tracer': `file:${tracerTgz}`, '@pumped-fn/core-next': '0.5.94' });
+  }, INSTALL_TIMEOUT);
+  afterAll(() => host?.remove());
+
+  it('installs the SDK and exporters without peer warnings, with an API they accept', async () => {
+    expect(host.installOutput).not.toMatch(PEER_WARNING);
+    const installed = await host.installed();
+    for (const name of ['@opentelemetry/sdk-trace-node', '@opentelemetry/exporter-trace-otlp-proto', '@opentelemetry/api']) {
+      expect(installed.has(name)).toBe(true);
+    }
+    const api = JSON.parse(await readFile(join(host.dir, 'node_modules/@opentelemetry/api/package.json'), 'utf8'));
+    expect(api.version).toMatch(/^1\.9\./);
+  });
+
+  it('sends a traced flow and its markers to an OTLP endpoint', async () => {
+    const output = await host.node(`
+import { createServer } from 'node:http';
+import { startTracing } from '@flowtrace/node';
+const names = [];
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    for (const rs of JSON.parse(Buffer.concat(chunks)).resourceSpans)
+      for (const ss of rs.scopeSpans) for (const s of ss.spans) names.push(s.name);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+});
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const tracing = startTracing({ serviceName: 'host', collectorUrl: 'http://127.0.0.1:' + server.address().port, collectorProtocol: 'http/json' });
+${flowScript(`
+await tracing.shutdown();
+server.close();
+console.log(JSON.stringify({ result, names: names.sort() }));
+`)}
+`);
+    expect(JSON.parse(output)).toEqual({
+      result: 42,
+      names: ['flow double', 'flow double', 'flowtrace instance-start', 'step multiply', 'step multiply'],
+    });
+  }, INSTALL_TIMEOUT);
+});
