@@ -6,6 +6,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { createTracingExtension } from '@flowtrace/tracer';
 import { createScope, custom, flow, type Extension } from '@pumped-fn/core-next';
 import { alternate, figure, median, timed, type Bench, type BenchResult } from './measure.js';
+import { realisticScenario } from './tracer-realistic.js';
 
 /**
  * The tracer's cost. Spans go through the SDK's BatchSpanProcessor to an exporter that drops
@@ -105,6 +106,9 @@ export const tracerBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
   await provider.shutdown();
   trace.disable();
   context.disable();
+  propagation.disable();
+
+  const realistic = await realisticScenario({ smoke, log });
 
   const m = (s: Record<string, number[]>, name: string) => median(s[name]!);
   return {
@@ -112,11 +116,13 @@ export const tracerBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
     smoke,
     figures: [
       figure('20 trivial steps, traced (full data)', m(trivial, 'flowtrace'), 'µs/exec', { name: 'untraced', value: m(trivial, 'untraced') }),
-      figure('20 trivial steps, traced (full data)', m(trivial, 'flowtrace'), 'µs/exec', { name: 'naive span-per-op', value: m(trivial, 'naive') }),
+      figure('20 trivial steps, traced (full data)', m(trivial, 'flowtrace'), 'µs/exec', { name: 'naive span-per-op', value: m(trivial, 'naive') }, 'ratio ≤ 1.10'),
+      figure('realistic: 20 × (1 ms + 3 KB), OTLP', m(realistic, 'traced'), 'ms/exec', { name: 'untraced', value: m(realistic, 'untraced') }, 'ratio ≤ 1.05'),
+      figure('realistic, traced without data', m(realistic, 'tracedNoData'), 'ms/exec', { name: 'untraced', value: m(realistic, 'untraced') }),
       figure('5 steps of 1 ms, traced', m(slow, 'flowtrace'), 'ms/exec', { name: 'untraced', value: m(slow, 'untraced') }, 'ratio < 1.02 (promise: < 1.10)'),
       figure(`heap after ${heapRuns} traced executions`, heap.after / MiB, 'MiB', { name: 'heap before them', value: heap.before / MiB }, 'ratio ≈ 1 (no leak)'),
     ],
-    samples: { ...prefix('trivial.', trivial), ...prefix('waiting.', slow) },
+    samples: { ...prefix('trivial.', trivial), ...prefix('waiting.', slow), ...prefix('realistic.', { ...realistic }) },
   };
 };
 

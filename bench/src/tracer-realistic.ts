@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTracing } from '@flowtrace/node';
+import { createTracingExtension } from '@flowtrace/tracer';
+import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { startCollectorProcess } from './collector-process.js';
+import { alternate, timed } from './measure.js';
+import { order, type Order } from './payload.js';
+
+const STEPS = 20;
+const EVENTS = ['validated', 'priced', 'reserved', 'charged', 'packed'];
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One step of an order pipeline: it waits on a downstream service (a ~1 ms timer) and returns
+ * the order as a new object with its status and history moved on, sharing the unchanged parts —
+ * as code written with spreads does. Its ~3 KB output is the next step's input.
+ */
+async function advance(current: Order, step: number): Promise<Order> {
+  await sleep(1);
+  const event = EVENTS[step % EVENTS.length]!;
+  return {
+    ...current,
+    status: event,
+    updatedAt: current.updatedAt + 1000,
+    history: [...current.history.slice(1), { at: new Date(current.updatedAt + 1000).toISOString(), event, by: `svc-step-${step}` }],
+  };
+}
+
+/** 20 keyed steps, each with a ~3 KB parameter and result. */
+const pipeline = flow({ name: 'order-pipeline', input: custom<Order>(), output: custom<Order>() }, async (ctx, input) => {
+  let current = input;
+  for (let i = 0; i < STEPS; i++) current = await ctx.exec({ key: `step-${i}`, fn: advance, params: [current, i] });
+  return current;
+});
+
+export type RealisticSamples = Record<'untraced' | 'traced' | 'tracedNoData', number[]>;
+
+/**
+ * The realistic scenario: the pipeline above, traced with `startTracing` (the OTel SDK's
+ * BatchSpanProcessor and OTLP/HTTP protobuf exporter, as users run it) exporting to a live
+ * collector process on loopback — so span encoding and sending are part of what is measured —
+ * against the same pipeline untraced, in the same process and run. Each traced sample ends by
+ * flushing what it queued, so no export of a traced sample runs during an untraced one (and the
+ * last batch's round trip counts against the tracer).
+ */
+export async function realisticScenario({ smoke, log }: { smoke: boolean; log(message: string): void }): Promise<RealisticSamples> {
+  const dir = mkdtempSync(join(tmpdir(), 'flowtrace-bench-tracer-'));
+  const collector = await startCollectorProcess(['--db', join(dir, 'tracer.db')]);
+  const tracing = startTracing({ serviceName: 'bench-tracer', collectorUrl: collector.url, exporters: [] });
+  try {
+    const scopes = {
+      untraced: createScope(),
+      traced: createScope({ extensions: [createTracingExtension()] }),
+      tracedNoData: createScope({ extensions: [createTracingExtension({ captureData: false })] }),
+    };
+    const inputs = Array.from({ length: 16 }, (_, i) => order(i));
+    const runs = smoke ? 2 : 30;
+    const sample = (scope: (typeof scopes)[keyof typeof scopes], flush: boolean) => async () =>
+      (await timed(async () => {
+        for (let i = 0; i < runs; i++) await scope.exec({ flow: pipeline, input: inputs[i % inputs.length]! });
+        if (flush) await tracing.forceFlush();
+      })) / runs;
+    log(`realistic: ${STEPS} steps of ~1 ms with ~3 KB JSON in and out, OTLP to a live collector; ${runs} executions per sample`);
+    const samples = await alternate(
+      { untraced: sample(scopes.untraced, false), traced: sample(scopes.traced, true), tracedNoData: sample(scopes.tracedNoData, true) },
+      { rounds: smoke ? 1 : 15, warmup: 1 },
+    );
+    await checkArrived(collector.url, smoke);
+    return samples as RealisticSamples;
+  } finally {
+    await tracing.shutdown();
+    await collector.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The spans must really have reached the collector: a bench that lost them would flatter the tracer. */
+async function checkArrived(collectorUrl: string, smoke: boolean): Promise<void> {
+  const response = await fetch(`${collectorUrl}/api/flows/order-pipeline/executions?limit=1`);
+  const { items, total } = (await response.json()) as { items: Array<{ id: string; status: string }>; total: number };
+  const minimum = smoke ? 4 : 60;
+  if (total < minimum || items[0]?.status !== 'fulfilled') throw new Error(`the collector holds ${total} order-pipeline executions (expected at least ${minimum}, the newest fulfilled)`);
+  const detail = (await (await fetch(`${collectorUrl}/api/executions/${items[0].id}`)).json()) as { nodes?: unknown[] };
+  if ((detail.nodes?.length ?? 0) < STEPS) throw new Error(`the newest execution has ${detail.nodes?.length ?? 0} steps (expected ${STEPS})`);
+}
