@@ -204,7 +204,8 @@ describe('live updates', () => {
     const run = stack.scope.exec({ flow: waiting, input: { label: 'live', until: release.opened } });
     await expect.poll(() => rows(page).count(), { timeout: 10_000 }).toBe(1);
     expect(await rows(page).first().getAttribute('data-status')).toBe('pending');
-    expect(await tooltipOf(page, 0).textContent()).toBe('Pending — execution in progress');
+    // The step's start notice names what it waits on (it may land just after the row).
+    await expect.poll(() => tooltipOf(page, 0).textContent(), { timeout: 10_000 }).toMatch(/^Pending — waiting on step wait for /);
     expect(await rows(page).first().locator('[part=duration]').textContent()).toMatch(/^running /);
     await rows(page).first().click();
     await expect.poll(() => page.locator('flowtrace-execution-detail [part=header]').textContent()).toContain('Pending');
