@@ -66,7 +66,14 @@ export async function startStack(options: CollectorOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'flowtrace-viewer-'));
   const collector = createCollector({ db: join(dir, 'flowtrace.db'), viewerBundle: BUNDLE, reconcileIntervalMs: 0, log: () => {}, ...options });
   const url = await collector.listen(0, '127.0.0.1');
-  const tracing = startTracing({ serviceName: 'shop', collectorUrl: url, collectorProtocol: 'http/json', collectorBatch: { scheduledDelayMillis: 50, maxQueueSize: 65_536 } });
+  // forceFlush exports every queued batch at once and the OTLP exporter refuses more than 30 in
+  // flight: a full queue (the bulk execution, a start notice and a span per step) must fit in 16.
+  const tracing = startTracing({
+    serviceName: 'shop',
+    collectorUrl: url,
+    collectorProtocol: 'http/json',
+    collectorBatch: { scheduledDelayMillis: 50, maxQueueSize: 65_536, maxExportBatchSize: 4096 },
+  });
   const scope = createScope({ extensions: [createTracingExtension()] });
   return {
     url,
