@@ -21,8 +21,8 @@ export interface ExporterOptions {
  * exporter adds the `OTEL_EXPORTER_OTLP_*` settings the options leave out (headers, timeout,
  * compression, certificates), as it does for any OTLP exporter.
  */
-export function createExporter(options: ExporterOptions): SpanExporter {
-  const config = { url: options.url, headers: options.headers };
+export function createExporter(options: ExporterOptions, timeoutMillis?: number): SpanExporter {
+  const config = { url: options.url, headers: options.headers, timeoutMillis };
   return options.protocol === 'http/json' ? new OTLPJsonTraceExporter(config) : new OTLPProtoTraceExporter(config);
 }
 
@@ -31,16 +31,16 @@ export function createExporter(options: ExporterOptions): SpanExporter {
  * `OTEL_EXPORTER_OTLP_ENDPOINT` (gets `/v1/traces`), or `undefined` when neither is set. The SDK
  * exporter reads the endpoint and headers itself; only the protocol is chosen here.
  */
-export function exporterFromEnv(): SpanExporter | undefined {
+export function exporterFromEnv(timeoutMillis?: number): SpanExporter | undefined {
   if (!getStringFromEnv('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') && !getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT')) {
     return undefined;
   }
   const protocol = getStringFromEnv('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? getStringFromEnv('OTEL_EXPORTER_OTLP_PROTOCOL');
-  if (protocol === 'http/json') return new OTLPJsonTraceExporter();
+  if (protocol === 'http/json') return new OTLPJsonTraceExporter({ timeoutMillis });
   if (protocol !== undefined && protocol !== 'http/protobuf') {
     diag.warn(`flowtrace: OTLP protocol "${protocol}" is not supported, sending http/protobuf`);
   }
-  return new OTLPProtoTraceExporter();
+  return new OTLPProtoTraceExporter({ timeoutMillis });
 }
 
 /**
@@ -48,7 +48,7 @@ export function exporterFromEnv(): SpanExporter | undefined {
  * destination, and the SDK exporter would add their headers (often a backend's API key) to every
  * exporter it builds; they are hidden while this one is built, which reads them only then.
  */
-export function createCollectorExporter(options: ExporterOptions): SpanExporter {
+export function createCollectorExporter(options: ExporterOptions, timeoutMillis?: number): SpanExporter {
   const saved: Record<string, string> = {};
   for (const name of Object.keys(process.env)) {
     if (name.startsWith('OTEL_EXPORTER_OTLP_')) {
@@ -57,7 +57,7 @@ export function createCollectorExporter(options: ExporterOptions): SpanExporter 
     }
   }
   try {
-    return createExporter(options);
+    return createExporter(options, timeoutMillis);
   } finally {
     Object.assign(process.env, saved);
   }

@@ -1,4 +1,5 @@
-import { context, diag, propagation, trace, type Attributes } from '@opentelemetry/api';
+import { context, diag, DiagConsoleLogger, propagation, trace, type Attributes } from '@opentelemetry/api';
+import { diagLogLevelFromString, getStringFromEnv } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
@@ -13,7 +14,10 @@ export interface BatchOptions {
   maxExportBatchSize?: number;
   /** How long the first span of a batch waits before the batch is sent. */
   scheduledDelayMillis?: number;
-  /** How long one export, with the exporter's retries, may take. */
+  /**
+   * How long one export, with the exporter's retries, may take (the batch processor's and the
+   * exporter's timeout). Default: the SDK's (30 s for the batch, 10 s for the exporter).
+   */
   exportTimeoutMillis?: number;
 }
 
@@ -81,9 +85,14 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 /**
  * Sets up OpenTelemetry for flowtrace in one call: a `NodeTracerProvider` with an
  * AsyncLocalStorage context, one `BatchSpanProcessor` per destination, start markers and an
- * instance-start marker on the collector's pipeline only. Options win over `OTEL_*` variables.
+ * instance-start marker on the collector's pipeline only. Options win over `OTEL_*` variables;
+ * `OTEL_LOG_LEVEL` (`error`, `warn`, `info`, `debug`, …) sends OTel's diagnostics to the console.
  */
 export function startTracing(options: StartTracingOptions = {}): TracingHandle {
+  // As @opentelemetry/sdk-node does: OTEL_LOG_LEVEL shows the SDK's and flowtrace's reports
+  // (failed exports, a shutdown that could not flush) on the console.
+  const logLevel = getStringFromEnv('OTEL_LOG_LEVEL');
+  if (logLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
   const resource = detectResource(options);
 
   const processors: SpanProcessor[] = [];
@@ -91,17 +100,23 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
   const collectorUrl = options.collectorUrl ?? process.env.FLOWTRACE_COLLECTOR_URL ?? DEFAULT_COLLECTOR_URL;
   if (collectorUrl !== false) {
     const token = options.collectorToken ?? process.env.FLOWTRACE_TOKEN;
-    const exporter = createCollectorExporter({
-      url: tracesUrl(collectorUrl),
-      protocol: options.collectorProtocol,
-      headers: token ? { Authorization: `Bearer ${token}` } : undefined,
-    });
+    const exporter = createCollectorExporter(
+      {
+        url: tracesUrl(collectorUrl),
+        protocol: options.collectorProtocol,
+        headers: token ? { Authorization: `Bearer ${token}` } : undefined,
+      },
+      options.collectorBatch?.exportTimeoutMillis,
+    );
     collector = new StartMarkerSpanProcessor(
       new BatchSpanProcessor(exporter, { ...COLLECTOR_BATCH_DEFAULTS, ...options.collectorBatch }),
     );
     processors.push(collector);
   }
-  const general = options.exporters ? options.exporters.map(createExporter) : [exporterFromEnv()].filter((e) => e !== undefined);
+  const timeout = options.exporterBatch?.exportTimeoutMillis;
+  const general = options.exporters
+    ? options.exporters.map((destination) => createExporter(destination, timeout))
+    : [exporterFromEnv(timeout)].filter((exporter) => exporter !== undefined);
   for (const exporter of general) processors.push(new BatchSpanProcessor(exporter, options.exporterBatch));
 
   const provider = new NodeTracerProvider({ resource, spanProcessors: processors });

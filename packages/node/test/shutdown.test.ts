@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,4 +67,32 @@ describe('shutdown with a destination down', () => {
     expect(errors.some((e) => e.includes('flowtrace: shutdown gave up after 500 ms'))).toBe(true);
     expect(unhandled).toEqual([]);
   });
+
+  it('lets the process end normally, the report on stderr when OTEL_LOG_LEVEL asks for it', async () => {
+    // A process of its own: DiagConsoleLogger writes with the console methods of its load time,
+    // and the exit code shows that nothing was left unhandled.
+    const dead = await deadUrl();
+    const script = `
+      import { createScope, custom, flow } from '@pumped-fn/core-next';
+      import { startTracing } from '@flowtrace/node';
+      import { createTracingExtension } from '@flowtrace/tracer';
+      const tracing = startTracing({ serviceName: 'orders', collectorUrl: '${dead}', collectorBatch: { exportTimeoutMillis: 300 } });
+      const one = flow({ name: 'one', input: custom(), output: custom() }, async () => 1);
+      await createScope({ extensions: [createTracingExtension()] }).exec({ flow: one, input: 0 });
+      await tracing.shutdown();
+      console.log('shut down');
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { ...process.env, OTEL_LOG_LEVEL: 'error' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = await once(child, 'exit');
+    expect(stdout).toContain('shut down');
+    expect(stderr).toContain('flowtrace: shutdown could not send every span');
+    expect(code).toBe(0);
+  }, 20_000);
 });
