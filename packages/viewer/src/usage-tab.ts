@@ -324,6 +324,9 @@ export class FlowtraceUsageTab extends LitElement {
       const fits = (this.page === 1 || position > 0) && position < list.limit;
       const items = fits ? [...list.items.slice(0, position), item, ...list.items.slice(position)].slice(0, list.limit) : list.items;
       this.list = { ...list, items, total, totalPages: Math.ceil(total / list.limit) };
+      // Times here are whole milliseconds; the collector orders by finer ones. When a row started
+      // in the same millisecond as one shown, only the collector knows which came first: ask it.
+      if (list.items.some((row) => Date.parse(row.startedAt) === started)) void this.loadList({ quiet: true });
     }
     if (item.id === this.executionId) void this.loadDetail({ quiet: true });
   }
