@@ -31,6 +31,11 @@ describe(`an execution of ${STEPS.toLocaleString('en')} steps`, () => {
       provider.exporter.reset();
       await provider.scope.exec({ flow: bulk, input: { chunks: CHUNKS } });
       const sdkSpans = provider.exporter.getFinishedSpans();
+      // Projected before any request: a long busy turn between requests can close the pooled
+      // connection under the next one (ECONNRESET).
+      const spans = normalized(sdkSpans);
+      const id = spans.find((s) => s.attributes['flowtrace.execution.id'])!.attributes['flowtrace.execution.id'] as string;
+      const expected = projectExecution(spans, { now: Date.now(), defaultTimeoutMs: 300_000, instanceStarts: [] })!.record;
       // Start order, with the execution's own span last, as a long run exports them.
       const root = sdkSpans.filter((s) => s.attributes['flowtrace.execution.root'] === true && s.attributes['flowtrace.marker'] === undefined);
       const ordered = [...sdkSpans.filter((s) => !root.includes(s)), ...root];
@@ -42,10 +47,6 @@ describe(`an execution of ${STEPS.toLocaleString('en')} steps`, () => {
         });
         expect(response.status).toBe(200);
       }
-      const spans = normalized(sdkSpans);
-      const id = spans.find((s) => s.attributes['flowtrace.execution.id'])!.attributes['flowtrace.execution.id'] as string;
-      const expected = projectExecution(spans, { now: Date.now(), defaultTimeoutMs: 300_000, instanceStarts: [] })!.record;
-
       const detail = (await getJson(`${running.url}/api/executions/${id}`)).body as ExecutionRecord;
       expect(detail).toMatchObject({ status: 'fulfilled', nodeCount: STEPS, result: CHUNKS * PER_CHUNK * (CHUNKS * PER_CHUNK - 1) });
       expect(detail.nodes).toHaveLength(1000);

@@ -19,7 +19,8 @@ describe('forwarding', () => {
     cleanup.push(running.close);
     const spans = await checkoutSpans([{ sku: 'F', qty: 1 }], memoryProvider());
     const markers = spans.filter((s) => s.attributes['flowtrace.marker'] !== undefined);
-    expect(markers).toHaveLength(1);
+    // The execution's start marker and one per step.
+    expect(markers).toHaveLength(4);
     const response = await fetch(`${running.url}/v1/traces`, {
       method: 'POST',
       body: protobufBody(spans),

@@ -109,7 +109,7 @@ describe('projection of spans into execution records', () => {
 
   it('is pending from the start marker alone, and nothing from steps alone', async () => {
     const spans = normalized(await checkoutSpans([{ sku: 'A-1', qty: 2 }], provider));
-    const marker = spans.filter((s) => s.attributes['flowtrace.marker'] === 'start');
+    const marker = spans.filter((s) => s.attributes['flowtrace.marker'] === 'start' && s.attributes['flowtrace.execution.root'] === true);
     expect(marker).toHaveLength(1);
     expect(projectExecution(marker, context)?.record).toMatchObject({
       status: 'pending',

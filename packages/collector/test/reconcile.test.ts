@@ -8,7 +8,7 @@ import { checkoutSpans, memoryProvider, normalized } from './support/traced.js';
 const providerA = memoryProvider('shop', 'instance-a');
 afterAll(() => providerA.provider.shutdown());
 
-const isMarker = (s: Span) => s.attributes['flowtrace.marker'] === 'start';
+const isMarker = (s: Span) => s.attributes['flowtrace.marker'] === 'start' && s.attributes['flowtrace.execution.root'] === true;
 const instanceStart = (service: string, instance: string, atMs: number): Span => ({
   traceId: 'a'.repeat(32),
   spanId: instance.padEnd(16, '0').slice(0, 16).replace(/[^0-9a-f]/g, 'b'),
