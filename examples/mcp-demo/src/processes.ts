@@ -16,9 +16,22 @@ export interface Managed {
   child: ChildProcess;
 }
 
-/** Starts a Node program with its output prefixed by its name. */
+// Programs still running when this process exits, however it exits: killed with it.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/**
+ * Starts a Node program with its output prefixed by its name. It runs in a process group of its
+ * own: Ctrl-C in a terminal signals the whole foreground group at once, which would stop the
+ * collector while the demo still flushes its last spans to it; the supervisor stops each program
+ * itself, in order.
+ */
 export function startProgram(name: string, script: string, args: string[], env: NodeJS.ProcessEnv, quiet = false): Managed {
-  const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const prefix = (stream: NodeJS.ReadableStream, out: NodeJS.WritableStream) => {
     let rest = '';
     stream.on('data', (chunk: Buffer) => {

@@ -17,9 +17,14 @@ const env = { ...process.env, FLOWTRACE_COLLECTOR_URL: collectorUrl, DEMO_MCP_PO
 const running: Managed[] = [];
 let stopping = false;
 
+// The demo first, the collector last: the demo's final flush on SIGTERM goes to the collector.
 async function stopAll(code: number): Promise<never> {
+  if (stopping) return new Promise<never>(() => {});
   stopping = true;
-  for (const program of [...running].reverse()) await stopProgram(program);
+  for (const program of [...running].reverse()) {
+    await stopProgram(program);
+    console.log(`[start] ${program.name} stopped`);
+  }
   process.exit(code);
 }
 
