@@ -62,6 +62,19 @@ async function serve(dir: string): Promise<string> {
   return `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
 }
 
+describe('the packed package', () => {
+  it('ships the Custom Elements Manifest it names, and every module that manifest names', async () => {
+    const root = join(host, 'node_modules', '@flowtrace', 'viewer');
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { customElements: string };
+    const manifest = JSON.parse(await readFile(join(root, pkg.customElements), 'utf8')) as {
+      modules: { path: string; declarations?: { tagName?: string }[] }[];
+    };
+    const tags = manifest.modules.flatMap((m) => (m.declarations ?? []).flatMap((d) => d.tagName ?? []));
+    expect(tags.sort()).toEqual([...ELEMENTS].sort());
+    for (const module of manifest.modules) await expect(readFile(join(root, module.path))).resolves.toBeInstanceOf(Buffer);
+  });
+});
+
 describe('embedded through a bundler', () => {
   it('defines every element and renders the tab in a production build of a host app', async () => {
     await writeFile(
