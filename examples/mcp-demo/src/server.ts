@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { startTracing } from '@flowtrace/node';
+import { startTracing, tracesUrl } from '@flowtrace/node';
 import { createTracingExtension } from '@flowtrace/tracer';
 import { instrumentMcpServer, registerFlowTool } from '@flowtrace/tracer/mcp';
 import { createScope } from '@pumped-fn/core-next';
@@ -14,14 +14,16 @@ import { monthlyReport, placeOrder, syncInventory } from './flows.js';
  * The demo MCP server: three tools that are traced pumped-fn flows, over Streamable HTTP with a
  * session per client. Environment: DEMO_MCP_PORT (default 3001), DEMO_MCP_HOST (default
  * 127.0.0.1), FLOWTRACE_COLLECTOR_URL
- * (default http://localhost:4318), DEMO_JAEGER_URL (optional extra OTLP destination).
+ * (default http://localhost:4318), DEMO_JAEGER_URL (optional extra OTLP destination, a base URL
+ * such as http://localhost:4318; or the standard OTEL_EXPORTER_OTLP_ENDPOINT).
  */
 const port = Number(process.env.DEMO_MCP_PORT ?? 3001);
 const host = process.env.DEMO_MCP_HOST ?? '127.0.0.1';
 const jaeger = process.env.DEMO_JAEGER_URL;
 const tracing = startTracing({
   serviceName: 'flowtrace-demo-shop',
-  exporters: jaeger ? [{ url: jaeger, protocol: 'http/protobuf' }] : [],
+  // Option URLs are used as given: the base URL gets the OTLP traces path here.
+  exporters: jaeger ? [{ url: tracesUrl(jaeger), protocol: 'http/protobuf' }] : undefined,
 });
 const scope = createScope({ extensions: [createTracingExtension()] });
 
