@@ -60,7 +60,7 @@ describe('GET /api/flows', () => {
     const { status, body } = await getJson(`${url}/api/flows`);
     expect(status).toBe(200);
     expect(body.items).toEqual([
-      { flowId: 'checkout', flowName: 'checkout', executionCount: 5, lastStatus: 'fulfilled', lastStartedAt: expect.any(String), deleted: false },
+      { flowId: 'checkout', flowName: 'checkout', executionCount: 5, lastStatus: 'fulfilled', lastStartedAt: expect.any(String), deleted: false, deletedAt: null },
     ]);
     for (const item of body.items) conforms('FlowSummary', item);
   });

@@ -128,7 +128,10 @@ export const FlowSummary = Type.Object(
     executionCount: Count,
     lastStatus: Type.Union([ExecutionStatus, Type.Null()]),
     lastStartedAt: Type.Union([IsoTime, Type.Null()]),
-    deleted: Type.Boolean(),
+    deleted: Type.Boolean({
+      description: 'Deleted with DELETE /api/flows/{flowId}: hidden from the flow list unless `includeDeleted`. It stays deleted when new executions arrive (they are recorded; `lastStartedAt` after `deletedAt` shows them)',
+    }),
+    deletedAt: Type.Union([IsoTime, Type.Null()]),
   },
   { title: 'FlowSummary' },
 );

@@ -211,21 +211,22 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       expect(await engine.listExecutions({ flowId: 'nothing', offset: 0, limit: 5 })).toEqual({ executions: [], total: 0 });
     });
 
-    it('keeps flow counts by status, the last execution, deletion, and a new execution bringing a flow back', async () => {
+    it('keeps flow counts by status, the last execution, and deletion, which new executions do not undo', async () => {
       await put(engine, [
         { id: 'p', flowId: 'f', startedAtMs: BASE, status: 'pending' },
         { id: 'q', flowId: 'f', startedAtMs: BASE + 5, status: 'pending' },
       ]);
       await put(engine, [{ id: 'p', flowId: 'f', startedAtMs: BASE, status: 'error' }]);
       expect(await engine.listFlows()).toEqual([
-        { flowId: 'f', flowName: 'f', executionCount: 2, lastStatus: 'pending', lastStartedAt: new Date(BASE + 5).toISOString(), deleted: false },
+        { flowId: 'f', flowName: 'f', executionCount: 2, lastStatus: 'pending', lastStartedAt: new Date(BASE + 5).toISOString(), deleted: false, deletedAt: null },
       ]);
       expect(await engine.transaction((tx) => tx.deleteFlow('f', BASE + 10))).toBe(true);
       expect(await engine.transaction((tx) => tx.deleteFlow('unknown', BASE + 10))).toBe(false);
-      expect((await engine.listFlows())[0]!.deleted).toBe(true);
+      expect((await engine.listFlows())[0]).toMatchObject({ deleted: true, deletedAt: new Date(BASE + 10).toISOString() });
       expect((await engine.listExecutions({ flowId: 'f', offset: 0, limit: 5 })).total).toBe(2);
       await put(engine, [{ id: 'r', flowId: 'f', startedAtMs: BASE + 20, status: 'pending' }]);
-      expect((await engine.listFlows())[0]).toMatchObject({ deleted: false, executionCount: 3 });
+      // Recorded and counted, and the flow stays deleted: undeleting is the user's call, not a span's.
+      expect((await engine.listFlows())[0]).toMatchObject({ deleted: true, executionCount: 3, lastStartedAt: new Date(BASE + 20).toISOString() });
     });
 
     it('answers metrics per bucket from rollups: counts by status and duration percentiles', async () => {

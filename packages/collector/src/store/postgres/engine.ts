@@ -385,8 +385,8 @@ export class PostgresEngine implements StorageEngine {
   }
 
   async listFlows(): Promise<FlowSummary[]> {
-    const rows = await this.query<{ flow_id: string; flow_name: string; n: number; deleted: boolean; status: number | null; started_at: number | null }>(
-      `SELECT f.flow_id, f.flow_name, f.pending + f.fulfilled + f.error AS n, f.deleted_at IS NOT NULL AS deleted, last.status, last.started_at
+    const rows = await this.query<{ flow_id: string; flow_name: string; n: number; deleted_at: number | null; status: number | null; started_at: number | null }>(
+      `SELECT f.flow_id, f.flow_name, f.pending + f.fulfilled + f.error AS n, f.deleted_at, last.status, last.started_at
        FROM flows f LEFT JOIN LATERAL (
          SELECT status, started_at FROM executions e WHERE e.flow = f.id AND e.flow IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1
        ) last ON true
@@ -398,7 +398,8 @@ export class PostgresEngine implements StorageEngine {
       executionCount: row.n,
       lastStatus: row.status === null ? null : STATUS_OF[row.status]!,
       lastStartedAt: row.started_at === null ? null : new Date(Math.floor(row.started_at)).toISOString(),
-      deleted: row.deleted,
+      deleted: row.deleted_at !== null,
+      deletedAt: row.deleted_at === null ? null : new Date(Math.floor(row.deleted_at)).toISOString(),
     }));
   }
 

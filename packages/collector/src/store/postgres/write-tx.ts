@@ -250,17 +250,13 @@ export class PostgresWriteTx implements WriteTx {
     }
     const previous = new Map(before.map((row) => [row.id, row]));
     const rollups = new RollupBatch();
-    const joined = new Set<number>();
     for (const v of values) {
       const old = previous.get(v.key);
-      if (old && old.flow !== v.flow) joined.add(v.flow);
       const after: RollupEntry = { flowKey: v.flow, startedAtMs: v.startedAt, status: STATUS_OF[v.status]! };
       if (v.durationMs !== null) after.durationMs = v.durationMs;
       rollups.move(old ? rollupEntryOf(old) : undefined, after);
     }
     await this.applyRollups(rollups);
-    // A new execution brings a deleted flow back; a later change to an old one does not.
-    if (joined.size > 0) await this.client.query('UPDATE flows SET deleted_at = NULL WHERE id = ANY($1) AND deleted_at IS NOT NULL', [[...joined]]);
     await this.client.query('SELECT pg_notify($1, $2)', [CHANNEL, String(last)]);
     return seqs;
   }

@@ -172,15 +172,12 @@ export class SqliteEngine implements StorageEngine {
       appendSpans: async (spans, keys) => spans.map((incoming) => this.appendSpan(incoming, keys)),
       putExecutions: async (updates) => {
         const rollups = new RollupBatch();
-        const joined = new Set<number>();
         const changes = updates.flatMap((update) => {
-          if (update.listed) return [this.putExecution(update.key, update.summary, update.listed, rollups, joined)];
+          if (update.listed) return [this.putExecution(update.key, update.summary, update.listed, rollups)];
           sql().updateSummary.run(JSON.stringify(update.summary), update.key);
           return [];
         });
         this.applyRollups(rollups);
-        // A new execution brings a deleted flow back; a later change to an old one does not.
-        for (const flow of joined) sql().undeleteFlow.run(flow);
         return changes;
       },
       addInstanceStart: async ({ serviceName, instanceId, startedAt }) => {
@@ -234,10 +231,9 @@ export class SqliteEngine implements StorageEngine {
     return key;
   }
 
-  private putExecution(key: number, summary: ExecutionSummary, update: ListedExecution, rollups: RollupBatch, joined: Set<number>): number {
+  private putExecution(key: number, summary: ExecutionSummary, update: ListedExecution, rollups: RollupBatch): number {
     const before = this.sql.rollupEntry.get(key) as { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null };
     const flowKey = this.flowKey(update.flowId, update.flowName);
-    if (before.flow !== flowKey) joined.add(flowKey);
     const seq = ++this.seq;
     this.sql.updateExecution.run({
       key,
@@ -424,7 +420,7 @@ export class SqliteEngine implements StorageEngine {
 
   listFlows(): Promise<FlowSummary[]> {
     return this.read(() =>
-      (this.sql.flows.all() as Array<{ id: number; flow_id: string; flow_name: string; n: number; deleted: number }>).map((row) => {
+      (this.sql.flows.all() as Array<{ id: number; flow_id: string; flow_name: string; n: number; deleted_at: number | null }>).map((row) => {
         const last = this.sql.lastOfFlow.get(row.id) as { status: number; started_at: number } | undefined;
         return {
           flowId: row.flow_id,
@@ -432,7 +428,8 @@ export class SqliteEngine implements StorageEngine {
           executionCount: row.n,
           lastStatus: last ? STATUS_OF[last.status]! : null,
           lastStartedAt: last ? new Date(Math.floor(last.started_at)).toISOString() : null,
-          deleted: row.deleted === 1,
+          deleted: row.deleted_at !== null,
+          deletedAt: row.deleted_at === null ? null : new Date(Math.floor(row.deleted_at)).toISOString(),
         };
       }),
     );
@@ -511,7 +508,6 @@ function statements(db: Database.Database) {
     originKey: db.prepare('SELECT id FROM origins WHERE resource = ? AND scope = ?').pluck(),
     insertOrigin: db.prepare('INSERT INTO origins (resource, scope) VALUES (?, ?)'),
     origin: db.prepare('SELECT resource, scope FROM origins WHERE id = ?'),
-    undeleteFlow: db.prepare('UPDATE flows SET deleted_at = NULL WHERE id = ? AND deleted_at IS NOT NULL'),
     appendSpan: db.prepare(
       `INSERT INTO spans (trace, span_id, execution, role, parent_id, step_index, start_ms, origin, format, body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace, span_id) DO NOTHING`,
@@ -563,7 +559,7 @@ function statements(db: Database.Database) {
     spansOfTrace: db.prepare('SELECT origin, format, body FROM spans WHERE trace = ?'),
     flowKeyOf: db.prepare('SELECT id FROM flows WHERE flow_id = ?').pluck(),
     flows: db.prepare(
-      `SELECT id, flow_id, flow_name, pending + fulfilled + error AS n, deleted_at IS NOT NULL AS deleted FROM flows ORDER BY flow_name, flow_id`,
+      `SELECT id, flow_id, flow_name, pending + fulfilled + error AS n, deleted_at FROM flows ORDER BY flow_name, flow_id`,
     ),
     lastOfFlow: db.prepare('SELECT status, started_at FROM executions WHERE flow = ? ORDER BY started_at DESC, id DESC LIMIT 1'),
     changesSince: db.prepare(`SELECT seq, ${EXECUTION_COLUMNS} FROM executions WHERE seq > ? ORDER BY seq LIMIT ?`),
