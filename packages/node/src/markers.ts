@@ -66,7 +66,8 @@ export class StartMarkerSpanProcessor implements SpanProcessor {
 /** The start marker of `span`: what was known of it when it started. */
 export function startMarker(span: ReadableSpan): ReadableSpan {
   const real = span.spanContext();
-  const attributes: Attributes = { ...span.attributes, [ATTR_MARKER]: MARKER_START };
+  const attributes = copyAttributes(span.attributes);
+  attributes[ATTR_MARKER] = MARKER_START;
   const parentId = parentSpanId(span);
   if (parentId !== undefined) attributes[ATTR_MARKER_PARENT_ID] = parentId;
   return markerSpan({
@@ -133,19 +134,34 @@ function markerSpan(fields: MarkerFields): ReadableSpan & Sdk1Fields {
   };
 }
 
-// Random bytes drawn from a pool refilled 4 KiB at a time: a marker per step must stay cheap.
+// A marker goes out once per step, so its two costs are kept small: copying the attributes
+// (for-in: an object spread with an added key measured ~7x slower on Node 20) and the id.
+function copyAttributes(source: Attributes): Attributes {
+  const copy: Attributes = {};
+  for (const key in source) copy[key] = source[key];
+  return copy;
+}
+
+// Random bytes from node:crypto, drawn from a pool refilled 4 KiB at a time, as lowercase hex.
 const pool = Buffer.alloc(4096);
 let poolOffset = pool.length;
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
-// OTel ids are random lowercase hex; an all-zero id is invalid, so draw again (1 in 2^64).
 function randomId(bytes: number): string {
   for (;;) {
     if (poolOffset + bytes > pool.length) {
       randomFillSync(pool);
       poolOffset = 0;
     }
-    const id = pool.toString('hex', poolOffset, (poolOffset += bytes));
-    if (!/^0+$/.test(id)) return id;
+    let id = '';
+    let any = 0;
+    for (let i = 0; i < bytes; i++) {
+      const byte = pool[poolOffset++]!;
+      any |= byte;
+      id += HEX[byte];
+    }
+    // An all-zero id is invalid in OTel: draw again (1 in 2^64).
+    if (any !== 0) return id;
   }
 }
 
