@@ -36,7 +36,8 @@ export const liveBench: Bench = async ({ smoke, log }): Promise<BenchResult> => 
     const template = await templateExecution();
     const samples: Record<string, number[]> = { pending: [], fulfilled: [], floor: [] };
     for (let i = 0; i < runs; i++) {
-      const run = `run-${i}-${Date.now()}`;
+      // Base 36: a 13-digit millisecond timestamp can pass the Luhn check and be redacted as a card.
+      const run = `run-${i}-${Date.now().toString(36)}`;
       const started = performance.now();
       const execution = scope.exec({ flow: work, input: { run } });
       await stream.waitFor((item) => item.preview === `run: ${run}` && item.status === 'pending');
