@@ -288,11 +288,12 @@ function sameShape(value: object, shape: unknown[], at: number): number {
     }
     return i;
   }
-  const keys = Object.keys(value);
-  if (shape[i++] !== keys.length) return -1;
-  for (let k = 0; k < keys.length; k++) {
-    const key = keys[k]!;
-    if (shape[i++] !== key) return -1;
+  // for…in walks the same own keys in the same order as Object.keys without building an array
+  // (only cached objects get here: plain ones, whose prototype adds no enumerable keys).
+  const count = shape[i++] as number;
+  let seen = 0;
+  for (const key in value) {
+    if (++seen > count || shape[i++] !== key) return -1;
     const item: unknown = (value as Record<string, unknown>)[key];
     if (shape[i] === HIDDEN) {
       if (shape[i + 1] !== item) return -1;
@@ -302,6 +303,7 @@ function sameShape(value: object, shape: unknown[], at: number): number {
       if (i < 0) return -1;
     } else if (shape[i++] !== item) return -1;
   }
+  if (seen !== count) return -1;
   return i;
 }
 
@@ -426,7 +428,10 @@ class CappedJsonWriter {
     if (hit && this.bytes + hit.bytes + this.open <= this.limit) {
       this.text += hit.json;
       this.bytes += hit.bytes;
-      for (let i = 0; i < hit.shape.length; i++) this.shape!.push(hit.shape[i]);
+      // A list holding an earlier value is most likely a fresh params list, not worth keeping:
+      // it is not kept, which spares copying the item's shape into its own.
+      if (depth === 1 && this.topIsArray) this.unshaped++;
+      else for (let i = 0; i < hit.shape.length; i++) this.shape!.push(hit.shape[i]);
       return true;
     }
     if (depth === 0) this.topIsArray = isArray;

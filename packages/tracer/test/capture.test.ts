@@ -82,6 +82,16 @@ describe('CaptureCache: a value written once, reused while unchanged', () => {
     }
   });
 
+  it('reuses a list output (rows) as the next params, and notices a changed row', () => {
+    const cache = new CaptureCache();
+    const rows = [order(1), order(2), order(3)];
+    expect(captureJson(rows, options(cache))!.json).toBe(fresh(rows));
+    expect(captureJson([rows, 'mode'], options(cache))!.json).toBe(fresh([rows, 'mode']));
+    rows[1]!.lines[0]!.qty = 42;
+    expect(captureJson([rows, 'mode'], options(cache))!.json).toBe(fresh([rows, 'mode']));
+    expect(captureJson([rows[2]], options(cache))!.json).toBe(fresh([rows[2]]));
+  });
+
   it('does not keep values with special objects, cycles or cuts, and stays correct for them', () => {
     const cache = new CaptureCache();
     const withDate = { at: new Date(0), n: 1 };
