@@ -168,3 +168,26 @@ describe('startTracing and the OTLP exporter variables', () => {
     expect(Buffer.concat(toGeneral.map((r) => r.body)).includes(attr.ATTR_MARKER)).toBe(false);
   });
 });
+
+describe('startTracing and the flowtrace variables', () => {
+  it('finds the collector and its token in FLOWTRACE_COLLECTOR_URL and FLOWTRACE_TOKEN', async () => {
+    const collector = await receiver();
+    setEnv({ FLOWTRACE_COLLECTOR_URL: collector.url, FLOWTRACE_TOKEN: 't0ken' });
+    await runTraced(startTracing({ serviceName: 'orders', collectorProtocol: 'http/json' }));
+    expect(collector.requests.length).toBeGreaterThan(0);
+    for (const request of collector.requests) {
+      expect(request.path).toBe('/v1/traces');
+      expect(request.headers.authorization).toBe('Bearer t0ken');
+    }
+  });
+
+  it('lets the collector options win over them', async () => {
+    const fromEnv = await receiver();
+    const fromOptions = await receiver();
+    setEnv({ FLOWTRACE_COLLECTOR_URL: fromEnv.url, FLOWTRACE_TOKEN: 'env' });
+    await runTraced(startTracing({ serviceName: 'orders', collectorUrl: fromOptions.url, collectorToken: 'option' }));
+    expect(fromEnv.requests).toEqual([]);
+    expect(fromOptions.requests.length).toBeGreaterThan(0);
+    expect(fromOptions.requests.every((r) => r.headers.authorization === 'Bearer option')).toBe(true);
+  });
+});

@@ -7,4 +7,15 @@ describe('package metadata', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     expect([TRACER_NAME, TRACER_VERSION]).toEqual([pkg.name, pkg.version]);
   });
+
+  it('needs nothing at run time but its peers: @opentelemetry/api, pumped-fn, and the optional MCP SDK', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(pkg.dependencies ?? {}).toEqual({});
+    expect(pkg.peerDependencies).toEqual({
+      '@opentelemetry/api': '^1.3.0',
+      '@pumped-fn/core-next': '0.5.94',
+      '@modelcontextprotocol/sdk': expect.any(String),
+    });
+    expect(pkg.peerDependenciesMeta['@modelcontextprotocol/sdk']).toEqual({ optional: true });
+  });
 });
