@@ -22,7 +22,9 @@ describe('opening a database written by the first release (schema 1)', () => {
     expect(logs.join('\n')).toMatch(/upgrading 6 executions .* in the background[\s\S]*upgrade finished: 6 executions converted/);
 
     const flows = (await getJson(`${url}/api/flows?includeDeleted=true`)).body.items as FlowSummary[];
-    expect(flows).toEqual(expected.flows);
+    // The first release had no deletedAt: a deleted flow keeps its deletion time.
+    expect(flows.map(({ deletedAt, ...flow }) => flow)).toEqual(expected.flows);
+    expect(flows.map((f) => f.deletedAt !== null)).toEqual(flows.map((f) => f.deleted));
     for (const old of expected.executions as unknown as ExecutionRecord[]) {
       const { status, body } = await getJson(`${url}/api/executions/${old.id}`);
       expect(status, old.id).toBe(200);
