@@ -45,12 +45,22 @@ describe('a host with its own OpenTelemetry setup installs @flowtrace/tracer alo
     expect(otel).toEqual(['@opentelemetry/api']);
   });
 
-  it('runs traced flows on the current API and on the oldest it accepts (1.3.0)', async () => {
+  it('runs traced flows on the current API, and records them on the oldest it accepts (1.3.0) with SDK 1.x', async () => {
     expect(await host.node(runFlow)).toBe('42\n');
-    await host.node(`import { execSync } from 'node:child_process'; execSync('npm install --no-audit --no-fund @opentelemetry/api@1.3.0');`);
+    await host.node(`import { execSync } from 'node:child_process';
+execSync('npm install --no-audit --no-fund @opentelemetry/api@1.3.0 @opentelemetry/sdk-trace-node@1.30.1 @opentelemetry/sdk-trace-base@1.30.1');`);
     const api = JSON.parse(await readFile(join(host.dir, 'node_modules/@opentelemetry/api/package.json'), 'utf8'));
     expect(api.version).toBe('1.3.0');
-    expect(await host.node(runFlow)).toBe('42\n');
+    const recorded = await host.node(`
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+const exporter = new InMemorySpanExporter();
+const provider = new NodeTracerProvider();
+provider.addSpanProcessor(new SimpleSpanProcessor(exporter));
+provider.register();
+${flowScript(`console.log(JSON.stringify({ result, spans: exporter.getFinishedSpans().map((s) => [s.name, s.parentSpanId !== undefined]).sort() }));`)}
+`);
+    expect(JSON.parse(recorded)).toEqual({ result: 42, spans: [['flow double', false], ['step multiply', true]] });
   }, INSTALL_TIMEOUT);
 });
 
