@@ -1,3 +1,5 @@
+import type { Filters } from './filters.js';
+
 /**
  * Events the elements dispatch. They bubble and are composed, so a host page can listen on the
  * usage tab (or any ancestor) to deep-link.
@@ -12,7 +14,7 @@ export interface PageDetail {
 }
 
 export interface FilterDetail {
-  status: string;
+  filters: Filters;
 }
 
 export const SELECT_EVENT = 'flowtrace-select';

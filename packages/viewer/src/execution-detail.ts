@@ -4,21 +4,24 @@ import { LiveClock } from './clock.js';
 import { elapsedSince, formatDuration, formatTime } from './format.js';
 import './json-view.js';
 import { describeNode, describeStatus, nodeDuration, runningStepOf, STATUS } from './status.js';
+import './stack-trace.js';
 import './status-dot.js';
+import { depthFirst, stepTree, type StepEntry } from './step-tree.js';
 import { theme } from './theme.js';
 import type { ExecutionNode, ExecutionRecord } from './types.js';
 
 /**
- * One execution in full: its parameters, each step in order with its input, output and the data
- * after it, the failing step highlighted, opened and scrolled into view, and the result. Steps
- * still running show for how long, ticking while the execution is pending.
+ * One execution in full: its parameters, its steps as a tree numbered by nesting (1, 1.1, 2) with
+ * each step's input, output and the data after it, the failing step highlighted, opened and
+ * scrolled into view (its stack with library frames folded), and the result. Steps still running
+ * show for how long, ticking while the execution is pending.
  *
  * @element flowtrace-execution-detail
  * @prop record - the ExecutionRecord to show; nothing selected shows a placeholder
  * @attr loading, error
  * @attr trace-url - link template for the trace id, e.g. `http://localhost:16686/trace/{traceId}`
  * @fires flowtrace-more-steps - the reader asks for the next page of a large execution's steps
- * @csspart placeholder, header, duration, summary, params, steps, node, failing, node-time, result, trace-link, more-steps
+ * @csspart placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps
  */
 export class FlowtraceExecutionDetail extends LitElement {
   static override properties = {
@@ -115,6 +118,14 @@ export class FlowtraceExecutionDetail extends LitElement {
       li {
         margin: 0 0 0.4em;
       }
+      /* A step's own steps sit under it, indented. */
+      li > ol {
+        margin: 0.4em 0 0 1.25em;
+      }
+      .number {
+        color: var(--_muted);
+        font-variant-numeric: tabular-nums;
+      }
       details.node {
         border: 1px solid var(--_border);
         border-radius: var(--_radius);
@@ -167,18 +178,6 @@ export class FlowtraceExecutionDetail extends LitElement {
         color: var(--flowtrace-color-error, #d64545);
         font-weight: 600;
       }
-      pre {
-        margin: 0;
-        padding: 0.5em;
-        background: var(--_surface);
-        border-radius: var(--_radius);
-        font-family: var(--_mono);
-        font-size: 0.8em;
-        white-space: pre-wrap;
-        overflow-wrap: anywhere;
-        max-height: 16em;
-        overflow: auto;
-      }
       .cut {
         color: var(--_muted);
         font-size: 0.8em;
@@ -208,7 +207,7 @@ export class FlowtraceExecutionDetail extends LitElement {
         <h3 id="steps-title">Steps (${record.nodeCount})</h3>
         ${record.nodes.length === 0
           ? html`<p class="took">${record.status === 'pending' ? 'No step has started yet.' : 'No steps were recorded.'}</p>`
-          : html`<ol>${this.steps(record)}</ol>`}
+          : this.steps(record)}
         ${record.nodesNext ? this.moreSteps(record, record.nodesNext) : nothing}
       </section>
       ${record.status === 'fulfilled' || record.result !== undefined
@@ -263,18 +262,29 @@ export class FlowtraceExecutionDetail extends LitElement {
   }
 
   private steps(record: ExecutionRecord) {
-    const failingId = record.errorInfo?.nodeId;
+    const tree = stepTree(record.nodes);
+    // The data after each step, in the order the steps ran; kept only for the steps shown open.
     const data: Record<string, unknown> = {};
-    const now = this.clock.now;
-    return record.nodes.map((node, index) => {
+    const after = new Map<string, Record<string, unknown>>();
+    const failingId = record.errorInfo?.nodeId;
+    for (const { node } of depthFirst(tree)) {
       // A running step has produced nothing yet: the data stays as the steps before left it.
       if (node.dataKey !== null && node.status !== 'running') data[node.dataKey] = node.output;
+      if (node.id === failingId || this.opened.has(node.id)) after.set(node.id, { ...data });
+    }
+    return this.stepList(tree, after, failingId);
+  }
+
+  /** One level of the tree: a nested list, so assistive tech tells its depth too. */
+  private stepList(entries: readonly StepEntry[], after: Map<string, Record<string, unknown>>, failingId: string | undefined): unknown {
+    const now = this.clock.now;
+    return html`<ol>${entries.map(({ node, number, children }) => {
       const failing = node.id === failingId;
-      const open = failing || this.opened.has(node.id);
+      const open = after.has(node.id);
       const running = node.status === 'running' ? `running for ${elapsedSince(node.startedAt, now)}` : undefined;
       const took = nodeDuration(node);
       const label = STATUS[node.status]?.label ?? node.status;
-      return html`<li style="margin-left:${Math.max(0, node.depth - 1) * 1.25}em">
+      return html`<li>
         <details
           class="node ${node.status} ${failing ? 'failing' : ''}"
           part=${failing ? 'node failing' : 'node'}
@@ -286,13 +296,14 @@ export class FlowtraceExecutionDetail extends LitElement {
           <summary>
             <flowtrace-status-dot .status=${node.status} .description=${describeNode(node, now)}></flowtrace-status-dot>
             <span class="kind">${node.kind}</span>
-            <span class="name">${index + 1}. ${node.name}</span>
+            <span class="name"><span part="step-number" class="number">${number}</span> ${node.name}</span>
             <span class="took" part="node-time">${running ? `${label} for ${elapsedSince(node.startedAt, now)}` : took ? `${label} · ${took}` : label}</span>
           </summary>
-          ${open ? html`<div class="body">${this.nodeBody(node, { ...data }, running ?? (took && `took ${took}`))}</div>` : nothing}
+          ${open ? html`<div class="body">${this.nodeBody(node, after.get(node.id)!, running ?? (took && `took ${took}`))}</div>` : nothing}
         </details>
+        ${children.length > 0 ? this.stepList(children, after, failingId) : nothing}
       </li>`;
-    });
+    })}</ol>`;
   }
 
   /** A large execution comes a page of steps at a time: the reader asks for the next. */
@@ -320,7 +331,7 @@ export class FlowtraceExecutionDetail extends LitElement {
         ? html`<div>
             <div class="label">Error</div>
             <div class="error-text">${node.error.type}: ${node.error.message}</div>
-            ${node.error.stack ? html`<pre>${node.error.stack}</pre>` : nothing}
+            ${node.error.stack ? html`<flowtrace-stack-trace exportparts="stack, toggle, folded" .stack=${node.error.stack}></flowtrace-stack-trace>` : nothing}
           </div>`
         : nothing}
       ${node.input !== undefined ? this.value('Input', node.input, node.inputTruncated) : nothing}

@@ -1,24 +1,27 @@
-import { css, html, LitElement } from 'lit';
+import { css, html, LitElement, nothing } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
-import { emit, FILTER_EVENT, RETRY_EVENT, SELECT_EVENT, type FilterDetail, type SelectDetail } from './events.js';
+import { emit, RETRY_EVENT, SELECT_EVENT, type SelectDetail } from './events.js';
 import './execution-item.js';
+import './filter-bar.js';
+import { activeFilters, NO_FILTERS, type Filters } from './filters.js';
 import type { FlowtraceExecutionItem } from './execution-item.js';
 import './pagination.js';
 import { theme } from './theme.js';
-import type { ExecutionListItem, ExecutionStatus } from './types.js';
+import type { ExecutionListItem } from './types.js';
 
 /**
- * The executions of a flow, newest first, with a status filter and page numbers. Arrow keys move
+ * The executions of a flow, newest first, with the filter bar and page numbers. Arrow keys move
  * through the rows, Home and End jump, Enter or Space opens one.
  *
  * @element flowtrace-execution-list
  * @prop items - the rows of the current page
- * @attr flow-id, selected-id, page, total-pages, total, status, loading, error
+ * @prop filters - the filters in force (an empty list then says no execution matches them)
+ * @attr flow-id, selected-id, page, total-pages, total, loading, error
  * @fires flowtrace-select - `{ flowId, executionId }` when a row is opened
- * @fires flowtrace-filter - `{ status }` when the status filter changes ('' for all)
+ * @fires flowtrace-filter - from the filter bar
  * @fires flowtrace-page - from the pagination
  * @fires flowtrace-retry - when the reader asks to try loading again
- * @csspart toolbar, filter, list, empty, loading, error, retry, pagination
+ * @csspart toolbar, filter (the filter bar, its parts exported too), count, list, empty, loading, error, retry, pagination
  */
 export class FlowtraceExecutionList extends LitElement {
   static override properties = {
@@ -28,7 +31,7 @@ export class FlowtraceExecutionList extends LitElement {
     page: { type: Number },
     totalPages: { type: Number, attribute: 'total-pages' },
     total: { type: Number },
-    status: {},
+    filters: { attribute: false },
     loading: { type: Boolean, reflect: true },
     error: {},
   };
@@ -39,7 +42,7 @@ export class FlowtraceExecutionList extends LitElement {
   declare page: number;
   declare totalPages: number;
   declare total: number;
-  declare status: ExecutionStatus | '';
+  declare filters: Filters;
   declare loading: boolean;
   declare error: string | undefined;
   /** Index of the row that takes Tab focus (roving tabindex). */
@@ -53,7 +56,7 @@ export class FlowtraceExecutionList extends LitElement {
     this.page = 1;
     this.totalPages = 0;
     this.total = 0;
-    this.status = '';
+    this.filters = NO_FILTERS;
     this.loading = false;
     this.error = undefined;
   }
@@ -68,6 +71,7 @@ export class FlowtraceExecutionList extends LitElement {
       }
       .toolbar {
         display: flex;
+        flex-wrap: wrap;
         justify-content: space-between;
         align-items: center;
         gap: 0.5em;
@@ -76,12 +80,9 @@ export class FlowtraceExecutionList extends LitElement {
         color: var(--_muted);
         font-size: 0.9em;
       }
-      select {
-        font: inherit;
-        padding: 0.15em 0.3em;
-        border: 1px solid var(--_border);
-        border-radius: var(--_radius);
-        background: var(--_bg);
+      /* The filters take the toolbar's width; the count goes under them. */
+      flowtrace-filter-bar {
+        flex: 1 1 100%;
       }
       [role='listbox'] {
         flex: 1;
@@ -113,19 +114,23 @@ export class FlowtraceExecutionList extends LitElement {
   override render() {
     return html`
       <div part="toolbar" class="toolbar">
-        <label>Status
-          <select part="filter" aria-label="Filter by status" .value=${this.status} @change=${this.onFilter}>
-            <option value="">All</option>
-            <option value="pending">Pending</option>
-            <option value="fulfilled">Fulfilled</option>
-            <option value="error">Error</option>
-          </select>
-        </label>
-        <span aria-live="polite">${this.total} execution${this.total === 1 ? '' : 's'}</span>
+        <flowtrace-filter-bar
+          part="filter"
+          exportparts="filter-status, filter-range, filter-from, filter-to, search, search-hint, filter-count, reset"
+          .filters=${this.filters}
+        ></flowtrace-filter-bar>
+        ${this.error ? nothing : html`<span part="count" aria-live="polite">${this.countText()}</span>`}
       </div>
       ${this.body()}
       <flowtrace-pagination part="pagination" .page=${this.page} .totalPages=${this.totalPages}></flowtrace-pagination>
     `;
+  }
+
+  /** Nothing while the first page loads: "0 executions" would be a claim not yet known. */
+  private countText(): string {
+    if (this.loading && this.items.length === 0) return '';
+    const count = `${this.total} execution${this.total === 1 ? '' : 's'}`;
+    return activeFilters(this.filters) > 0 ? `${count} match` : count;
   }
 
   private body() {
@@ -139,9 +144,10 @@ export class FlowtraceExecutionList extends LitElement {
       return html`<div part="loading" class="state" role="status" aria-busy="true">Loading executions…</div>`;
     }
     if (this.items.length === 0) {
-      return html`<div part="empty" class="state empty" role="status">
-        ${this.status ? `No ${this.status} executions.` : 'This flow has not run yet. Its executions will appear here as they start.'}
-      </div>`;
+      // Two different news: the flow never ran, or the filters hide what it did.
+      return activeFilters(this.filters) > 0
+        ? html`<div part="empty" class="state empty" role="status" data-reason="filtered">No executions match these filters.</div>`
+        : html`<div part="empty" class="state empty" role="status" data-reason="none">This flow has not run yet. Its executions will appear here as they start.</div>`;
     }
     this.active = Math.min(this.active, this.items.length - 1);
     return html`<div part="list" role="listbox" aria-label="Executions of ${this.flowId}" aria-busy=${this.loading ? 'true' : 'false'} @keydown=${this.onKey}>
@@ -189,10 +195,6 @@ export class FlowtraceExecutionList extends LitElement {
     if (!item) return;
     this.active = index;
     emit<SelectDetail>(this, SELECT_EVENT, { flowId: item.flowId, executionId: item.id });
-  }
-
-  private onFilter(event: Event) {
-    emit<FilterDetail>(this, FILTER_EVENT, { status: (event.target as HTMLSelectElement).value });
   }
 }
 

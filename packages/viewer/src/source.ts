@@ -1,10 +1,17 @@
 import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, NodePage, Page } from './types.js';
 
-/** What the list asks for. */
+/** What the list asks for: a page, narrowed by the filters in force (see the collector's API). */
 export interface ListQuery {
   page: number;
   limit: number;
-  status?: ExecutionStatus;
+  /** Any of these statuses. */
+  status?: ExecutionStatus[];
+  /** Started at or after (ISO time). */
+  from?: string;
+  /** Started before (ISO time). */
+  to?: string;
+  /** Text in the initial parameters, 3 characters or more. */
+  q?: string;
 }
 
 export type LiveState = 'connecting' | 'live' | 'down';
@@ -69,7 +76,10 @@ export class HttpSource implements FlowtraceSource {
 
   listExecutions(flowId: string, query: ListQuery, signal?: AbortSignal): Promise<Page<ExecutionListItem>> {
     const params = new URLSearchParams({ page: String(query.page), limit: String(query.limit) });
-    if (query.status) params.set('status', query.status);
+    if (query.status?.length) params.set('status', query.status.join(','));
+    if (query.from) params.set('from', query.from);
+    if (query.to) params.set('to', query.to);
+    if (query.q) params.set('q', query.q);
     return this.json(`/api/flows/${encodeURIComponent(flowId)}/executions?${params}`, signal);
   }
 

@@ -2,12 +2,12 @@ import { css, html, LitElement, type PropertyValues } from 'lit';
 import { FILTER_EVENT, PAGE_EVENT, RETRY_EVENT, SELECT_EVENT, type FilterDetail, type MoreStepsDetail, type PageDetail, type SelectDetail } from './events.js';
 import './execution-detail.js';
 import './execution-list.js';
+import { filterQuery, matchesFilters, NO_FILTERS, type Filters } from './filters.js';
 import { HttpSource, type FlowtraceSource, type LiveState } from './source.js';
 import { theme } from './theme.js';
-import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, Page } from './types.js';
+import type { ExecutionListItem, ExecutionRecord, Page } from './types.js';
 
 const POLL_MS = 2000;
-const STATUSES: readonly string[] = ['pending', 'fulfilled', 'error'];
 
 /**
  * The Usage tab: a flow's executions on the left, the selected one on the right (stacked on
@@ -23,7 +23,9 @@ const STATUSES: readonly string[] = ['pending', 'fulfilled', 'error'];
  * @attr execution-id - the execution to open (set it to deep-link)
  * @prop source - a custom {@link FlowtraceSource} instead of the collector's HTTP API
  * @fires flowtrace-select - `{ flowId, executionId }` when an execution is opened
+ * @prop filters - the list's filters (status, date range, search); the filter bar sets them
  * @fires flowtrace-page - `{ page }` when the reader changes page
+ * @fires flowtrace-filter - `{ filters }` when the reader changes the filters
  * @csspart list-panel - the left column; its parts are exported too (toolbar, filter, list, …)
  * @csspart detail-panel - the right column; its parts are exported too (header, duration, node, failing, node-time, …)
  */
@@ -37,7 +39,7 @@ export class FlowtraceUsageTab extends LitElement {
     executionId: { attribute: 'execution-id', reflect: true },
     source: { attribute: false },
     page: { state: true },
-    status: { state: true },
+    filters: { attribute: false },
     list: { state: true },
     listLoading: { state: true },
     listError: { state: true },
@@ -55,7 +57,7 @@ export class FlowtraceUsageTab extends LitElement {
   declare executionId: string | undefined;
   declare source: FlowtraceSource | undefined;
   declare page: number;
-  declare status: ExecutionStatus | '';
+  declare filters: Filters;
   declare list: Page<ExecutionListItem> | undefined;
   declare listLoading: boolean;
   declare listError: string | undefined;
@@ -83,7 +85,7 @@ export class FlowtraceUsageTab extends LitElement {
     this.executionId = undefined;
     this.source = undefined;
     this.page = 1;
-    this.status = '';
+    this.filters = NO_FILTERS;
     this.list = undefined;
     this.listLoading = false;
     this.listError = undefined;
@@ -167,13 +169,19 @@ export class FlowtraceUsageTab extends LitElement {
     if (!this.isConnected || !this.flowId) return;
     // A source the tab made itself follows api-base and token; an injected one is kept.
     if ((changed.has('apiBase') || changed.has('token')) && this.source instanceof HttpSource) this.source = undefined;
+    // Another flow: the open execution was the previous flow's, unless the host names one of the new flow in the same change.
+    if (changed.get('flowId') && !changed.has('executionId')) this.executionId = undefined;
+    if (this.record && this.record.flowId !== this.flowId) {
+      this.record = undefined;
+      this.detailError = undefined;
+    }
     const key = [this.flowId, this.apiBase, this.token, this.source];
     if (!this.startedFor || key.some((part, i) => part !== this.startedFor![i])) {
       this.restart();
       this.startedFor = [this.flowId, this.apiBase, this.token, this.source];
       return;
     }
-    if (changed.has('pageSize')) void this.loadList();
+    if (changed.has('pageSize') || changed.has('page') || changed.has('filters')) void this.loadList();
     if (changed.has('executionId') && this.executionId !== this.record?.id) void this.loadDetail();
   }
 
@@ -182,20 +190,20 @@ export class FlowtraceUsageTab extends LitElement {
     return html`<div class="columns">
       <flowtrace-execution-list
         part="list-panel"
-        exportparts="toolbar, filter, list, empty, loading, error, retry, pagination"
+        exportparts="toolbar, filter, filter-status, filter-range, filter-from, filter-to, search, search-hint, filter-count, reset, count, list, empty, loading, error, retry, pagination"
         .flowId=${this.flowId}
         .items=${list?.items ?? []}
         .selectedId=${this.executionId}
         .page=${this.page}
         .totalPages=${list?.totalPages ?? 0}
         .total=${list?.total ?? 0}
-        .status=${this.status}
+        .filters=${this.filters}
         .loading=${this.listLoading}
         .error=${this.listError}
       ></flowtrace-execution-list>
       <flowtrace-execution-detail
         part="detail-panel"
-        exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, result, trace-link, more-steps"
+        exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps"
         @flowtrace-more-steps=${this.onMoreSteps}
         .record=${this.record}
         .loading=${this.detailLoading}
@@ -238,7 +246,7 @@ export class FlowtraceUsageTab extends LitElement {
     if (!quiet) this.listLoading = true;
     try {
       const limit = Math.max(1, Math.min(100, this.pageSize || 20));
-      const query = { page: this.page, limit, ...(this.status ? { status: this.status } : {}) };
+      const query = { page: this.page, limit, ...filterQuery(this.filters, Date.now()) };
       this.list = await this.data.listExecutions(this.flowId, query, request.signal);
       this.listError = undefined;
     } catch (error) {
@@ -308,7 +316,13 @@ export class FlowtraceUsageTab extends LitElement {
       return;
     }
     const list = this.list;
-    const matches = !this.status || item.status === this.status;
+    const matches = matchesFilters(item, this.filters, Date.now());
+    if (matches === undefined) {
+      // A search: only the collector knows whether this row matches.
+      void this.loadList({ quiet: true });
+      if (item.id === this.executionId) void this.loadDetail({ quiet: true });
+      return;
+    }
     const index = list.items.findIndex((row) => row.id === item.id);
     if (index >= 0) {
       const items = matches ? list.items.map((row) => (row.id === item.id ? item : row)) : list.items.filter((row) => row.id !== item.id);
@@ -338,14 +352,11 @@ export class FlowtraceUsageTab extends LitElement {
 
   private onPage(event: CustomEvent<PageDetail>) {
     this.page = event.detail.page;
-    void this.loadList();
   }
 
   private onFilter(event: CustomEvent<FilterDetail>) {
-    const status = event.detail.status;
-    this.status = STATUSES.includes(status) ? (status as ExecutionStatus) : '';
+    this.filters = event.detail.filters;
     this.page = 1;
-    void this.loadList();
   }
 
   private get hasPending(): boolean {

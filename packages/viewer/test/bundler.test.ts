@@ -24,6 +24,8 @@ const ELEMENTS = [
   'flowtrace-execution-detail',
   'flowtrace-status-dot',
   'flowtrace-json-view',
+  'flowtrace-stack-trace',
+  'flowtrace-filter-bar',
   'flowtrace-pagination',
 ];
 

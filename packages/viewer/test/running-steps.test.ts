@@ -124,7 +124,7 @@ describe('a running step, end to end', () => {
     await row.click();
     await expect.poll(() => nodeStatuses(page), { timeout: 10_000 }).toEqual(['fulfilled', 'fulfilled', 'running']);
     const reserve = nodes(page).nth(2);
-    expect(await reserve.locator('.name').textContent()).toBe('3. step reserve');
+    expect(await reserve.locator('.name').textContent()).toBe('3 step reserve');
     const reserveTime = reserve.locator('[part=node-time]');
     expect(await reserveTime.textContent()).toMatch(/^Running for /);
     expect(await reserveTime.textContent()).not.toContain('µs');
@@ -178,7 +178,7 @@ describe('a running step, end to end', () => {
       await expect.poll(() => nodeStatuses(page), { timeout: 10_000 }).toEqual(['fulfilled', 'fulfilled', 'error']);
       const failing = detail(page).locator('[part~=failing]');
       expect(await failing.count()).toBe(1);
-      expect(await failing.locator('.name').textContent()).toBe('3. step reserve');
+      expect(await failing.locator('.name').textContent()).toBe('3 step reserve');
       expect(await failing.getAttribute('open')).not.toBeNull();
       expect(await detail(page).locator('[part=summary]').textContent()).toContain('Failed at step reserve');
       // It ended when the timeout was decided: a real duration, never 0.

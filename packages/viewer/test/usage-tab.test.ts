@@ -94,11 +94,12 @@ describe('the list', () => {
     const events = await page.evaluate(() => (window as unknown as { hostEvents: unknown[] }).hostEvents);
     expect(events).toEqual([{ type: 'flowtrace-page', detail: { page: 3 } }, { type: 'flowtrace-page', detail: { page: 2 } }]);
 
-    await page.locator('[part=filter]').selectOption('error');
+    await page.locator('[part=filter-status] input[value=error]').check();
     await expect.poll(() => previews(page)).toEqual(['sku: SKU-17', 'sku: SKU-10', 'sku: SKU-3']);
     expect(await rows(page).evaluateAll((items) => items.every((i) => i.getAttribute('data-status') === 'error'))).toBe(true);
-    await page.locator('[part=filter]').selectOption('pending');
-    await expect.poll(() => page.locator('[part=empty]').textContent()).toContain('No pending executions');
+    await page.locator('[part=filter-status] input[value=error]').uncheck();
+    await page.locator('[part=filter-status] input[value=pending]').check();
+    await expect.poll(() => page.locator('[part=empty]').textContent()).toContain('No executions match these filters');
     await page.close();
   });
 
@@ -135,7 +136,7 @@ describe('the detail', () => {
     await rows(page).first().click();
     const detail = page.locator('flowtrace-execution-detail');
     await expect.poll(() => detail.locator('[part~=node]').count()).toBe(3);
-    expect(await detail.locator('[part~=node] .name').allTextContents()).toEqual(['1. flow validate', '2. step price', '3. step reserve']);
+    expect(await detail.locator('[part~=node] .name').allTextContents()).toEqual(['1 flow validate', '2 step price', '3 step reserve']);
     expect(await detail.locator('[part=params] [part=tree]').textContent()).toContain('"SKU-24"');
     await detail.locator('[part~=node] summary').nth(1).click();
     const price = detail.locator('[part~=node]').nth(1);
@@ -181,7 +182,9 @@ describe('the detail', () => {
     expect(await detail.locator('[part=more-steps]').textContent()).toContain('Showing 1000 of 11011 steps.');
     await detail.locator('[part=more-steps] button').click();
     await expect.poll(() => detail.locator('[part~=node]').count()).toBe(2000);
-    expect(await detail.locator('[part~=node] .name').nth(1000).textContent()).toMatch(/^1001\. /);
+    // Numbered by nesting: the first chunk and its 1000 rows, then the second chunk.
+    expect(await detail.locator('[part~=node] .name').nth(1000).textContent()).toBe('1.1000 step row-999');
+    expect(await detail.locator('[part~=node] .name').nth(1001).textContent()).toBe('2 flow import-chunk');
     await page.screenshot({ path: `${SHOTS}more-steps.png` });
     await page.close();
   }, 120_000);
