@@ -193,7 +193,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('only uses environment variables the programs read', () => {
-    const sources = ['packages/collector/src/cli-options.ts', 'packages/tracer/src/setup.ts', 'examples/mcp-demo/src/server.ts', 'examples/mcp-demo/src/client.ts']
+    const sources = ['packages/collector/src/cli-options.ts', 'packages/node/src/setup.ts', 'packages/node/src/exporters.ts', 'examples/mcp-demo/src/server.ts', 'examples/mcp-demo/src/client.ts']
       .map((path) => readFileSync(`${ROOT}${path}`, 'utf8'))
       .join('\n');
     for (const [name, service] of Object.entries(services)) {
