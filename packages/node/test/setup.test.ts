@@ -1,4 +1,6 @@
+import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTracingExtension } from '@flowtrace/tracer';
 import * as attr from '@flowtrace/tracer/semconv';
 import { startTracing, tracesUrl } from '../src/index.js';
 import { clearOtelEnv, restoreEnv } from './support/env.js';
@@ -110,6 +112,27 @@ describe('startTracing', () => {
     expect(spans.every((s) => s.attributes[attr.ATTR_MARKER] === undefined)).toBe(true);
     const instanceId = spans[0]!.resource['service.instance.id'];
     expect(instanceId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('sends the start markers of an execution and its step while the step still runs', async () => {
+    const { collector } = await receivers();
+    const handle = startTracing({ serviceName: 'orders', collectorUrl: collector.url, collectorProtocol: 'http/json' });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const hang = flow({ name: 'hang', input: custom<number>(), output: custom<number>() }, async (ctx, n) =>
+      ctx.exec({ key: 'wait', fn: async () => (await gate, n) }),
+    );
+    const running = createScope({ extensions: [createTracingExtension()] }).exec({ flow: hang, input: 1 });
+    const starts = () =>
+      jsonSpans(collector.requests)
+        .filter((s) => s.attributes[attr.ATTR_MARKER] === attr.MARKER_START)
+        .map((s) => s.name)
+        .sort();
+    await expect.poll(starts, { timeout: 5000 }).toEqual(['flow hang', 'step wait']);
+    expect(jsonSpans(collector.requests).filter((s) => s.attributes[attr.ATTR_MARKER] === undefined)).toEqual([]);
+    release();
+    expect(await running).toBe(1);
+    await handle.shutdown();
   });
 
   it('can skip the collector and registers again after shutdown', async () => {
