@@ -5,6 +5,7 @@ import './execution-list.js';
 import { filterQuery, matchesFilters, NO_FILTERS, type Filters } from './filters.js';
 import { HttpSource, type FlowtraceSource, type LiveState } from './source.js';
 import { theme } from './theme.js';
+import { UrlStateController, type ViewState } from './url-state.js';
 import type { ExecutionListItem, ExecutionRecord, Page } from './types.js';
 
 const POLL_MS = 2000;
@@ -21,6 +22,8 @@ const POLL_MS = 2000;
  * @attr page-size - rows per page (default 20, at most 100)
  * @attr trace-url - link template for trace ids, e.g. `http://localhost:16686/trace/{traceId}`
  * @attr execution-id - the execution to open (set it to deep-link)
+ * @attr url-state - keep the flow, page, filters and open execution in the page's query string
+ *   (back and forward step through them); the value, if any, prefixes the parameters (`url-state="ft"`: `ft-page=2`)
  * @prop source - a custom {@link FlowtraceSource} instead of the collector's HTTP API
  * @fires flowtrace-select - `{ flowId, executionId }` when an execution is opened
  * @prop filters - the list's filters (status, date range, search); the filter bar sets them
@@ -38,6 +41,7 @@ export class FlowtraceUsageTab extends LitElement {
     traceUrl: { attribute: 'trace-url' },
     executionId: { attribute: 'execution-id', reflect: true },
     source: { attribute: false },
+    urlState: { attribute: 'url-state' },
     page: { state: true },
     filters: { attribute: false },
     list: { state: true },
@@ -56,6 +60,7 @@ export class FlowtraceUsageTab extends LitElement {
   declare traceUrl: string | undefined;
   declare executionId: string | undefined;
   declare source: FlowtraceSource | undefined;
+  declare urlState: string | null | undefined;
   declare page: number;
   declare filters: Filters;
   declare list: Page<ExecutionListItem> | undefined;
@@ -84,6 +89,7 @@ export class FlowtraceUsageTab extends LitElement {
     this.traceUrl = undefined;
     this.executionId = undefined;
     this.source = undefined;
+    this.urlState = undefined;
     this.page = 1;
     this.filters = NO_FILTERS;
     this.list = undefined;
@@ -97,6 +103,21 @@ export class FlowtraceUsageTab extends LitElement {
     this.addEventListener(FILTER_EVENT, (event) => this.onFilter(event));
     this.addEventListener(RETRY_EVENT, () => void this.loadList());
     this.addEventListener(SELECT_EVENT, (event) => this.onSelect(event));
+    // It adds itself to the tab's controllers; url-state turns it on.
+    new UrlStateController(this);
+  }
+
+  /** The view the URL keeps (see url-state). */
+  get viewState(): ViewState {
+    return { flowId: this.flowId, executionId: this.executionId, page: this.page, filters: this.filters };
+  }
+
+  /** Opens the view a URL names; what it leaves out stays. */
+  applyViewState(state: Partial<ViewState>) {
+    if (state.flowId !== undefined) this.flowId = state.flowId;
+    if ('executionId' in state) this.executionId = state.executionId;
+    if (state.page !== undefined) this.page = state.page;
+    if (state.filters !== undefined) this.filters = state.filters;
   }
 
   static override styles = [
@@ -177,6 +198,8 @@ export class FlowtraceUsageTab extends LitElement {
     }
     const key = [this.flowId, this.apiBase, this.token, this.source];
     if (!this.startedFor || key.some((part, i) => part !== this.startedFor![i])) {
+      // Another flow starts at its first page, unless the same change names one (a link, back/forward).
+      if (this.startedFor && this.startedFor[0] !== this.flowId && !changed.has('page')) this.page = 1;
       this.restart();
       this.startedFor = [this.flowId, this.apiBase, this.token, this.source];
       return;
@@ -217,7 +240,6 @@ export class FlowtraceUsageTab extends LitElement {
   private restart() {
     this.subscription?.close();
     this.subscription = undefined;
-    this.page = 1;
     this.list = undefined;
     this.heldChanges = [];
     void this.loadList();

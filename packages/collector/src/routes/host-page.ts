@@ -1,9 +1,9 @@
 import { VIEWER_PATH } from './viewer.js';
 
 /**
- * The page the collector serves at `/`: one Usage tab per flow, picked from a list of flows,
- * with the selection kept in the URL hash (`#flow=…&execution=…`) so it can be linked. It is
- * also the plain-HTML example of embedding the tab.
+ * The page the collector serves at `/`: one Usage tab per flow, picked from a list of flows. The
+ * tab keeps the view in the URL itself (`url-state`: `?flow=…&page=…&status=…&execution=…`), so
+ * it can be linked and back/forward work. It is also the plain-HTML example of embedding the tab.
  */
 export function hostPage({ viewerAvailable, traceUrl }: { viewerAvailable: boolean; traceUrl?: string | undefined }): string {
   return `<!doctype html>
@@ -31,40 +31,47 @@ export function hostPage({ viewerAvailable, traceUrl }: { viewerAvailable: boole
 ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
 <script type="module">
   const traceUrl = ${JSON.stringify(traceUrl ?? '').replace(/</g, '\\u003c')};
-  const params = () => new URLSearchParams(location.hash.slice(1));
-  const token = params().get('token') ?? sessionStorage.getItem('flowtrace-token') ?? '';
+  // The token stays in the hash (never sent to a server); the view is the tab's, in the query.
+  const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? sessionStorage.getItem('flowtrace-token') ?? '';
   if (token) sessionStorage.setItem('flowtrace-token', token);
   const headers = token ? { authorization: 'Bearer ' + token } : {};
+  // Links from before the tab kept the view (#flow=…&execution=…) still open what they named.
+  const legacy = new URLSearchParams(location.hash.slice(1));
+  if (legacy.has('flow')) {
+    const query = new URLSearchParams({ flow: legacy.get('flow') });
+    if (legacy.has('execution')) query.set('execution', legacy.get('execution'));
+    history.replaceState(null, '', '?' + query + (token ? '#token=' + encodeURIComponent(token) : ''));
+  }
   const nav = document.getElementById('flows');
   const main = document.getElementById('main');
+  let tab;
 
-  function show(flowId, executionId) {
-    const hash = new URLSearchParams({ flow: flowId });
-    if (executionId) hash.set('execution', executionId);
-    history.replaceState(null, '', '#' + hash);
-    for (const button of nav.querySelectorAll('button')) button.setAttribute('aria-pressed', String(button.dataset.flow === flowId));
-    let tab = main.querySelector('flowtrace-usage-tab');
-    if (!tab) {
-      main.replaceChildren();
-      tab = document.createElement('flowtrace-usage-tab');
-      if (token) tab.setAttribute('token', token);
-      if (traceUrl) tab.setAttribute('trace-url', traceUrl);
-      tab.addEventListener('flowtrace-select', (event) => show(event.detail.flowId, event.detail.executionId));
-      main.append(tab);
-    }
-    if (tab.getAttribute('flow-id') !== flowId) tab.setAttribute('flow-id', flowId);
-    if (executionId) tab.setAttribute('execution-id', executionId);
-    else tab.removeAttribute('execution-id');
+  function markFlow() {
+    for (const button of nav.querySelectorAll('button')) button.setAttribute('aria-pressed', String(button.dataset.flow === tab?.flowId));
+  }
+
+  // url-state: the tab keeps flow, page, filters and execution in this page's URL and follows back/forward.
+  function mountTab() {
+    tab = document.createElement('flowtrace-usage-tab');
+    tab.setAttribute('url-state', '');
+    if (token) tab.setAttribute('token', token);
+    if (traceUrl) tab.setAttribute('trace-url', traceUrl);
+    main.replaceChildren(tab);
+  }
+
+  function show(flowId) {
+    if (!tab) mountTab();
+    tab.setAttribute('flow-id', flowId);
+    markFlow();
   }
 
   async function loadFlows() {
     const response = await fetch('/api/flows', { headers });
     if (!response.ok) {
-      main.innerHTML = '';
       const p = document.createElement('p');
       p.className = 'note';
       p.textContent = response.status === 401 ? 'This collector needs a token: open this page as /#token=<token>.' : 'The collector answered HTTP ' + response.status + '.';
-      main.append(p);
+      main.replaceChildren(p);
       return [];
     }
     const { items } = await response.json();
@@ -75,26 +82,26 @@ ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
       button.addEventListener('click', () => show(flow.flowId));
       return button;
     }));
+    markFlow();
     return items;
   }
 
-  // Links and the back button change the hash: follow them.
-  window.addEventListener('hashchange', () => {
-    const flow = params().get('flow');
-    if (flow) show(flow, params().get('execution') ?? undefined);
-  });
+  window.addEventListener('popstate', () => tab?.updateComplete.then(markFlow));
 
-  const flows = await loadFlows();
-  const wanted = params().get('flow');
-  if (wanted || flows.length > 0) show(wanted ?? flows[0].flowId, params().get('execution') ?? undefined);
-  else if (main.querySelector('.note')) main.querySelector('.note').textContent = 'No flow has run yet: run one and it appears here.';
+  const flows = ${viewerAvailable} ? await loadFlows() : [];
+  // A link names the flow (?flow=…); the tab reads it when it connects.
+  if (flows.length > 0 || new URLSearchParams(location.search).has('flow')) {
+    mountTab();
+    await tab.updateComplete;
+    if (!tab.flowId && flows.length > 0) show(flows[0].flowId);
+    markFlow();
+  } else if (main.querySelector('.note')) {
+    main.querySelector('.note').textContent = 'No flow has run yet: run one and it appears here.';
+  }
   // New flows appear as they first run.
   setInterval(async () => {
-    const known = nav.querySelectorAll('button').length;
-    const current = params().get('flow');
     const items = await loadFlows();
-    if (items.length !== known && current) show(current, params().get('execution') ?? undefined);
-    else if (!current && items.length > 0) show(items[0].flowId);
+    if (!tab?.flowId && items.length > 0) show(items[0].flowId);
   }, 3000);
 </script>
 </body>
