@@ -1,5 +1,5 @@
 import { diag } from '@opentelemetry/api';
-import { getStringFromEnv } from '@opentelemetry/core';
+import { getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -28,13 +28,15 @@ export function createExporter(options: ExporterOptions, timeoutMillis?: number)
 
 /**
  * The general destination set by `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is) or
- * `OTEL_EXPORTER_OTLP_ENDPOINT` (gets `/v1/traces`), or `undefined` when neither is set. The SDK
- * exporter reads the endpoint and headers itself; only the protocol is chosen here.
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` (gets `/v1/traces`), or `undefined` when neither is set or
+ * `OTEL_TRACES_EXPORTER` says `none`. The SDK exporter reads the endpoint and headers itself;
+ * only the protocol is chosen here.
  */
 export function exporterFromEnv(timeoutMillis?: number): SpanExporter | undefined {
   if (!getStringFromEnv('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') && !getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT')) {
     return undefined;
   }
+  if (getStringListFromEnv('OTEL_TRACES_EXPORTER')?.includes('none')) return undefined;
   const protocol = getStringFromEnv('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? getStringFromEnv('OTEL_EXPORTER_OTLP_PROTOCOL');
   if (protocol === 'http/json') return new OTLPJsonTraceExporter({ timeoutMillis });
   if (protocol !== undefined && protocol !== 'http/protobuf') {

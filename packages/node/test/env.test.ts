@@ -157,6 +157,15 @@ describe('startTracing and the OTLP exporter variables', () => {
     expect(collector.requests.length).toBeGreaterThan(0);
   });
 
+  it('sends nowhere but the collector when OTEL_TRACES_EXPORTER is none', async () => {
+    const collector = await receiver();
+    const fromEnv = await receiver();
+    setEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: fromEnv.url, OTEL_TRACES_EXPORTER: 'none' });
+    await runTraced(startTracing({ serviceName: 'orders', collectorUrl: collector.url }));
+    expect(fromEnv.requests).toEqual([]);
+    expect(collector.requests.length).toBeGreaterThan(0);
+  });
+
   it('never sends the collector to the OTLP endpoint of the variables', async () => {
     const collector = await receiver();
     setEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector.url}/general` });
