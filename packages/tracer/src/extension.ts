@@ -11,9 +11,10 @@ import type { Core, ExecutionContext, Extension } from '@pumped-fn/core-next';
 import { watchDeadline } from './abort-kind.js';
 import { getActiveExecution } from './active-execution.js';
 import { abortAttributes, AttributeMapper } from './attributes.js';
-import { watchExecCalls, type ExecCalls } from './exec-calls.js';
+import { claimExecCall, releaseListener, watchExecCalls, type ExecCall } from './exec-calls.js';
 import { rememberExecutionId } from './execution-id.js';
 import { failureReporter, type ReportFailure } from './guard.js';
+import { plainPromise } from './promised.js';
 import {
   ATTR_CLOSE_MODE,
   ATTR_CONTEXT_ID,
@@ -58,9 +59,7 @@ interface Node {
   /** A standalone context (`scope.createExecution`), whose span its lifecycle ends. */
   standalone: boolean;
   /** Operations called on this context whose span has not started yet, oldest first. */
-  waiting: Operation[];
-  /** The `ctx.exec` call in progress on this context. */
-  calls: ExecCalls | undefined;
+  waiting: Operation[] | undefined;
 }
 
 /** One traced operation, from its `wrap` call to its span's end. */
@@ -77,6 +76,8 @@ interface Operation {
   /** For a parallel operation, the node its members hang from. */
   node: Node | undefined;
   root: boolean;
+  /** The `ctx.exec` call that started it, whose abort listener it releases when it settles. */
+  call: ExecCall | undefined;
 }
 
 /** Microtask that lets a `ctx.parallel` called in the same turn claim its members first. */
@@ -105,7 +106,8 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
   const scopes = new WeakSet<Core.Scope>();
 
   function track(ctx: Ctx, span: Span, executionId: string, depth: number, standalone: boolean): void {
-    nodes.set(ctx, { span, executionId, depth, children: 0, standalone, waiting: [], calls: watchExecCalls(ctx) });
+    nodes.set(ctx, { span, executionId, depth, children: 0, standalone, waiting: undefined });
+    watchExecCalls(ctx);
   }
 
   function wrap(next: Next, op: ExecutionOperation) {
@@ -113,27 +115,36 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     // A flow gets a child context of its own; fn and parallel steps run in their caller's.
     const callerCtx = op.definition ? ctx.parent : ctx;
     const parent = callerCtx ? nodes.get(callerCtx) : undefined;
-    const operation: Operation = { op, parent, claimedBy: undefined, started: false, span: undefined, spanContext: undefined, node: undefined, root: false };
+    const operation: Operation = {
+      op,
+      parent,
+      claimedBy: undefined,
+      started: false,
+      span: undefined,
+      spanContext: undefined,
+      node: undefined,
+      root: false,
+      call: undefined,
+    };
     if (!parent) return run(next, operation, false);
     try {
-      if (op.definition) noteTimeout(parent, ctx);
-      if (op.mode !== 'sequential') claimMembers(parent, operation, op.count ?? 0);
-      parent.waiting.push(operation);
+      if (op.mode === 'sequential') {
+        const call = (operation.call = claimExecCall(callerCtx!.signal));
+        // A child flow given `timeout` in its `ctx.exec` call: pumped-fn's timer aborts its controller.
+        const controller = (ctx as unknown as { abortController?: AbortController }).abortController;
+        if (call?.timeout && op.definition && controller) watchDeadline(controller, call.startedAt, call.timeout);
+      } else {
+        claimMembers(parent, operation, op.count ?? 0);
+      }
+      (parent.waiting ??= []).push(operation);
     } catch (error) {
       report('span start', error);
     }
     return run(next, operation, true);
   }
 
-  /** A child flow given `timeout` in its `ctx.exec` call: its controller is pumped-fn's timer's. */
-  function noteTimeout(parent: Node, childCtx: Ctx): void {
-    const call = parent.calls?.current;
-    const controller = (childCtx as unknown as { abortController?: AbortController }).abortController;
-    if (call?.timeout && controller) watchDeadline(controller, call.startedAt, call.timeout);
-  }
-
   function claimMembers(parent: Node, parallel: Operation, count: number): void {
-    const waiting = parent.waiting;
+    const waiting = parent.waiting ?? [];
     for (let i = waiting.length - 1; i >= 0 && count > 0; i--) {
       const member = waiting[i]!;
       if (member.claimedBy) continue;
@@ -145,47 +156,54 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
   async function run(next: Next, operation: Operation, deferred: boolean): Promise<unknown> {
     if (deferred) await NEXT_TICK;
     const span = start(operation);
-    if (!span) return next();
     // Everything learnt at the end goes in with one setAttributes call.
     const attributes: Attributes = {};
     try {
-      const result = await context.with(operation.spanContext!, next);
-      try {
-        // Data nobody will see is not captured.
-        if (span.isRecording()) {
-          const op = operation.op;
-          const output = op.mode === 'sequential' ? result : (result as { stats?: unknown } | undefined)?.stats;
-          mapper.data(attributes, ATTR_OUTPUT, ATTR_OUTPUT_TRUNCATED, output);
-        }
-      } catch (error) {
-        report('span end', error);
-      }
+      const result = await plainPromise(span ? context.with(operation.spanContext!, next) : next());
+      if (span) output(operation, span, result, attributes);
       return result;
     } catch (error) {
-      try {
-        recordError(span, error);
-      } catch (failure) {
-        report('span end', failure);
-      }
+      if (span) fail(span, error);
       throw error;
     } finally {
-      try {
-        end(operation, span, attributes);
-      } catch (error) {
-        report('span end', error);
-      }
+      if (operation.call) releaseListener(operation.call);
+      if (span) end(operation, span, attributes);
+    }
+  }
+
+  function output(operation: Operation, span: Span, result: unknown, attributes: Attributes): void {
+    try {
+      // Data nobody will see is not captured.
+      if (!span.isRecording()) return;
+      const op = operation.op;
+      const value = op.mode === 'sequential' ? result : (result as { stats?: unknown } | undefined)?.stats;
+      mapper.data(attributes, ATTR_OUTPUT, ATTR_OUTPUT_TRUNCATED, value);
+    } catch (error) {
+      report('span end', error);
+    }
+  }
+
+  function fail(span: Span, error: unknown): void {
+    try {
+      recordError(span, error);
+    } catch (failure) {
+      report('span end', failure);
     }
   }
 
   function end(operation: Operation, span: Span, attributes: Attributes): void {
-    if (span.isRecording()) {
-      const op = operation.op;
-      const ctx = op.context as unknown as Ctx;
-      abortAttributes(attributes, ctx);
-      if (op.definition) mapper.tags(attributes, ctx, op.flow?.tags, operation.root);
-      span.setAttributes(attributes);
+    try {
+      if (span.isRecording()) {
+        const op = operation.op;
+        const ctx = op.context as unknown as Ctx;
+        abortAttributes(attributes, ctx);
+        if (op.definition) mapper.tags(attributes, ctx, op.flow?.tags, operation.root);
+        span.setAttributes(attributes);
+      }
+      span.end();
+    } catch (error) {
+      report('span end', error);
     }
-    span.end();
   }
 
   /** Starts the span of `operation` (and first that of the parallel that claimed it), once. */
@@ -194,8 +212,9 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     operation.started = true;
     try {
       const parent = operation.parent;
-      if (parent) {
-        const waiting = parent.waiting;
+      const waiting = parent?.waiting;
+      if (waiting) {
+        // Operations start in the order they were called: it is almost always the first.
         const at = waiting[0] === operation ? 0 : waiting.indexOf(operation);
         if (at >= 0) waiting.splice(at, 1);
       }
@@ -218,7 +237,8 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     let depth: number;
     let index: number | undefined;
     if (under) {
-      parentContext = trace.setSpan(active, under.span);
+      // Inside its flow's handler the active span usually is the parent already.
+      parentContext = trace.getSpan(active) === under.span ? active : trace.setSpan(active, under.span);
       executionId = under.executionId;
       depth = under.depth + 1;
       index = under.children++;
@@ -266,7 +286,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       track(ctx, span, executionId, depth, false);
       if (!under) rememberExecutionId(ctx, executionId);
     } else if (op.mode !== 'sequential') {
-      operation.node = { span, executionId, depth, children: 0, standalone: false, waiting: [], calls: undefined };
+      operation.node = { span, executionId, depth, children: 0, standalone: false, waiting: undefined };
     }
     return span;
   }

@@ -36,9 +36,9 @@ describe('abort kind: from the reason and the controller that fired, never the w
   });
 
   it('a parent timeout reaching a child flow is a timeout on both', async () => {
-    const parent = flow({ name: 'parent', input: custom<void>(), output: custom<void>() }, (ctx) =>
-      ctx.exec({ flow: hangs, input: undefined, timeout: 60_000 }),
-    );
+    const parent = flow({ name: 'parent', input: custom<void>(), output: custom<void>() }, async (ctx) => {
+      await ctx.exec({ flow: hangs, input: undefined, timeout: 60_000 });
+    });
     await expect(traced().exec({ flow: parent, input: undefined, timeout: 15 }).result).rejects.toThrow();
     expect(abortOf('flow parent').kind).toBe('timeout');
     expect(abortOf('flow hangs').kind).toBe('timeout');

@@ -18,9 +18,9 @@ function idFlows() {
   const leaf = flow({ name: 'leaf', input: custom<void>(), output: custom<void>() }, (ctx) => {
     seen.depth2 = executionIdOf(ctx);
   });
-  const middle = flow({ name: 'middle', input: custom<void>(), output: custom<void>() }, (ctx) =>
-    ctx.exec({ flow: leaf, input: undefined }),
-  );
+  const middle = flow({ name: 'middle', input: custom<void>(), output: custom<void>() }, async (ctx) => {
+    await ctx.exec({ flow: leaf, input: undefined });
+  });
   const top = flow({ name: 'top', input: custom<void>(), output: custom<string>() }, async (ctx) => {
     seen.depth0 = executionIdOf(ctx);
     await ctx.exec({ flow: middle, input: undefined });

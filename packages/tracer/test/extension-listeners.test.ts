@@ -46,7 +46,7 @@ describe('abort listeners of ctx.exec', () => {
 
     // The same flow untraced piles one listener per step on the flow's signal (core-next 0.5.94).
     seen = [];
-    const untraced = await warningsDuring(() => createScope().exec({ flow: hundred, input: undefined }));
+    const untraced = await warningsDuring(() => createScope().exec({ flow: hundred, input: undefined }).result.toPromise());
     expect(seen.at(-1)).toBe(100);
     expect(untraced.some((w) => w.name === 'MaxListenersExceededWarning')).toBe(true);
   });
