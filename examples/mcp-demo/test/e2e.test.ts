@@ -52,10 +52,10 @@ describe('npm start', () => {
       await expect.poll(() => row.getAttribute('data-status'), { timeout: 20_000 }).toBe('fulfilled');
       const names = page.locator('flowtrace-execution-detail [part~=node] .name');
       await expect.poll(() => names.allTextContents(), { timeout: 10_000 }).toEqual([
-        '1. flow monthly-report',
-        '2. step gather',
-        '3. step analyse',
-        '4. step render',
+        '1 flow monthly-report',
+        '1.1 step gather',
+        '1.2 step analyse',
+        '1.3 step render',
       ]);
 
       const source = `e2e-${randomUUID().slice(0, 8)}`;
