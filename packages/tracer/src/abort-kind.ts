@@ -1,50 +1,57 @@
-import type { ExecutionContext } from '@pumped-fn/core-next';
-
 /**
- * Tells a timeout from a cancellation without reading the abort reason's words.
+ * What aborted a traced context, noted by watching its controller's `abort` method.
  *
- * A reason named `TimeoutError` (what `AbortSignal.timeout()` aborts with) is a timeout. core-next
- * 0.5.94 times out with a plain `Error`, so for its own timers the tracer notes, when an
- * execution is given a `timeout`, the deadline of the controller that timer will abort, and the
- * moment that controller does abort: fired at or past its deadline, it was the timer.
+ * Every abort of a pumped-fn context goes through its controller's `abort`: pumped-fn's timers,
+ * the link from the parent's signal, `close({ mode: 'abort' })`, and the user's
+ * `execution.abort.abort()`. Watching the method (an own property on the controller, not a
+ * listener) tells the tracer when and why without touching the signal on every span: an
+ * `AbortSignal` is a slow object to read (~1 µs per `aborted`).
+ *
+ * The kind comes from the reason's type and from which controller fired, never from its words:
+ * a reason named `TimeoutError` (what `AbortSignal.timeout()` aborts with) is a timeout; so is an
+ * abort of the controller that pumped-fn's own `timeout` option times out (of `scope.exec`, or of
+ * `ctx.exec` of a flow), when it fired at or past that deadline. pumped-fn's own timeout reason
+ * is a plain `Error`.
  */
-interface Deadline {
-  at: number;
-  firedAt?: number;
+export interface AbortWatch {
+  /** performance.now() when the controller aborted; undefined while it has not. */
+  firedAt: number | undefined;
+  reason: unknown;
+  /** When pumped-fn's timer for this controller is due, if it has one. */
+  deadline: number | undefined;
+  /** The watch of the context this one inherits aborts from. */
+  parent: AbortWatch | undefined;
 }
 
-const deadlines = new WeakMap<AbortSignal, Deadline>();
-
-/** Pumped-fn's timers run on the millisecond clock of the event loop, so may fire ~1 ms early. */
+/** Pumped-fn's timers run on the event loop's millisecond clock, so may fire ~1 ms early. */
 const TIMER_SLACK_MS = 1;
 
-/** Notes that `controller` is aborted by a pumped-fn timer `ms` after `startedAt` (performance.now()). */
-export function watchDeadline(controller: AbortController, startedAt: number, ms: number): void {
-  if (deadlines.has(controller.signal)) return;
-  const deadline: Deadline = { at: startedAt + ms - TIMER_SLACK_MS };
-  deadlines.set(controller.signal, deadline);
-  // The instance's own method, not a listener: the moment is taken before any listener runs.
+export function watchAbort(controller: AbortController, parent: AbortWatch | undefined, deadline: number | undefined): AbortWatch {
+  const watch: AbortWatch = { firedAt: undefined, reason: undefined, deadline, parent };
   const abort = controller.abort;
-  Object.defineProperty(controller, 'abort', {
-    configurable: true,
-    writable: true,
-    value(this: AbortController, reason?: unknown) {
-      if (!this.signal.aborted) deadline.firedAt = performance.now();
-      return abort.call(this, reason);
-    },
-  });
+  controller.abort = function (this: AbortController, reason?: unknown) {
+    const first = watch.firedAt === undefined;
+    if (first) watch.firedAt = performance.now();
+    abort.call(this, reason);
+    if (first) watch.reason = this.signal.reason;
+  };
+  return watch;
 }
 
-/** `timeout` or `abort`, for the aborted signal of `ctx`. */
-export function abortKind(ctx: ExecutionContext.Context): 'timeout' | 'abort' {
-  const reason: unknown = ctx.signal.reason;
+/** The deadline of a timer started at `startedAt` (performance.now()) for `ms`. */
+export function deadlineOf(startedAt: number, ms: number | undefined): number | undefined {
+  return ms ? startedAt + ms - TIMER_SLACK_MS : undefined;
+}
+
+/** `timeout` or `abort`, for a watch that fired. */
+export function abortKind(watch: AbortWatch): 'timeout' | 'abort' {
+  const reason = watch.reason;
   if (isTimeoutError(reason)) return 'timeout';
   // A parent's abort reaches a child context with the same reason object: the controller that
   // fired is the topmost one holding that reason.
-  let origin = ctx;
-  while (origin.parent?.signal.aborted && origin.parent.signal.reason === reason) origin = origin.parent;
-  const deadline = deadlines.get(origin.signal);
-  return deadline?.firedAt !== undefined && deadline.firedAt >= deadline.at ? 'timeout' : 'abort';
+  let origin = watch;
+  while (origin.parent?.firedAt !== undefined && origin.parent.reason === reason) origin = origin.parent;
+  return origin.deadline !== undefined && origin.firedAt! >= origin.deadline ? 'timeout' : 'abort';
 }
 
 function isTimeoutError(reason: unknown): boolean {

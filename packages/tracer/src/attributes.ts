@@ -1,6 +1,6 @@
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import { custom, flowMeta, tag, type ExecutionContext, type Tag } from '@pumped-fn/core-next';
-import { abortKind } from './abort-kind.js';
+import { abortKind, type AbortWatch } from './abort-kind.js';
 import { CaptureCache, captureJson, createRedactor, REDACTED, redactCardNumbers, type RedactFn } from './data.js';
 import {
   ATTR_ABORT_KIND,
@@ -140,14 +140,13 @@ function collectTags(ctx: ExecutionContext.Context, flowTags: readonly Tag.Tagge
   return found;
 }
 
-/** `flowtrace.cancelled`, `flowtrace.abort_reason` and `flowtrace.abort_kind` when the signal of `ctx` aborted. */
-export function abortAttributes(target: Attributes, ctx: ExecutionContext.Context): void {
-  const signal = ctx.signal;
-  if (!signal.aborted) return;
+/** `flowtrace.cancelled`, `flowtrace.abort_reason` and `flowtrace.abort_kind` once the watched context aborted. */
+export function abortAttributes(target: Attributes, watch: AbortWatch | undefined): void {
+  if (watch?.firedAt === undefined) return;
   target[ATTR_CANCELLED] = true;
-  const reason: unknown = signal.reason;
+  const reason = watch.reason;
   target[ATTR_ABORT_REASON] = reason instanceof Error ? reason.message : String(reason ?? 'aborted');
-  target[ATTR_ABORT_KIND] = abortKind(ctx);
+  target[ATTR_ABORT_KIND] = abortKind(watch);
 }
 
 /**

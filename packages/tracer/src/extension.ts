@@ -8,7 +8,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { Core, ExecutionContext, Extension } from '@pumped-fn/core-next';
-import { watchDeadline } from './abort-kind.js';
+import { deadlineOf, watchAbort, type AbortWatch } from './abort-kind.js';
 import { getActiveExecution } from './active-execution.js';
 import { abortAttributes, AttributeMapper } from './attributes.js';
 import { claimExecCall, releaseListener, watchExecCalls, type ExecCall } from './exec-calls.js';
@@ -60,6 +60,8 @@ interface Node {
   standalone: boolean;
   /** Operations called on this context whose span has not started yet, oldest first. */
   waiting: Operation[] | undefined;
+  /** Aborts of this context (of the flow's, for a parallel operation). */
+  abort: AbortWatch | undefined;
 }
 
 /** One traced operation, from its `wrap` call to its span's end. */
@@ -78,6 +80,8 @@ interface Operation {
   root: boolean;
   /** The `ctx.exec` call that started it, whose abort listener it releases when it settles. */
   call: ExecCall | undefined;
+  /** Aborts of the context it runs in: a flow's own, the caller's for other operations. */
+  abort: AbortWatch | undefined;
 }
 
 /** Microtask that lets a `ctx.parallel` called in the same turn claim its members first. */
@@ -105,9 +109,18 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
   const nodes = new WeakMap<Ctx, Node>();
   const scopes = new WeakSet<Core.Scope>();
 
-  function track(ctx: Ctx, span: Span, executionId: string, depth: number, standalone: boolean): void {
-    nodes.set(ctx, { span, executionId, depth, children: 0, standalone, waiting: undefined });
+  /** The `timeout` of the `scope.exec` call running now, for its top flow's wrap. */
+  let scopeExecTimeout: { startedAt: number; ms: number } | undefined;
+
+  function track(ctx: Ctx, span: Span, executionId: string, depth: number, standalone: boolean, abort: AbortWatch | undefined): void {
+    nodes.set(ctx, { span, executionId, depth, children: 0, standalone, waiting: undefined, abort });
     watchExecCalls(ctx);
+  }
+
+  /** Watches the controller of a context the tracer has not seen abort yet. */
+  function watchContext(ctx: Ctx, parent: AbortWatch | undefined, deadline: number | undefined): AbortWatch | undefined {
+    const controller = (ctx as unknown as { abortController?: AbortController }).abortController;
+    return controller ? watchAbort(controller, parent, deadline) : undefined;
   }
 
   function wrap(next: Next, op: ExecutionOperation) {
@@ -125,14 +138,19 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       node: undefined,
       root: false,
       call: undefined,
+      abort: parent?.abort,
     };
-    if (!parent) return run(next, operation, false);
     try {
+      if (!parent) {
+        const timeout = scopeExecTimeout;
+        scopeExecTimeout = undefined;
+        if (op.definition) operation.abort = watchContext(ctx, undefined, timeout && deadlineOf(timeout.startedAt, timeout.ms));
+        return run(next, operation, false);
+      }
       if (op.mode === 'sequential') {
         const call = (operation.call = claimExecCall(callerCtx!.signal));
-        // A child flow given `timeout` in its `ctx.exec` call: pumped-fn's timer aborts its controller.
-        const controller = (ctx as unknown as { abortController?: AbortController }).abortController;
-        if (call?.timeout && op.definition && controller) watchDeadline(controller, call.startedAt, call.timeout);
+        // A child flow's `timeout` (of its `ctx.exec` call) aborts its controller from pumped-fn's timer.
+        if (op.definition) operation.abort = watchContext(ctx, parent.abort, call && deadlineOf(call.startedAt, call.timeout));
       } else {
         claimMembers(parent, operation, op.count ?? 0);
       }
@@ -140,7 +158,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     } catch (error) {
       report('span start', error);
     }
-    return run(next, operation, true);
+    return run(next, operation, parent !== undefined);
   }
 
   function claimMembers(parent: Node, parallel: Operation, count: number): void {
@@ -195,9 +213,8 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     try {
       if (span.isRecording()) {
         const op = operation.op;
-        const ctx = op.context as unknown as Ctx;
-        abortAttributes(attributes, ctx);
-        if (op.definition) mapper.tags(attributes, ctx, op.flow?.tags, operation.root);
+        abortAttributes(attributes, operation.abort);
+        if (op.definition) mapper.tags(attributes, op.context as unknown as Ctx, op.flow?.tags, operation.root);
         span.setAttributes(attributes);
       }
       span.end();
@@ -283,10 +300,10 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     operation.span = span;
     operation.spanContext = trace.setSpan(active, span);
     if (definition) {
-      track(ctx, span, executionId, depth, false);
+      track(ctx, span, executionId, depth, false, operation.abort);
       if (!under) rememberExecutionId(ctx, executionId);
     } else if (op.mode !== 'sequential') {
-      operation.node = { span, executionId, depth, children: 0, standalone: false, waiting: undefined };
+      operation.node = { span, executionId, depth, children: 0, standalone: false, waiting: undefined, abort: operation.abort };
     }
     return span;
   }
@@ -319,7 +336,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     mapper.tags(attributes, ctx, undefined, true);
     const parentContext = parent ? trace.setSpan(active, parent.span) : active;
     const span = tracer.startSpan(name, { attributes, startTime: ctx.details.startedAt }, parentContext);
-    track(ctx, span, executionId, depth, true);
+    track(ctx, span, executionId, depth, true, watchContext(ctx, parent?.abort, undefined));
     if (!parent) rememberExecutionId(ctx, executionId);
 
     // `end()` emits no lifecycle operation in core-next, so the instance's own method is wrapped
@@ -344,7 +361,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     if (!node?.standalone || !node.span.isRecording()) return;
     if (mode) node.span.addEvent(EVENT_CONTEXT_CLOSED, { [ATTR_CLOSE_MODE]: mode });
     const attributes: Attributes = {};
-    abortAttributes(attributes, ctx);
+    abortAttributes(attributes, node.abort);
     mapper.tags(attributes, ctx, undefined, true);
     node.span.setAttributes(attributes);
     if (ctx.details.error !== undefined) recordError(node.span, ctx.details.error);
@@ -370,7 +387,8 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
 
   /**
    * `scope.exec({ timeout })` aborts the execution's controller from a timer of its own, which
-   * the extension never sees: the scope's `exec` is wrapped to note that controller's deadline.
+   * the extension is not told of: the scope's `exec` is wrapped to pass the timeout to the top
+   * flow's `wrap`, which runs inside the call.
    */
   function watchScope(scope: Core.Scope): void {
     if (scopes.has(scope)) return;
@@ -380,16 +398,13 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       configurable: true,
       writable: true,
       value(this: Core.Scope, config: { timeout?: number }) {
-        const startedAt = config?.timeout ? performance.now() : 0;
-        const execution = (exec as (config: unknown) => { abort?: AbortController }).call(this, config);
-        if (config?.timeout && execution?.abort) {
-          try {
-            watchDeadline(execution.abort, startedAt, config.timeout);
-          } catch (error) {
-            report('span start', error);
-          }
+        const outer = scopeExecTimeout;
+        scopeExecTimeout = config?.timeout ? { startedAt: performance.now(), ms: config.timeout } : undefined;
+        try {
+          return (exec as (config: unknown) => unknown).call(this, config);
+        } finally {
+          scopeExecTimeout = outer;
         }
-        return execution;
       },
     });
   }
