@@ -1,6 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ExportResultCode } from '@opentelemetry/core';
+import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { startTracing } from '@flowtrace/node';
 import { createTracingExtension } from '@flowtrace/tracer';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
@@ -35,7 +38,17 @@ const pipeline = flow({ name: 'order-pipeline', input: custom<Order>(), output: 
   return current;
 });
 
-export type RealisticSamples = Record<'untraced' | 'traced' | 'tracedNoData', number[]>;
+export type RealisticSamples = Record<'untraced' | 'traced' | 'tracedNoData' | 'tracedDropped', number[]>;
+
+/** Ends spans in the SDK's batch processor and sends nothing: what the tracer costs without the export. */
+class DroppingExporter implements SpanExporter {
+  export(_spans: ReadableSpan[], done: (result: { code: ExportResultCode }) => void): void {
+    done({ code: ExportResultCode.SUCCESS });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 /**
  * The realistic scenario: the pipeline above, traced with `startTracing` (the OTel SDK's
@@ -46,21 +59,25 @@ export type RealisticSamples = Record<'untraced' | 'traced' | 'tracedNoData', nu
  * Wall time is the flows' own (what a caller waits); exports run beside them as they would in
  * a service, and what is still queued at a sample's end is flushed before the next one starts,
  * untimed (waiting for the collector to store it is not the flows' latency). The process's CPU
- * time per execution, flush included, says what the tracing costs in all.
+ * time per execution, flush included, says what the tracing costs in all. A fourth variant sends
+ * its spans to an exporter that drops them, to tell the tracer's own cost from the export's.
  */
 export async function realisticScenario({ smoke, log }: { smoke: boolean; log(message: string): void }): Promise<{ wall: RealisticSamples; cpu: RealisticSamples }> {
   const dir = mkdtempSync(join(tmpdir(), 'flowtrace-bench-tracer-'));
   const collector = await startCollectorProcess(['--db', join(dir, 'tracer.db')]);
   const tracing = startTracing({ serviceName: 'bench-tracer', collectorUrl: collector.url, exporters: [] });
+  // Not registered: only the 'tracedDropped' scope's extension uses it (the context manager is startTracing's).
+  const dropping = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(new DroppingExporter(), { maxQueueSize: 65536 })] });
   try {
     const scopes = {
       untraced: createScope(),
       traced: createScope({ extensions: [createTracingExtension()] }),
       tracedNoData: createScope({ extensions: [createTracingExtension({ captureData: false })] }),
+      tracedDropped: createScope({ extensions: [createTracingExtension({ tracer: dropping.getTracer('bench') })] }),
     };
     const inputs = Array.from({ length: 16 }, (_, i) => order(i));
     const runs = smoke ? 2 : 30;
-    const cpu: Record<string, number[]> = { untraced: [], traced: [], tracedNoData: [] };
+    const cpu: Record<string, number[]> = { untraced: [], traced: [], tracedNoData: [], tracedDropped: [] };
     const sample = (name: keyof typeof scopes) => async () => {
       const scope = scopes[name];
       const cpuStart = process.cpuUsage();
@@ -70,13 +87,14 @@ export async function realisticScenario({ smoke, log }: { smoke: boolean; log(me
       // Untimed: the spans still queued are sent before the next sample starts, so no export
       // runs during another variant's sample; their CPU is counted in this one's CPU time.
       await tracing.forceFlush();
+      await dropping.forceFlush();
       const used = process.cpuUsage(cpuStart);
       cpu[name]!.push((used.user + used.system) / 1000 / runs);
       return ms / runs;
     };
     log(`realistic: ${STEPS} steps of ~1 ms with ~3 KB JSON in and out, OTLP to a live collector; ${runs} executions per sample`);
     const samples = await alternate(
-      { untraced: sample('untraced'), traced: sample('traced'), tracedNoData: sample('tracedNoData') },
+      { untraced: sample('untraced'), traced: sample('traced'), tracedNoData: sample('tracedNoData'), tracedDropped: sample('tracedDropped') },
       { rounds: smoke ? 1 : 15, warmup: 1 },
     );
     await checkArrived(collector.url, smoke);
@@ -84,6 +102,7 @@ export async function realisticScenario({ smoke, log }: { smoke: boolean; log(me
     for (const name of Object.keys(cpu)) cpu[name] = cpu[name]!.slice(-samples[name]!.length);
     return { wall: samples as RealisticSamples, cpu: cpu as RealisticSamples };
   } finally {
+    await dropping.shutdown();
     await tracing.shutdown();
     await collector.stop();
     rmSync(dir, { recursive: true, force: true });
