@@ -3,9 +3,10 @@ import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { createTracingExtension } from '@flowtrace/tracer';
+import { captureJson, createRedactor, createTracingExtension } from '@flowtrace/tracer';
 import { createScope, custom, flow, type Extension } from '@pumped-fn/core-next';
 import { alternate, figure, median, timed, type Bench, type BenchResult } from './measure.js';
+import { order } from './payload.js';
 import { realisticScenario } from './tracer-realistic.js';
 
 /**
@@ -109,6 +110,7 @@ export const tracerBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
   propagation.disable();
 
   const realistic = await realisticScenario({ smoke, log });
+  const capture = await captureCost(smoke, log);
 
   const m = (s: Record<string, number[]>, name: string) => median(s[name]!);
   return {
@@ -124,13 +126,41 @@ export const tracerBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
       figure('realistic: process CPU, without data', m(realistic.cpu, 'tracedNoData'), 'ms/exec', { name: 'untraced', value: m(realistic.cpu, 'untraced') }),
       figure('realistic: process CPU, spans dropped', m(realistic.cpu, 'tracedDropped'), 'ms/exec', { name: 'untraced', value: m(realistic.cpu, 'untraced') }),
       figure('5 steps of 1 ms, traced', m(slow, 'flowtrace'), 'ms/exec', { name: 'untraced', value: m(slow, 'untraced') }, 'ratio < 1.02 (promise: < 1.10)'),
+      figure('capture of a ~3 KB value (redacted, capped)', m(capture, 'capture'), 'µs', { name: 'JSON.stringify of it', value: m(capture, 'stringify') }),
+      figure('capture of a ~300 KB value at the 8 KiB cap', m(capture, 'captureBig'), 'µs', { name: 'JSON.stringify of it', value: m(capture, 'stringifyBig') }, 'ratio ≪ 1 (stops at the cap)'),
       figure(`heap after ${heapRuns} traced executions`, heap.after / MiB, 'MiB', { name: 'heap before them', value: heap.before / MiB }, 'ratio ≈ 1 (no leak)'),
     ],
-    samples: { ...prefix('trivial.', trivial), ...prefix('waiting.', slow), ...prefix('realistic.', { ...realistic.wall }), ...prefix('realistic-cpu.', { ...realistic.cpu }) },
+    samples: { ...prefix('trivial.', trivial), ...prefix('waiting.', slow), ...prefix('realistic.', { ...realistic.wall }), ...prefix('realistic-cpu.', { ...realistic.cpu }), ...prefix('capture.', capture) },
   };
 };
 
 const MiB = 1024 * 1024;
+
+/**
+ * What capturing one value costs (the extension's `captureJson`: one pass, redaction and card
+ * scan included, no cache) against `JSON.stringify` of the same value, which does less (no cap,
+ * no redaction) and is native code: on realistic ~3 KB orders, and on a ~300 KB one capped at
+ * the default 8 KiB.
+ */
+async function captureCost(smoke: boolean, log: (message: string) => void): Promise<Record<string, number[]>> {
+  const values = Array.from({ length: 64 }, (_, i) => order(i));
+  const big = { orders: Array.from({ length: 100 }, (_, i) => order(i)) };
+  const options = { maxBytes: 8192, redact: createRedactor(undefined) };
+  const n = smoke ? 200 : 20_000;
+  const perCall = (work: (i: number) => unknown, calls = n) => async () => (await timed(() => {
+    for (let i = 0; i < calls; i++) work(i);
+  })) * 1000 / calls;
+  log(`capture: ${n} values per sample`);
+  return alternate(
+    {
+      capture: perCall((i) => captureJson(values[i & 63], options)),
+      stringify: perCall((i) => JSON.stringify(values[i & 63])),
+      captureBig: perCall(() => captureJson(big, options), n / 10),
+      stringifyBig: perCall(() => JSON.stringify(big), n / 10),
+    },
+    { rounds: smoke ? 1 : 9, warmup: 1 },
+  );
+}
 
 /** Heap used before and after `work`, each after a full GC (the runner starts node with --expose-gc). */
 async function heapAround(work: () => Promise<void>, provider: NodeTracerProvider): Promise<{ before: number; after: number }> {
