@@ -16,7 +16,7 @@ import type { ExecutionListItem } from './types.js';
  * @element flowtrace-execution-list
  * @prop items - the rows of the current page
  * @prop filters - the filters in force (an empty list then says no execution matches them)
- * @attr flow-id, selected-id, page, total-pages, total, loading, error
+ * @attr flow-id, selected-id, page, total-pages, total, loading, error, retryable
  * @fires flowtrace-select - `{ flowId, executionId }` when a row is opened
  * @fires flowtrace-filter - from the filter bar
  * @fires flowtrace-page - from the pagination
@@ -34,6 +34,7 @@ export class FlowtraceExecutionList extends LitElement {
     filters: { attribute: false },
     loading: { type: Boolean, reflect: true },
     error: {},
+    retryable: { type: Boolean },
   };
 
   declare items: ExecutionListItem[];
@@ -45,6 +46,8 @@ export class FlowtraceExecutionList extends LitElement {
   declare filters: Filters;
   declare loading: boolean;
   declare error: string | undefined;
+  /** Offers Retry with the error (not when only a change of configuration can help). */
+  declare retryable: boolean;
   /** Index of the row that takes Tab focus (roving tabindex). */
   private active = 0;
 
@@ -59,6 +62,7 @@ export class FlowtraceExecutionList extends LitElement {
     this.filters = NO_FILTERS;
     this.loading = false;
     this.error = undefined;
+    this.retryable = true;
   }
 
   static override styles = [
@@ -137,7 +141,7 @@ export class FlowtraceExecutionList extends LitElement {
     if (this.error) {
       return html`<div part="error" class="state error" role="alert">
         <div>${this.error}</div>
-        <button part="retry" class="retry" @click=${() => emit(this, RETRY_EVENT, undefined)}>Retry</button>
+        ${this.retryable ? html`<button part="retry" class="retry" @click=${() => emit(this, RETRY_EVENT, undefined)}>Retry</button>` : nothing}
       </div>`;
     }
     if (this.loading && this.items.length === 0) {

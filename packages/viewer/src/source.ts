@@ -21,6 +21,11 @@ export interface LiveHandlers {
   onChange(item: ExecutionListItem): void;
   /** The live feed connected (`live`) or lost its connection (`down`). */
   onState(state: LiveState): void;
+  /**
+   * The feed cannot say what changed while the reader was away (the server's `reset` event: the
+   * gap is longer than it replays, or its database was reset): everything shown must be read again.
+   */
+  onReset?(): void;
 }
 
 /**
@@ -36,12 +41,21 @@ export interface FlowtraceSource {
   subscribe?(flowId: string, handlers: LiveHandlers): { close(): void };
 }
 
+/**
+ * Why a read failed, so the tab can tell the host developer what to do and knows when trying
+ * again helps: `forbidden-origin` (the collector's CORS does not list this page's origin),
+ * `unauthorized` (no token or a wrong one), `unreachable` (down, or a wrong api-base),
+ * `unavailable` (restarting or busy: 502/503/504), `http` (anything else).
+ */
+export type FailureKind = 'forbidden-origin' | 'unauthorized' | 'unreachable' | 'unavailable' | 'http';
+
 /** An error the source could not recover from, with a message fit to show a person. */
 export class SourceError extends Error {
   override name = 'SourceError';
   constructor(
     message: string,
     readonly status?: number,
+    readonly kind: FailureKind = 'http',
   ) {
     super(message);
   }
@@ -112,6 +126,7 @@ export class HttpSource implements FlowtraceSource {
           await readEvents(response.body, (event) => {
             if (event.id) lastEventId = event.id;
             if (event.event === 'execution') handlers.onChange(JSON.parse(event.data) as ExecutionListItem);
+            else if (event.event === 'reset') handlers.onReset?.();
           });
         } catch {
           if (controller.signal.aborted) return;
@@ -136,14 +151,58 @@ export class HttpSource implements FlowtraceSource {
       response = await this.fetch(`${this.base}${path}`, { headers: this.headers(), signal });
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error;
-      throw new SourceError(`cannot reach the flowtrace collector at ${this.base || globalThis.location?.origin}`);
+      throw await this.unreached(signal);
     }
     if (!response.ok) {
       const body = (await response.json().catch(() => undefined)) as { message?: string } | undefined;
-      throw new SourceError(body?.message ?? `the collector answered HTTP ${response.status}`, response.status);
+      throw failure(response.status, body?.message, Boolean(this.options.token));
     }
     return (await response.json()) as T;
   }
+
+  /**
+   * A browser reports a collector that is down and one whose CORS refuses this page the same way.
+   * A `no-cors` request tells them apart: it is sent (and answered opaquely) only when the
+   * collector is there.
+   */
+  private async unreached(signal?: AbortSignal): Promise<SourceError> {
+    const where = this.base || globalThis.location?.origin;
+    const origin = globalThis.location?.origin;
+    if (this.base && origin && new URL(this.base, origin).origin !== origin) {
+      try {
+        await this.fetch(`${this.base}/healthz`, { mode: 'no-cors', signal });
+        return new SourceError(
+          `The collector at ${where} does not allow this page's origin (${origin}). Start it with --cors-origin ${origin} (or add it to FLOWTRACE_CORS_ORIGINS).`,
+          undefined,
+          'forbidden-origin',
+        );
+      } catch {
+        // Not there either: down, or a wrong api-base.
+      }
+    }
+    return new SourceError(
+      `Cannot reach the flowtrace collector at ${where}. Check that it is running and that api-base points to it; the tab reconnects by itself.`,
+      undefined,
+      'unreachable',
+    );
+  }
+}
+
+/** The message and kind of an HTTP failure, saying what to change where the cause is known. */
+function failure(status: number, message: string | undefined, hasToken: boolean): SourceError {
+  if (status === 401) {
+    return new SourceError(
+      hasToken
+        ? "The collector refused the token. Set the tab's token attribute to the collector's --token (FLOWTRACE_TOKEN)."
+        : "The collector needs a token. Set the tab's token attribute to the collector's --token (FLOWTRACE_TOKEN).",
+      status,
+      'unauthorized',
+    );
+  }
+  if (status === 502 || status === 503 || status === 504) {
+    return new SourceError(`The collector is restarting or busy (HTTP ${status}); the tab tries again by itself.`, status, 'unavailable');
+  }
+  return new SourceError(message ?? `the collector answered HTTP ${status}`, status);
 }
 
 interface StreamEvent {

@@ -1,9 +1,9 @@
-import { css, html, LitElement, type PropertyValues } from 'lit';
+import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
 import { FILTER_EVENT, PAGE_EVENT, RETRY_EVENT, SELECT_EVENT, type FilterDetail, type MoreStepsDetail, type PageDetail, type SelectDetail } from './events.js';
 import './execution-detail.js';
 import './execution-list.js';
 import { filterQuery, matchesFilters, NO_FILTERS, type Filters } from './filters.js';
-import { HttpSource, type FlowtraceSource, type LiveState } from './source.js';
+import { HttpSource, SourceError, type FlowtraceSource, type LiveState } from './source.js';
 import { theme } from './theme.js';
 import { UrlStateController, type ViewState } from './url-state.js';
 import type { ExecutionListItem, ExecutionRecord, Page } from './types.js';
@@ -30,6 +30,7 @@ const POLL_MS = 2000;
  * @fires flowtrace-page - `{ page }` when the reader changes page
  * @fires flowtrace-filter - `{ filters }` when the reader changes the filters
  * @csspart list-panel - the left column; its parts are exported too (toolbar, filter, list, …)
+ * @csspart live-state - "reconnecting" while the live stream is down
  * @csspart detail-panel - the right column; its parts are exported too (header, duration, node, failing, node-time, …)
  */
 export class FlowtraceUsageTab extends LitElement {
@@ -47,6 +48,7 @@ export class FlowtraceUsageTab extends LitElement {
     list: { state: true },
     listLoading: { state: true },
     listError: { state: true },
+    listRetry: { state: true },
     record: { state: true },
     detailLoading: { state: true },
     detailError: { state: true },
@@ -66,6 +68,8 @@ export class FlowtraceUsageTab extends LitElement {
   declare list: Page<ExecutionListItem> | undefined;
   declare listLoading: boolean;
   declare listError: string | undefined;
+  /** Whether trying again can help (not while the token is refused). */
+  declare listRetry: boolean;
   declare record: ExecutionRecord | undefined;
   declare detailLoading: boolean;
   declare detailError: string | undefined;
@@ -77,6 +81,8 @@ export class FlowtraceUsageTab extends LitElement {
   private poller: ReturnType<typeof setInterval> | undefined;
   /** What the current list and subscription were started for; a change restarts them. */
   private startedFor: unknown[] | undefined;
+  /** The live stream dropped and has not come back yet. */
+  private lost = false;
   /** Live changes that arrived while the list was loading, applied once it is in. */
   private heldChanges: ExecutionListItem[] = [];
 
@@ -95,6 +101,7 @@ export class FlowtraceUsageTab extends LitElement {
     this.list = undefined;
     this.listLoading = false;
     this.listError = undefined;
+    this.listRetry = true;
     this.record = undefined;
     this.detailLoading = false;
     this.detailError = undefined;
@@ -125,6 +132,7 @@ export class FlowtraceUsageTab extends LitElement {
     css`
       :host {
         display: block;
+        position: relative;
         container-type: inline-size;
         background: var(--_bg);
         border: 1px solid var(--_border);
@@ -223,6 +231,7 @@ export class FlowtraceUsageTab extends LitElement {
         .filters=${this.filters}
         .loading=${this.listLoading}
         .error=${this.listError}
+        .retryable=${this.listRetry}
       ></flowtrace-execution-list>
       <flowtrace-execution-detail
         part="detail-panel"
@@ -233,7 +242,10 @@ export class FlowtraceUsageTab extends LitElement {
         .error=${this.detailError}
         .traceUrl=${this.traceUrl}
       ></flowtrace-execution-detail>
-    </div>`;
+    </div>
+    ${this.lost && this.live !== 'live' && !this.listError
+      ? html`<div part="live-state" class="live" role="status">Live updates paused: reconnecting to the collector…</div>`
+      : nothing}`;
   }
 
   /** (Re)loads everything for the current flow and (re)subscribes to its live changes. */
@@ -249,11 +261,20 @@ export class FlowtraceUsageTab extends LitElement {
       this.subscription = source.subscribe(this.flowId, {
         onChange: (item) => this.onLiveChange(item),
         onState: (state) => {
+          if (state === 'down') this.lost = true;
+          if (state === 'live') {
+            // The stream sends what changes once it is connected: read again what was committed
+            // before that (or while it was down), and what failed to load meanwhile.
+            void this.loadList({ quiet: !this.listError });
+            if (this.executionId && (this.lost || this.detailError)) void this.loadDetail({ quiet: true });
+            this.lost = false;
+          }
           this.live = state;
-          // The stream sends what changes after it connected; reload so whatever was committed
-          // between the list's read and that moment (or while the stream was down) shows too.
-          if (state === 'live') void this.loadList({ quiet: true });
           this.updatePolling();
+        },
+        onReset: () => {
+          void this.loadList({ quiet: true });
+          if (this.executionId) void this.loadDetail({ quiet: true });
         },
       });
     } else {
@@ -274,6 +295,7 @@ export class FlowtraceUsageTab extends LitElement {
     } catch (error) {
       if (request.signal.aborted) return;
       this.listError = messageOf(error, 'The executions could not be loaded.');
+      this.listRetry = !(error instanceof SourceError && error.kind === 'unauthorized');
     } finally {
       if (this.listRequest === request) {
         this.listLoading = false;

@@ -84,10 +84,10 @@ describe('the steps of an execution', () => {
         }),
       ),
     );
-    expect(placed['2.2 step quote-b'].parent).toBe('2 parallel');
-    expect(placed['1.2 step label'].parent).toBe('1 flow pack');
-    expect(placed['3 step confirm'].parent).toBeNull();
-    expect(placed['2.1 step quote-a'].x).toBeGreaterThan(placed['2 parallel'].x);
+    expect(placed['2.2 step quote-b']!.parent).toBe('2 parallel');
+    expect(placed['1.2 step label']!.parent).toBe('1 flow pack');
+    expect(placed['3 step confirm']!.parent).toBeNull();
+    expect(placed['2.1 step quote-a']!.x).toBeGreaterThan(placed['2 parallel']!.x);
     await page.close();
   });
 

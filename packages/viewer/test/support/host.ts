@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A host app on its own origin, as a user's app would be: it loads the viewer bundle from the
- * collector and embeds the tab with the attributes given in the query string.
+ * collector and embeds the tab with the attributes given in the query string (`api-base`
+ * defaults to that collector).
  */
 export async function startHostPage() {
   let collectorUrl = '';
@@ -26,7 +27,7 @@ export async function startHostPage() {
   window.alerts = [];
   window.alert = (message) => window.alerts.push(String(message));
 </script>
-${query.has('flow-id') ? `<flowtrace-usage-tab api-base="${collectorUrl}" ${attributes}></flowtrace-usage-tab>` : ''}
+${query.has('flow-id') ? `<flowtrace-usage-tab api-base="${escapeAttribute(query.get('api-base') ?? collectorUrl)}" ${attributes}></flowtrace-usage-tab>` : ''}
 </body></html>`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
