@@ -104,16 +104,19 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
   const tracer: Tracer = options.tracer ?? trace.getTracer(TRACER_NAME, TRACER_VERSION);
   const mapper = new AttributeMapper(options);
   const report: ReportFailure = failureReporter();
-  // Keyed by the pumped-fn context, so parentage follows pumped-fn's own tree whether or not
-  // an OTel context manager carries the active span across awaits.
-  const nodes = new WeakMap<Ctx, Node>();
+  // Kept on the pumped-fn context, so parentage follows pumped-fn's own tree whether or not an
+  // OTel context manager carries the active span across awaits. A property under a symbol of
+  // this extension, not a WeakMap: a WeakMap entry per flow cost more than the rest of a span.
+  const NODE = Symbol('flowtrace.node');
+  type Traced = Ctx & { [NODE]?: Node };
+  const nodeOf = (ctx: Ctx): Node | undefined => (ctx as Traced)[NODE];
   const scopes = new WeakSet<Core.Scope>();
 
   /** The `timeout` of the `scope.exec` call running now, for its top flow's wrap. */
   let scopeExecTimeout: { startedAt: number; ms: number } | undefined;
 
   function track(ctx: Ctx, span: Span, executionId: string, depth: number, standalone: boolean, abort: AbortWatch | undefined): void {
-    nodes.set(ctx, { span, executionId, depth, children: 0, standalone, waiting: undefined, abort });
+    (ctx as Traced)[NODE] = { span, executionId, depth, children: 0, standalone, waiting: undefined, abort };
     watchExecCalls(ctx);
   }
 
@@ -127,7 +130,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     const ctx = op.context as unknown as Ctx;
     // A flow gets a child context of its own; fn and parallel steps run in their caller's.
     const callerCtx = op.definition ? ctx.parent : ctx;
-    const parent = callerCtx ? nodes.get(callerCtx) : undefined;
+    const parent = callerCtx ? nodeOf(callerCtx) : undefined;
     const operation: Operation = {
       op,
       parent,
@@ -232,8 +235,8 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       const waiting = parent?.waiting;
       if (waiting) {
         // Operations start in the order they were called: it is almost always the first.
-        const at = waiting[0] === operation ? 0 : waiting.indexOf(operation);
-        if (at >= 0) waiting.splice(at, 1);
+        if (waiting[0] === operation) waiting.shift();
+        else if (waiting.includes(operation)) waiting.splice(waiting.indexOf(operation), 1);
       }
       const claimer = operation.claimedBy;
       if (claimer) start(claimer);
@@ -310,9 +313,9 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
 
   /** A standalone context (`scope.createExecution`) is a span from creation to close or end. */
   function openContext(ctx: Ctx) {
-    if (nodes.has(ctx)) return;
+    if (nodeOf(ctx)) return;
     const active = context.active();
-    const parent = ctx.parent ? nodes.get(ctx.parent) : undefined;
+    const parent = ctx.parent ? nodeOf(ctx.parent) : undefined;
     const open = parent ? undefined : getActiveExecution(active);
     const executionId = parent?.executionId ?? open?.executionId ?? rootOf(ctx).id;
     const depth = parent ? parent.depth + 1 : open ? open.depth + 1 : 0;
@@ -357,7 +360,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
   }
 
   function closeContext(ctx: Ctx, mode: 'graceful' | 'abort' | undefined) {
-    const node = nodes.get(ctx);
+    const node = nodeOf(ctx);
     if (!node?.standalone || !node.span.isRecording()) return;
     if (mode) node.span.addEvent(EVENT_CONTEXT_CLOSED, { [ATTR_CLOSE_MODE]: mode });
     const attributes: Attributes = {};
@@ -374,7 +377,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       case 'create':
         return openContext(ctx);
       case 'closing': {
-        const node = nodes.get(ctx);
+        const node = nodeOf(ctx);
         if (node?.standalone && node.span.isRecording()) {
           node.span.addEvent(EVENT_CONTEXT_CLOSING, { [ATTR_CLOSE_MODE]: operation.mode ?? 'graceful' });
         }
