@@ -37,12 +37,16 @@ export class FlowtraceExecutionItem extends LitElement {
     this.item = undefined;
     this.selected = false;
     this.showTip = false;
-    const show = () => (this.showTip = true);
-    const hide = () => (this.showTip = this.matches(':focus') || this.matches(':hover'));
-    this.addEventListener('focus', show);
-    this.addEventListener('mouseenter', show);
-    this.addEventListener('blur', () => setTimeout(hide));
-    this.addEventListener('mouseleave', () => setTimeout(hide));
+    // Open while the pointer is on the row or keyboard focus is; focus left by a click does not
+    // count, or the tooltip of the row just opened would stay after the pointer moved on.
+    const update = () => (this.showTip = this.matches(':hover') || this.matches(':focus-visible'));
+    this.addEventListener('focus', update);
+    this.addEventListener('mouseenter', () => (this.showTip = true));
+    this.addEventListener('blur', () => (this.showTip = this.matches(':hover')));
+    this.addEventListener('mouseleave', () => (this.showTip = this.matches(':focus-visible')));
+    this.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') this.showTip = false;
+    });
   }
 
   static override styles = [
@@ -123,7 +127,7 @@ export class FlowtraceExecutionItem extends LitElement {
         : formatDuration(item.durationMs);
     const step = pending ? item.runningStep : undefined;
     return html`<div part="row" class="row">
-      <flowtrace-status-dot .status=${item.status} .description=${describeStatus(item, now)} ?open=${this.showTip}></flowtrace-status-dot>
+      <flowtrace-status-dot tip="beside" .status=${item.status} .description=${describeStatus(item, now)} ?open=${this.showTip}></flowtrace-status-dot>
       <div class="main">
         <span part="preview" class="preview" title=${item.preview}>${item.preview || '(no parameters)'}</span>
         ${step

@@ -8,7 +8,9 @@ import { theme } from './theme.js';
  * @element flowtrace-status-dot
  * @attr status - `pending` · `fulfilled` · `error`, or a step's `running`
  * @attr description - the tooltip sentence ("Error — timed out after 5 min")
- * @attr open - shows the tooltip (set by a row that has focus); hover shows it too
+ * @attr open - shows the tooltip (set by a row under the pointer or with keyboard focus); hover shows it too
+ * @attr tip - `below` the dot (default) or `beside` it, centred on it and at most two lines, so
+ *   in a list it stays within its row instead of covering the rows below
  * @attr show-label - shows the status word next to the dot
  * @csspart dot - the coloured circle with its symbol
  * @csspart label - the status word
@@ -20,12 +22,14 @@ export class FlowtraceStatusDot extends LitElement {
     status: { reflect: true },
     description: {},
     open: { type: Boolean, reflect: true },
+    tip: { reflect: true },
     showLabel: { type: Boolean, attribute: 'show-label' },
   };
 
   declare status: AnyStatus;
   declare description: string;
   declare open: boolean;
+  declare tip: 'below' | 'beside';
   declare showLabel: boolean;
 
   constructor() {
@@ -33,6 +37,7 @@ export class FlowtraceStatusDot extends LitElement {
     this.status = 'pending';
     this.description = '';
     this.open = false;
+    this.tip = 'below';
     this.showLabel = false;
   }
 
@@ -76,6 +81,15 @@ export class FlowtraceStatusDot extends LitElement {
         white-space: normal;
         pointer-events: none;
         visibility: hidden;
+      }
+      :host([tip='beside']) .tooltip {
+        top: 50%;
+        left: calc(100% + 6px);
+        transform: translateY(-50%);
+        display: -webkit-box;
+        -webkit-box-orient: vertical;
+        -webkit-line-clamp: 2;
+        overflow: hidden;
       }
       :host(:hover) .tooltip,
       :host([open]) .tooltip {
