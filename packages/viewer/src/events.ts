@@ -17,7 +17,13 @@ export interface FilterDetail {
   filters: Filters;
 }
 
+export interface FlowSelectDetail {
+  flowId: string;
+}
+
 export const SELECT_EVENT = 'flowtrace-select';
+/** A flow was picked in flowtrace-flow-list. */
+export const FLOW_SELECT_EVENT = 'flowtrace-flow-select';
 export const PAGE_EVENT = 'flowtrace-page';
 export const FILTER_EVENT = 'flowtrace-filter';
 export const RETRY_EVENT = 'flowtrace-retry';
@@ -36,6 +42,7 @@ export function emit<T>(target: EventTarget, type: string, detail: T): boolean {
 declare global {
   interface HTMLElementEventMap {
     'flowtrace-select': CustomEvent<SelectDetail>;
+    'flowtrace-flow-select': CustomEvent<FlowSelectDetail>;
     'flowtrace-page': CustomEvent<PageDetail>;
     'flowtrace-filter': CustomEvent<FilterDetail>;
     'flowtrace-retry': CustomEvent<void>;

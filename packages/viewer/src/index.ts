@@ -1,6 +1,6 @@
 /**
  * @flowtrace/viewer — the Usage tab as Lit web components. Importing this module defines every
- * element: `<flowtrace-usage-tab>` and its parts.
+ * element: `<flowtrace-usage-tab>` and its parts, and `<flowtrace-flow-list>`.
  */
 export { FlowtraceUsageTab } from './usage-tab.js';
 export { FlowtraceExecutionList } from './execution-list.js';
@@ -10,6 +10,7 @@ export { FlowtraceStatusDot } from './status-dot.js';
 export { FlowtraceJsonView } from './json-view.js';
 export { FlowtraceStackTrace } from './stack-trace.js';
 export { FlowtraceFilterBar } from './filter-bar.js';
+export { FlowtraceFlowList } from './flow-list.js';
 export { activeFilters, filterQuery, NO_FILTERS, RANGES, type Filters, type RangePreset } from './filters.js';
 export { FlowtracePagination, pageWindow } from './pagination.js';
 export { HttpSource, SourceError, type FlowtraceSource, type HttpSourceOptions, type ListQuery, type LiveHandlers, type LiveState } from './source.js';

@@ -1,4 +1,4 @@
-import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, NodePage, Page } from './types.js';
+import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, FlowSummary, NodePage, Page } from './types.js';
 
 /** What the list asks for: a page, narrowed by the filters in force (see the collector's API). */
 export interface ListQuery {
@@ -37,8 +37,10 @@ export interface FlowtraceSource {
   getExecution(flowId: string, executionId: string, signal?: AbortSignal): Promise<ExecutionRecord>;
   /** The next steps of a large execution, from a record's `nodesNext` or a page's `next`. */
   getNodes?(executionId: string, cursor: string, signal?: AbortSignal): Promise<NodePage>;
-  /** Live changes of a flow; without it the tab polls while rows are pending. */
+  /** Live changes of a flow (of every flow for ''); without it the tab polls while rows are pending. */
   subscribe?(flowId: string, handlers: LiveHandlers): { close(): void };
+  /** The flows with their execution counts, deleted ones too when asked (for flowtrace-flow-list). */
+  listFlows?(options: { includeDeleted: boolean }, signal?: AbortSignal): Promise<{ items: FlowSummary[] }>;
 }
 
 /**
@@ -101,6 +103,10 @@ export class HttpSource implements FlowtraceSource {
     return this.json(`/api/flows/${encodeURIComponent(flowId)}/executions/${encodeURIComponent(executionId)}`, signal);
   }
 
+  listFlows({ includeDeleted }: { includeDeleted: boolean }, signal?: AbortSignal): Promise<{ items: FlowSummary[] }> {
+    return this.json(`/api/flows${includeDeleted ? '?includeDeleted=true' : ''}`, signal);
+  }
+
   getNodes(executionId: string, cursor: string, signal?: AbortSignal): Promise<NodePage> {
     const params = new URLSearchParams({ cursor, limit: String(NODES_PAGE) });
     return this.json(`/api/executions/${encodeURIComponent(executionId)}/nodes?${params}`, signal);
@@ -116,7 +122,7 @@ export class HttpSource implements FlowtraceSource {
         try {
           const headers: Record<string, string> = { ...this.headers(), accept: 'text/event-stream' };
           if (lastEventId) headers['last-event-id'] = lastEventId;
-          const response = await this.fetch(`${this.base}/api/stream?flowId=${encodeURIComponent(flowId)}`, {
+          const response = await this.fetch(`${this.base}/api/stream${flowId ? `?flowId=${encodeURIComponent(flowId)}` : ''}`, {
             headers,
             signal: controller.signal,
           });

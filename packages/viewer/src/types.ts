@@ -5,6 +5,7 @@ export type {
   ExecutionNode,
   ExecutionRecord,
   ExecutionStatus,
+  FlowSummary,
   NodePage,
   NodeStatus,
   Page,

@@ -26,6 +26,7 @@ const ELEMENTS = [
   'flowtrace-json-view',
   'flowtrace-stack-trace',
   'flowtrace-filter-bar',
+  'flowtrace-flow-list',
   'flowtrace-pagination',
 ];
 

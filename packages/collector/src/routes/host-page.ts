@@ -16,9 +16,7 @@ export function hostPage({ viewerAvailable, traceUrl }: { viewerAvailable: boole
   body { margin: 0; font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; color: #1d2330; background: #f5f7fa; }
   header { display: flex; align-items: baseline; gap: 1em; padding: 0.8em 1.2em; background: #fff; border-bottom: 1px solid #dde2e8; }
   h1 { font-size: 1.1em; margin: 0; }
-  nav { display: flex; flex-wrap: wrap; gap: 0.4em; padding: 0.8em 1.2em 0; }
-  nav button { font: inherit; padding: 0.35em 0.9em; border: 1px solid #dde2e8; border-radius: 999px; background: #fff; cursor: pointer; }
-  nav button[aria-pressed='true'] { background: #2f6fde; border-color: #2f6fde; color: #fff; }
+  flowtrace-flow-list { padding: 0.8em 1.2em 0; }
   main { padding: 0.8em 1.2em 1.2em; }
   flowtrace-usage-tab { --flowtrace-height: calc(100vh - 9em); }
   .note { color: #5f6b7a; }
@@ -26,7 +24,7 @@ export function hostPage({ viewerAvailable, traceUrl }: { viewerAvailable: boole
 </head>
 <body>
 <header><h1>flowtrace</h1><span class="note">Usage of each flow, live</span></header>
-<nav id="flows" aria-label="Flows"></nav>
+${viewerAvailable ? '<flowtrace-flow-list id="flows" auto-select></flowtrace-flow-list>' : ''}
 <main id="main"><p class="note">${viewerAvailable ? 'Loading flows…' : 'The viewer is not installed next to this collector (npm install @flowtrace/viewer).'}</p></main>
 ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
 <script type="module">
@@ -34,7 +32,6 @@ ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
   // The token stays in the hash (never sent to a server); the view is the tab's, in the query.
   const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? sessionStorage.getItem('flowtrace-token') ?? '';
   if (token) sessionStorage.setItem('flowtrace-token', token);
-  const headers = token ? { authorization: 'Bearer ' + token } : {};
   // Links from before the tab kept the view (#flow=…&execution=…) still open what they named.
   const legacy = new URLSearchParams(location.hash.slice(1));
   if (legacy.has('flow')) {
@@ -42,13 +39,9 @@ ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
     if (legacy.has('execution')) query.set('execution', legacy.get('execution'));
     history.replaceState(null, '', '?' + query + (token ? '#token=' + encodeURIComponent(token) : ''));
   }
-  const nav = document.getElementById('flows');
+  const flows = document.getElementById('flows');
   const main = document.getElementById('main');
   let tab;
-
-  function markFlow() {
-    for (const button of nav.querySelectorAll('button')) button.setAttribute('aria-pressed', String(button.dataset.flow === tab?.flowId));
-  }
 
   // url-state: the tab keeps flow, page, filters and execution in this page's URL and follows back/forward.
   function mountTab() {
@@ -62,47 +55,18 @@ ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
   function show(flowId) {
     if (!tab) mountTab();
     tab.setAttribute('flow-id', flowId);
-    markFlow();
+    flows.selected = flowId;
   }
 
-  async function loadFlows() {
-    const response = await fetch('/api/flows', { headers });
-    if (!response.ok) {
-      const p = document.createElement('p');
-      p.className = 'note';
-      p.textContent = response.status === 401 ? 'This collector needs a token: open this page as /#token=<token>.' : 'The collector answered HTTP ' + response.status + '.';
-      main.replaceChildren(p);
-      return [];
-    }
-    const { items } = await response.json();
-    nav.replaceChildren(...items.map((flow) => {
-      const button = document.createElement('button');
-      button.dataset.flow = flow.flowId;
-      button.textContent = flow.flowName + ' (' + flow.executionCount + ')';
-      button.addEventListener('click', () => show(flow.flowId));
-      return button;
-    }));
-    markFlow();
-    return items;
+  if (flows) {
+    if (token) flows.setAttribute('token', token);
+    // The flow list counts live and keeps deleted flows behind its toggle; it picks the first flow when no link names one.
+    flows.addEventListener('flowtrace-flow-select', (event) => show(event.detail.flowId));
+    window.addEventListener('popstate', () => tab?.updateComplete.then(() => (flows.selected = tab.flowId)));
+    const linked = new URLSearchParams(location.search).get('flow');
+    if (linked) show(linked);
+    else main.querySelector('.note').textContent = 'No flow has run yet: run one and it appears here.';
   }
-
-  window.addEventListener('popstate', () => tab?.updateComplete.then(markFlow));
-
-  const flows = ${viewerAvailable} ? await loadFlows() : [];
-  // A link names the flow (?flow=…); the tab reads it when it connects.
-  if (flows.length > 0 || new URLSearchParams(location.search).has('flow')) {
-    mountTab();
-    await tab.updateComplete;
-    if (!tab.flowId && flows.length > 0) show(flows[0].flowId);
-    markFlow();
-  } else if (main.querySelector('.note')) {
-    main.querySelector('.note').textContent = 'No flow has run yet: run one and it appears here.';
-  }
-  // New flows appear as they first run.
-  setInterval(async () => {
-    const items = await loadFlows();
-    if (!tab?.flowId && items.length > 0) show(items[0].flowId);
-  }, 3000);
 </script>
 </body>
 </html>
