@@ -5,6 +5,9 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../src/routes/openapi.js';
+import { REPLAY_LIMIT } from '../src/routes/stream.js';
+import type { Span } from '../src/otlp/span.js';
+import { history } from './support/history.js';
 import type { ExecutionListItem, ExecutionRecord, Page } from '../src/records/types.js';
 import { getJson, startCollector } from './support/collector.js';
 import { openStream } from './support/sse.js';
@@ -203,6 +206,48 @@ describe('GET /api/stream', () => {
     await resumed.next((e) => items(e).preview === 'n: 2' && items(e).status === 'error');
     expect(resumed.events.every((e) => Number(e.id) > Number(pending[0]!.id))).toBe(true);
     resumed.close();
+  });
+
+  it('tells a client whose id is not of this history to read everything again, then follows on', async () => {
+    const last = await running.collector.engine.lastSeq();
+    const stream = await openStream(`${url}/api/stream`, { 'last-event-id': '999999999' });
+    const reset = await stream.next((e) => e.event === 'reset');
+    expect(JSON.parse(reset.data)).toEqual({ reason: 'this id is not of this history' });
+    expect(Number(reset.id)).toBeGreaterThanOrEqual(last);
+    const later = flow({ name: 'after-reset', input: custom<{ n: number }>(), output: custom<number>() }, (_ctx, { n }) => n);
+    await scope.exec({ flow: later, input: { n: 7 } });
+    await tracing.forceFlush();
+    await stream.next((e) => e.event === 'execution' && JSON.parse(e.data).flowId === 'after-reset' && JSON.parse(e.data).status === 'fulfilled');
+    stream.close();
+  });
+
+  it('tells a client that missed more changes than it replays to read everything again', async () => {
+    const other = await startCollector();
+    try {
+      const root = (n: number): Span => ({
+        traceId: n.toString(16).padStart(32, '0'),
+        spanId: n.toString(16).padStart(16, '0'),
+        name: 'flow bulk',
+        kind: 1,
+        startTimeUnixNano: `${BigInt(Date.now() * 1e6) + BigInt(n)}`,
+        endTimeUnixNano: `${BigInt(Date.now() * 1e6) + BigInt(n) + 1000n}`,
+        attributes: { 'flowtrace.execution.id': `bulk-${n}`, 'flowtrace.execution.root': true, 'flowtrace.flow.id': 'bulk' },
+        events: [],
+        links: [],
+        status: { code: 0 },
+        resource: { 'service.name': 'bulk' },
+        scope: { name: '@flowtrace/tracer' },
+      });
+      const [first] = await history(other.collector).ingest([root(1)]);
+      await history(other.collector).ingest(Array.from({ length: REPLAY_LIMIT + 1 }, (_, i) => root(i + 2)));
+      const resumed = await openStream(`${other.url}/api/stream`, { 'last-event-id': String(first!.seq) });
+      const reset = await resumed.next((e) => e.event === 'reset');
+      expect(JSON.parse(reset.data)).toEqual({ reason: `more than ${REPLAY_LIMIT} changes were missed` });
+      expect(resumed.events.filter((e) => e.event === 'execution')).toEqual([]);
+      resumed.close();
+    } finally {
+      await other.close();
+    }
   });
 
   it('refuses a malformed Last-Event-ID', async () => {

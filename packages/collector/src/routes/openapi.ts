@@ -175,7 +175,9 @@ export const openApiDocument = {
         summary: 'Live changes as Server-Sent Events',
         description:
           'Each `execution` event carries an ExecutionListItem as data and the change sequence number as id. ' +
-          'Reconnect with `Last-Event-ID` (or `?lastEventId=`) to first receive every record changed since.',
+          'Reconnect with `Last-Event-ID` (or `?lastEventId=`) to first receive every record changed since. ' +
+          'When that cannot be done (more than 10,000 changes were missed, or the id is not of this history, e.g. a database that was reset), ' +
+          'a `reset` event (data `{ reason }`, id the current sequence number) says so: read everything again, then follow the stream.',
         parameters: [
           { name: 'flowId', in: 'query', schema: { type: 'string' } },
           { name: 'lastEventId', in: 'query', schema: { type: 'string' } },

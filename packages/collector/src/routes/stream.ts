@@ -6,12 +6,15 @@ import type { ExecutionReader } from '../read/executions.js';
 import type { ExecutionChange, StorageEngine } from '../store/engine.js';
 import { single } from './params.js';
 const KEEP_ALIVE_MS = 15_000;
-const REPLAY_LIMIT = 10_000;
+/** Changes replayed to a client that resumes; one that missed more is told to read everything again. */
+export const REPLAY_LIMIT = 10_000;
 
 /**
  * `GET /api/stream?flowId=`: Server-Sent Events. Each `execution` event carries a list item and
  * the sequence number of its change as the event id, so a client that reconnects with
- * `Last-Event-ID` is first sent every record that changed since.
+ * `Last-Event-ID` is first sent every record that changed since. When that cannot be done — it
+ * missed more than REPLAY_LIMIT changes, or its id is not of this history (a database replaced
+ * or reset) — a `reset` event says so: the client reads everything again, and follows on.
  */
 export function streamRoute(engine: StorageEngine, reader: ExecutionReader, changes: EventEmitter) {
   return async (ctx: Context) => {
@@ -37,10 +40,18 @@ export function streamRoute(engine: StorageEngine, reader: ExecutionReader, chan
     const onChange = (change: ExecutionChange) => (waiting ? waiting.push(change) : send(change));
     changes.on(CHANGE_EVENT, onChange);
     stream.write(`retry: 2000\n: connected\n\n`);
-    if (resumeFrom !== undefined) {
-      for (const { seq, execution } of await engine.changesSince(resumeFrom, flowId, REPLAY_LIMIT)) send({ seq, item: reader.item(execution) });
+    const last = await engine.lastSeq();
+    if (resumeFrom === undefined) {
+      sent = last;
     } else {
-      sent = await engine.lastSeq();
+      const replay = resumeFrom <= last ? await engine.changesSince(resumeFrom, flowId, REPLAY_LIMIT) : undefined;
+      if (replay && replay.length < REPLAY_LIMIT) {
+        for (const { seq, execution } of replay) send({ seq, item: reader.item(execution) });
+      } else {
+        sent = last;
+        const reason = replay ? `more than ${REPLAY_LIMIT} changes were missed` : 'this id is not of this history';
+        stream.write(`id: ${last}\nevent: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
+      }
     }
     for (const change of waiting) send(change);
     waiting = undefined;
