@@ -126,8 +126,9 @@ function wordStarts(key: string): Set<number> {
 
 /**
  * Replaces card-like numbers in `text` with `[REDACTED]`: 13 to 19 digits, single spaces or
- * dashes allowed between them, passing the Luhn check. Order ids, timestamps and other numbers
- * that fail the check or are shorter stay readable.
+ * dashes allowed between them, starting with a card issuer's digit (2–6) and passing the Luhn
+ * check. Order ids, timestamps (epoch milliseconds to nanoseconds start with 1 until 2286) and
+ * other numbers that fail either, or are shorter, stay readable.
  */
 export function redactCardNumbers(text: string): string {
   return text.length < 13 || longestDigitRun(text, 0) < 13 ? text : text.replace(DIGIT_RUN, redactRun);
@@ -163,7 +164,7 @@ const DIGIT_RUN = /\d(?:[ -]?\d){12,}/g;
 
 function redactRun(run: string): string {
   const digits = run.replace(/[ -]/g, '');
-  if (digits.length <= 19 && luhn(digits)) return REDACTED;
+  if (digits.length <= 19 && cardLike(digits)) return REDACTED;
   // The run may hold a card number next to other groups ("order 12 4242 4242 4242 4242"):
   // try each span of whole groups with 13 to 19 digits, first match first.
   const groups = [...run.matchAll(/\d+/g)];
@@ -172,13 +173,19 @@ function redactRun(run: string): string {
     for (let last = first; last < groups.length; last++) {
       joined += groups[last]![0];
       if (joined.length > 19) break;
-      if (joined.length >= 13 && luhn(joined)) {
+      if (joined.length >= 13 && cardLike(joined)) {
         const end = groups[last]!.index + groups[last]![0].length;
         return run.slice(0, groups[first]!.index) + REDACTED + run.slice(end).replace(DIGIT_RUN, redactRun);
       }
     }
   }
   return run;
+}
+
+/** Issuers' numbers start with 2 (Mastercard) to 6 (Discover, UnionPay): 1 is never a card's. */
+function cardLike(digits: string): boolean {
+  const first = digits.charCodeAt(0);
+  return first >= 50 && first <= 54 && luhn(digits);
 }
 
 function luhn(digits: string): boolean {

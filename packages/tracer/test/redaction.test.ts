@@ -58,6 +58,8 @@ describe('card-like numbers in free text', () => {
     const readable = [
       'order 4242424242424241', // fails the Luhn check
       'ts 1764518400123', // a millisecond timestamp that fails the Luhn check
+      'ts 1764518400130', // one that passes it: no card number starts with 1
+      'ns 1764518400130000000', // nanoseconds (19 digits) that pass it too
       '2026-11-30T16:55:25.123Z',
       '2026-11-30 16:55:25',
       'call +1 415-555-0132',
