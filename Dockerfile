@@ -8,6 +8,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json turbo.json tsconfig.json ./
 COPY packages ./packages
 COPY examples ./examples
+COPY tools ./tools
 COPY bench/package.json ./bench/package.json
 RUN npm ci --no-audit --no-fund && npx turbo run build --filter=@flowtrace/mcp-demo...
 

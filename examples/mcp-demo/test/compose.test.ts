@@ -192,6 +192,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('copies every workspace into the build before npm ci (a missing one fails the install)', () => {
+    const dockerfile = readFileSync(`${ROOT}Dockerfile`, 'utf8');
+    const beforeInstall = dockerfile.slice(0, dockerfile.indexOf('RUN npm ci'));
+    const copied = [...beforeInstall.matchAll(/^COPY (\S+) /gm)].map((m) => m[1]!);
+    const { workspaces } = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { workspaces: string[] };
+    for (const workspace of workspaces) {
+      const folder = workspace.replace(/\/\*$/, '');
+      expect(copied.some((path) => path === folder || path.startsWith(`${folder}/`) || folder.startsWith(`${path}/`)), workspace).toBe(true);
+    }
+  });
+
   it('only uses environment variables the programs read', () => {
     const sources = ['packages/collector/src/cli-options.ts', 'packages/node/src/setup.ts', 'packages/node/src/exporters.ts', 'examples/mcp-demo/src/server.ts', 'examples/mcp-demo/src/client.ts']
       .map((path) => readFileSync(`${ROOT}${path}`, 'utf8'))
