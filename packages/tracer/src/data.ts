@@ -222,6 +222,8 @@ export interface Captured {
 }
 
 const MAX_DEPTH = 32;
+/** JSON shorter than this is written again rather than kept in a {@link CaptureCache}. */
+const MIN_CACHED_BYTES = 256;
 /** Room kept for the truncation marker and separators: `,"[truncated]":true`. */
 const MARKER_RESERVE = 20;
 /** Below this the cap could not hold a marker; smaller settings are raised to it. */
@@ -447,8 +449,9 @@ class CappedJsonWriter {
     const shapeMark = this.shape!.length;
     const unshaped = this.unshaped;
     const ok = this.plain(value, isArray, depth);
-    // Kept: the value itself, and the items of a params list (each may be an earlier output).
-    if (ok && this.unshaped === unshaped && (depth === 0 || this.topIsArray)) {
+    // Kept: the value itself, and the items of a params list (each may be an earlier output);
+    // not small ones, which cost less to write again than to keep and check.
+    if (ok && this.unshaped === unshaped && (depth === 0 || this.topIsArray) && this.bytes - bytesMark >= MIN_CACHED_BYTES) {
       this.cache!.set(value, { json: this.text.slice(textMark), bytes: this.bytes - bytesMark, shape: this.shape!.slice(shapeMark) });
     }
     return ok;

@@ -112,8 +112,10 @@ describe('through the extension: each step records its value as it was when the 
   afterEach(() => tracing.reset());
 
   it("keeps step 1's recorded output when step 2 mutates it, and records step 2's input as step 2 got it", async () => {
+    const notes = 'n'.repeat(300);
     const pipeline = flow({ name: 'pipeline', input: custom<number>(), output: custom<unknown>() }, async (ctx, n) => {
-      const made = await ctx.exec({ key: 'make', fn: (k: number) => ({ n: k, items: [{ sku: 'a', qty: 1 }], status: 'new' }), params: [n] });
+      // Big enough (notes) to be kept in the capture cache: the check of its shape is what is tested.
+      const made = await ctx.exec({ key: 'make', fn: (k: number) => ({ n: k, items: [{ sku: 'a', qty: 1 }], status: 'new', notes }), params: [n] });
       const changed = await ctx.exec({
         key: 'mutate',
         fn: (o: typeof made) => {
@@ -133,9 +135,9 @@ describe('through the extension: each step records its value as it was when the 
     const make = byName(spans, 'step make');
     const mutate = byName(spans, 'step mutate');
     const read = byName(spans, 'step read');
-    expect(json(make.attributes[attr.ATTR_OUTPUT])).toEqual({ n: 7, items: [{ sku: 'a', qty: 1 }], status: 'new' });
-    expect(json(mutate.attributes[attr.ATTR_INPUT])).toEqual([{ n: 7, items: [{ sku: 'a', qty: 1 }], status: 'new' }]);
-    expect(json(mutate.attributes[attr.ATTR_OUTPUT])).toEqual({ n: 7, items: [{ sku: 'a', qty: 5 }, { sku: 'b', qty: 2 }], status: 'changed' });
-    expect(json(read.attributes[attr.ATTR_INPUT])).toEqual([{ n: 7, items: [{ sku: 'a', qty: 5 }, { sku: 'c', qty: 2 }], status: 'changed' }]);
+    expect(json(make.attributes[attr.ATTR_OUTPUT])).toEqual({ n: 7, items: [{ sku: 'a', qty: 1 }], status: 'new', notes });
+    expect(json(mutate.attributes[attr.ATTR_INPUT])).toEqual([{ n: 7, items: [{ sku: 'a', qty: 1 }], status: 'new', notes }]);
+    expect(json(mutate.attributes[attr.ATTR_OUTPUT])).toEqual({ n: 7, items: [{ sku: 'a', qty: 5 }, { sku: 'b', qty: 2 }], status: 'changed', notes });
+    expect(json(read.attributes[attr.ATTR_INPUT])).toEqual([{ n: 7, items: [{ sku: 'a', qty: 5 }, { sku: 'c', qty: 2 }], status: 'changed', notes }]);
   });
 });
