@@ -395,7 +395,7 @@ class CappedJsonWriter {
     if (!Number.isFinite(value)) return this.raw('null', 4);
     const text = String(value);
     // A card number stored as a number is still a card number.
-    if (this.cards && value >= 1e12 && value < 1e19 && Number.isInteger(value) && luhn(text)) return this.string(REDACTED);
+    if (this.cards && value >= 1e12 && value < 1e19 && Number.isInteger(value) && cardLike(text)) return this.string(REDACTED);
     return this.raw(text, text.length);
   }
 

@@ -78,6 +78,7 @@ describe('card-like numbers in free text', () => {
       asNumber: 4242424242424242,
       deep: { list: [{ text: 'card 5555-5555-5555-4444 on file' }] },
       createdAt: 1764518400123,
+      updatedAt: 1764518400130, // passes the Luhn check, but no card number starts with 1
       orderId: 4242424242424241,
     };
     expect(capture(value)).toEqual({
@@ -86,6 +87,7 @@ describe('card-like numbers in free text', () => {
       asNumber: REDACTED,
       deep: { list: [{ text: `card ${REDACTED} on file` }] },
       createdAt: 1764518400123,
+      updatedAt: 1764518400130,
       orderId: 4242424242424241,
     });
   });
