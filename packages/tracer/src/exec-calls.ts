@@ -71,6 +71,11 @@ function releasingExec(this: Ctx, config: unknown): ReturnType<Ctx['exec']> {
   let result: ReturnType<Ctx['exec']>;
   try {
     result = prototypeExec!.call(this, config);
+  } catch (error) {
+    // Thrown after linking the signal (an unknown flow, say): nothing will ever settle it.
+    call.listener = getEventListeners(signal, 'abort')[before] as Listener | undefined;
+    releaseListener(call);
+    throw error;
   } finally {
     current = outer;
   }

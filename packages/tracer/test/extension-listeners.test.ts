@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { createScope, custom, flow, type ExecutionContext } from '@pumped-fn/core-next';
+import { createScope, custom, flow, provide, type ExecutionContext } from '@pumped-fn/core-next';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTracingExtension } from '../src/index.js';
 import { byName, memoryTracing } from './support/memory-tracing.js';
@@ -49,6 +49,21 @@ describe('abort listeners of ctx.exec', () => {
     const untraced = await warningsDuring(() => createScope().exec({ flow: hundred, input: undefined }).result.toPromise());
     expect(seen.at(-1)).toBe(100);
     expect(untraced.some((w) => w.name === 'MaxListenersExceededWarning')).toBe(true);
+  });
+
+  it('releases the listener of an exec call that throws at once', async () => {
+    const notAFlow = provide(() => 1) as unknown as Parameters<ExecutionContext.Context['exec']>[0] extends { flow: infer F } ? F : never;
+    let left = -1;
+    const bad = flow({ name: 'bad', input: custom<void>(), output: custom<string>() }, (ctx) => {
+      for (let i = 0; i < 12; i++) expect(() => ctx.exec({ flow: notAFlow, input: undefined })).toThrow();
+      left = getEventListeners(ctx.signal, 'abort').length;
+      return 'survived';
+    });
+    const warnings = await warningsDuring(async () => {
+      expect(await traced().exec({ flow: bad, input: undefined })).toBe('survived');
+    });
+    expect(left).toBe(0);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
   it('still aborts steps that are running when the flow is aborted', async () => {
