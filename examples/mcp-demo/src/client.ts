@@ -22,7 +22,7 @@ function nextCall(): { name: string; arguments: Record<string, unknown> } {
   const roll = Math.random();
   if (roll < 0.6) {
     const items = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => ({ sku: pick(products), qty: 1 + Math.floor(Math.random() * 4) }));
-    return { name: 'place_order', arguments: { customer: pick(customers), items, card: Math.random() < 0.2 ? '4000000000000000' : '4242424242424242' } };
+    return { name: 'place_order', arguments: { customer: pick(customers), items, card: Math.random() < 0.2 ? '4000000000020000' : '4242424242424242' } };
   }
   if (roll < 0.9) {
     const failAt = Math.random() < 0.35 ? pick(['extract', 'transform', 'load'] as const) : undefined;
