@@ -175,7 +175,7 @@ export class FlowtraceExecutionDetail extends LitElement {
         margin-bottom: 0.15em;
       }
       .error-text {
-        color: var(--flowtrace-color-error, #d64545);
+        color: var(--_error-text);
         font-weight: 600;
       }
       .cut {

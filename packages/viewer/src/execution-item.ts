@@ -127,22 +127,25 @@ export class FlowtraceExecutionItem extends LitElement {
         : formatDuration(item.durationMs);
     const step = pending ? item.runningStep : undefined;
     return html`<div part="row" class="row">
-      <flowtrace-status-dot tip="beside" .status=${item.status} .description=${describeStatus(item, now)} ?open=${this.showTip}></flowtrace-status-dot>
+      <flowtrace-status-dot tip="beside" labelled .status=${item.status} .description=${describeStatus(item, now)} ?open=${this.showTip}></flowtrace-status-dot>
       <div class="main">
         <span part="preview" class="preview" title=${item.preview}>${item.preview || '(no parameters)'}</span>
         ${step
-          ? html`<span part="waiting" class="waiting">waiting on ${stepPhrase(step.name)} for ${elapsedSince(step.startedAt, now)}</span>`
+          ? html`<span part="waiting" class="waiting" aria-hidden="true">waiting on ${stepPhrase(step.name)} for ${elapsedSince(step.startedAt, now)}</span>`
           : nothing}
         <span part="time" class="time">${formatTime(item.startedAt)}</span>
       </div>
-      <span part="duration" class="duration ${pending ? 'running' : ''}">${duration}</span>
+      <span part="duration" class="duration ${pending ? 'running' : ''}" aria-hidden=${pending ? 'true' : 'false'}>${duration}</span>
     </div>`;
   }
 
   override updated() {
     const item = this.item;
     if (!item) return;
-    this.setAttribute('aria-label', `${this.description}. Started ${formatTime(item.startedAt)}. ${item.preview}`);
+    // The visible text first (as a voice-control user would say it), then the status in words;
+    // the running times are left out (they are aria-hidden) so the label does not change each second.
+    const duration = item.status === 'pending' || item.durationMs === undefined ? '' : ` ${formatDuration(item.durationMs)}`;
+    this.setAttribute('aria-label', `${item.preview || '(no parameters)'} ${formatTime(item.startedAt)}${duration}. ${this.description}`);
     this.setAttribute('data-status', item.status);
     this.setAttribute('data-id', item.id);
   }

@@ -99,7 +99,7 @@ export class FlowtraceExecutionList extends LitElement {
         color: var(--_muted);
       }
       .error {
-        color: var(--flowtrace-color-error, #d64545);
+        color: var(--_error-text);
       }
       .retry {
         margin-top: 0.5em;

@@ -100,7 +100,7 @@ export class FlowtraceFlowList extends LitElement {
         color: var(--_muted);
       }
       .error {
-        color: var(--flowtrace-color-error, #d64545);
+        color: var(--_error-text);
       }
     `,
   ];
@@ -140,21 +140,22 @@ export class FlowtraceFlowList extends LitElement {
               <ul>${deleted.map((flow) => this.flow(flow))}</ul>
             </section>`
           : nothing}
-      </nav>
-      <div class="bar">
-        <label part="deleted-toggle">
-          <input type="checkbox" .checked=${this.showDeleted} @change=${(e: Event) => (this.showDeleted = (e.target as HTMLInputElement).checked)} />
-          Show deleted flows
-        </label>
-        ${this.showDeleted && this.flows && deleted.length === 0 ? html`<span>No flow has been deleted.</span>` : nothing}
-      </div>`;
+        <div class="bar">
+          <label part="deleted-toggle">
+            <input type="checkbox" .checked=${this.showDeleted} @change=${(e: Event) => (this.showDeleted = (e.target as HTMLInputElement).checked)} />
+            Show deleted flows
+          </label>
+          ${this.showDeleted && this.flows && deleted.length === 0 ? html`<span>No flow has been deleted.</span>` : nothing}
+        </div>
+      </nav>`;
   }
 
   private flow(flow: FlowSummary) {
     const last = flow.lastStatus ? STATUS[flow.lastStatus].label.toLowerCase() : undefined;
     // A deleted flow stays deleted when it runs again: say so rather than bring it back unasked.
     const ranSince = flow.deleted && flow.deletedAt && flow.lastStartedAt && flow.lastStartedAt > flow.deletedAt;
-    const label = `${flow.flowName}: ${flow.executionCount} execution${flow.executionCount === 1 ? '' : 's'}${last ? `, last ${last}` : ''}${flow.deleted ? ', deleted' : ''}${ranSince ? ', ran again since' : ''}`;
+    // The visible text first (as a voice-control user would say it), then what it stands for.
+    const label = `${flow.flowName} (${flow.executionCount})${ranSince ? ' · ran again' : ''}: ${flow.executionCount} execution${flow.executionCount === 1 ? '' : 's'}${last ? `, last ${last}` : ''}${flow.deleted ? ', deleted' : ''}${ranSince ? ' since' : ''}`;
     return html`<li>
       <button
         part="flow"

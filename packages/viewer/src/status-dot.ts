@@ -12,6 +12,8 @@ import { theme } from './theme.js';
  * @attr tip - `below` the dot (default) or `beside` it, centred on it and at most two lines, so
  *   in a list it stays within its row instead of covering the rows below
  * @attr show-label - shows the status word next to the dot
+ * @attr labelled - the container's label already says what the tooltip says (a list row): the
+ *   tooltip is then for the eye only, not read twice
  * @csspart dot - the coloured circle with its symbol
  * @csspart label - the status word
  * @csspart tooltip - the explanation
@@ -23,6 +25,7 @@ export class FlowtraceStatusDot extends LitElement {
     description: {},
     open: { type: Boolean, reflect: true },
     tip: { reflect: true },
+    labelled: { type: Boolean },
     showLabel: { type: Boolean, attribute: 'show-label' },
   };
 
@@ -30,6 +33,7 @@ export class FlowtraceStatusDot extends LitElement {
   declare description: string;
   declare open: boolean;
   declare tip: 'below' | 'beside';
+  declare labelled: boolean;
   declare showLabel: boolean;
 
   constructor() {
@@ -38,6 +42,7 @@ export class FlowtraceStatusDot extends LitElement {
     this.description = '';
     this.open = false;
     this.tip = 'below';
+    this.labelled = false;
     this.showLabel = false;
   }
 
@@ -102,7 +107,7 @@ export class FlowtraceStatusDot extends LitElement {
     const facts = STATUS[this.status] ?? STATUS.pending;
     return html`<span part="dot" class="dot" style="background:${facts.color}" aria-hidden="true">${facts.symbol}</span
       ><span part="label" class="label" ?hidden=${!this.showLabel}>${facts.label}</span
-      ><span part="tooltip" class="tooltip" role="tooltip">${this.description || facts.label}</span>`;
+      ><span part="tooltip" class="tooltip" role="tooltip" aria-hidden=${this.labelled ? 'true' : 'false'}>${this.description || facts.label}</span>`;
   }
 }
 

@@ -16,6 +16,8 @@ export const theme = css`
     --_surface: var(--flowtrace-surface, #f5f7fa);
     --_selected: var(--flowtrace-selected, #e8f0fe);
     --_radius: var(--flowtrace-radius, 6px);
+    /* Error text is darker than the error colour of dots and borders: it must stay readable (4.5:1). */
+    --_error-text: var(--flowtrace-error-text, #b42318);
     --_mono: var(--flowtrace-mono, ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace);
   }
   [hidden] {

@@ -87,7 +87,7 @@ describe('flowtrace-flow-list', () => {
     const button = deleted.locator('button[data-flow="waiting"]');
     await expect.poll(() => button.textContent(), { timeout: 5_000 }).toContain('ran again');
     expect(await button.locator('[part=count]').textContent()).toBe('(2)');
-    expect(await button.getAttribute('aria-label')).toBe('waiting: 2 executions, last fulfilled, deleted, ran again since');
+    expect(await button.getAttribute('aria-label')).toBe('waiting (2) · ran again: 2 executions, last fulfilled, deleted since');
     expect(await page.locator('flowtrace-flow-list [part=flows] button[data-flow="waiting"]').count()).toBe(0);
     await page.screenshot({ path: `${SHOTS}deleted-flows.png` });
     await page.close();

@@ -15,10 +15,10 @@ export async function startHostPage() {
       .map((name) => `${name}="${escapeAttribute(query.get(name)!)}"`)
       .join(' ');
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>host app</title>
+    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>host app</title>
 <script type="module" src="${collectorUrl}/viewer/flowtrace-viewer.js"></script>
 <style>body{margin:16px;font-family:sans-serif} flowtrace-usage-tab{--flowtrace-height:700px}</style></head>
-<body><h1>Host app</h1>
+<body><main><h1>Host app</h1>
 <script>
   window.hostEvents = [];
   for (const type of ['flowtrace-select', 'flowtrace-page']) {
@@ -28,7 +28,7 @@ export async function startHostPage() {
   window.alert = (message) => window.alerts.push(String(message));
 </script>
 ${query.has('flow-id') ? `<flowtrace-usage-tab api-base="${escapeAttribute(query.get('api-base') ?? collectorUrl)}" ${attributes}></flowtrace-usage-tab>` : ''}
-</body></html>`);
+</main></body></html>`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
