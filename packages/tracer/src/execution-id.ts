@@ -1,15 +1,19 @@
 import type { ExecutionContext } from '@pumped-fn/core-next';
 
 /**
- * The execution id of each traced execution, keyed by the abort signal of its top pumped-fn
- * context. That signal is the one thing a context and the `FlowExecution` returned by
- * `scope.exec` share (`execution.abort.signal === rootCtx.signal`); pumped-fn hands extensions
- * the context's id, not `FlowExecution.id`.
+ * The execution id of each traced execution, keyed by the abort controller of its top pumped-fn
+ * context. That controller is the one thing a context and the `FlowExecution` returned by
+ * `scope.exec` share (`execution.abort` is the top context's controller); pumped-fn hands
+ * extensions the context's id, not `FlowExecution.id`. Not keyed by its signal: an AbortSignal
+ * is a slow object to hash.
  */
-const executionIds = new WeakMap<AbortSignal, string>();
+const executionIds = new WeakMap<AbortController, string>();
+
+const controllerOf = (ctx: ExecutionContext.Context) => (ctx as unknown as { abortController?: AbortController }).abortController;
 
 export function rememberExecutionId(topCtx: ExecutionContext.Context, executionId: string): void {
-  executionIds.set(topCtx.signal, executionId);
+  const controller = controllerOf(topCtx);
+  if (controller) executionIds.set(controller, executionId);
 }
 
 /** What user code holds of an execution: a flow's `ctx`, or what `scope.exec` returned. */
@@ -29,7 +33,8 @@ export function executionIdOf(handle: ExecutionHandle): string | undefined {
   if ('signal' in handle) {
     let top = handle;
     while (top.parent) top = top.parent;
-    return executionIds.get(top.signal);
+    const controller = controllerOf(top);
+    return controller && executionIds.get(controller);
   }
-  return executionIds.get(handle.abort.signal);
+  return executionIds.get(handle.abort);
 }
