@@ -80,7 +80,7 @@ interface Operation {
   root: boolean;
   /** The `ctx.exec` call that started it, whose abort listener it releases when it settles. */
   call: ExecCall | undefined;
-  /** Aborts of the context it runs in: a flow's own, the caller's for other operations. */
+  /** Aborts of the context it runs in: watched for a top flow and a flow with a `timeout`, else its caller's. */
   abort: AbortWatch | undefined;
 }
 
@@ -152,8 +152,9 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       }
       if (op.mode === 'sequential') {
         const call = (operation.call = claimExecCall(callerCtx!.signal));
-        // A child flow's `timeout` (of its `ctx.exec` call) aborts its controller from pumped-fn's timer.
-        if (op.definition) operation.abort = watchContext(ctx, parent.abort, call && deadlineOf(call.startedAt, call.timeout));
+        // A child flow's controller aborts only with its parent (which the parent's watch sees)
+        // or from pumped-fn's timer for its own `timeout`: only then is it watched itself.
+        if (op.definition && call?.timeout) operation.abort = watchContext(ctx, parent.abort, deadlineOf(call.startedAt, call.timeout));
       } else {
         claimMembers(parent, operation, op.count ?? 0);
       }
