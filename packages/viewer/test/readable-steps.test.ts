@@ -105,6 +105,7 @@ describe('the steps of an execution', () => {
     const toggle = failing.locator('[part=toggle]');
     expect(await toggle.getAttribute('aria-expanded')).toBe('false');
     expect(await toggle.textContent()).toMatch(/Show \d+ library frames?/);
+    await page.mouse.move(1200, 880);
     await page.screenshot({ path: `${SHOTS}steps-tree.png` });
 
     await toggle.press('Enter');
