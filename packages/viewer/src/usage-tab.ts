@@ -25,8 +25,8 @@ const POLL_MS = 2000;
  * @attr url-state - keep the flow, page, filters and open execution in the page's query string
  *   (back and forward step through them); the value, if any, prefixes the parameters (`url-state="ft"`: `ft-page=2`)
  * @prop source - a custom {@link FlowtraceSource} instead of the collector's HTTP API
- * @fires flowtrace-select - `{ flowId, executionId }` when an execution is opened
  * @prop filters - the list's filters (status, date range, search); the filter bar sets them
+ * @fires flowtrace-select - `{ flowId, executionId }` when an execution is opened
  * @fires flowtrace-page - `{ page }` when the reader changes page
  * @fires flowtrace-filter - `{ filters }` when the reader changes the filters
  * @csspart list-panel - the left column; its parts are exported too (toolbar, filter, list, …)
