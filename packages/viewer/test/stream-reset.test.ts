@@ -5,10 +5,12 @@ import { startHostPage } from './support/host.js';
 import { startStack } from './support/stack.js';
 
 /**
- * The stream's `reset` event (defined by the viewer, issue 17): when the server cannot replay
- * what changed since the client's Last-Event-ID, it says so and the tab reads what it shows
- * again at once, instead of going on with changes missing. The collector does not send it yet,
- * so the first stream response here is replaced by one that does; the rest is the real stack.
+ * The stream's `reset` event (issue 17): when the collector cannot replay what changed since
+ * the client's Last-Event-ID, it says so and the tab reads what it shows again at once, instead
+ * of going on with changes missing. Provoking a real one takes 10,000 missed changes or a
+ * replaced database, and the reconnect that follows reloads too; so the first stream response
+ * here is replaced by one in the collector's wire form, and the test checks the reads come
+ * before that reconnect. The rest is the real stack.
  */
 
 let stack: Awaited<ReturnType<typeof startStack>>;
@@ -49,7 +51,7 @@ describe('the reset event', () => {
       await route.fulfill({
         status: 200,
         headers: { 'content-type': 'text/event-stream', 'access-control-allow-origin': host.origin },
-        body: 'id: 1\nevent: reset\ndata: {"reason":"replay-window"}\n\n',
+        body: 'id: 1\nevent: reset\ndata: {"reason":"more than 10000 changes were missed"}\n\n',
       });
     });
     await page.goto(`${host.origin}/?flow-id=checkout&execution-id=${execution.id}`);
