@@ -265,11 +265,11 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       index = under.children++;
     } else {
       // An MCP tool call (or another execution opened by flowtrace) may already own this work.
-      const open = getActiveExecution(active);
+      const owner = getActiveExecution(active);
       parentContext = active;
-      executionId = open ? open.executionId : rootOf(ctx).id;
-      depth = open ? open.depth + 1 : 0;
-      operation.root = !open;
+      executionId = owner ? owner.executionId : rootOf(ctx).id;
+      depth = owner ? owner.depth + 1 : 0;
+      operation.root = !owner;
     }
     // Data nobody will see is not captured: a step under a span that is not recorded.
     const capture = under ? under.span.isRecording() : true;
@@ -317,9 +317,9 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     if (nodeOf(ctx)) return;
     const active = context.active();
     const parent = ctx.parent ? nodeOf(ctx.parent) : undefined;
-    const open = parent ? undefined : getActiveExecution(active);
-    const executionId = parent?.executionId ?? open?.executionId ?? rootOf(ctx).id;
-    const depth = parent ? parent.depth + 1 : open ? open.depth + 1 : 0;
+    const owner = parent ? undefined : getActiveExecution(active);
+    const executionId = parent?.executionId ?? owner?.executionId ?? rootOf(ctx).id;
+    const depth = parent ? parent.depth + 1 : owner ? owner.depth + 1 : 0;
     const name = ctx.details.name;
     const attributes: Attributes = {
       [ATTR_EXECUTION_ID]: executionId,
@@ -329,7 +329,7 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       [ATTR_FLOW_ID]: name,
       [ATTR_FLOW_NAME]: name,
     };
-    if (!parent && !open) attributes[ATTR_EXECUTION_ROOT] = true;
+    if (!parent && !owner) attributes[ATTR_EXECUTION_ROOT] = true;
     if (parent) attributes[ATTR_STEP_INDEX] = parent.children++;
     for (const [key, value] of Object.entries(ctx.details.metadata ?? {})) {
       const scalar = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
