@@ -1,9 +1,7 @@
 import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
-import { startHostPage } from './support/host.js';
-import { startStack } from './support/stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserSuite } from './support/suite.js';
 
 /**
  * An automated accessibility audit (axe-core, in Chromium, through the open shadow roots) of the
@@ -13,24 +11,12 @@ import { startStack } from './support/stack.js';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  await stack.order({ sku: 'SKU-1', qty: 1 });
-  await stack.order({ sku: 'SKU-2', qty: 0 });
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
+const suite = browserSuite({
+  seed: async (s) => {
+    await s.order({ sku: 'SKU-1', qty: 1 });
+    await s.order({ sku: 'SKU-2', qty: 0 });
+  },
+  rethrowPageErrors: false,
 });
 
 /** axe's violations on the page, as "rule: target" lines a failure message can show. */
@@ -45,15 +31,14 @@ async function violations(page: Page): Promise<string[]> {
 }
 
 async function newPage(url: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.setDefaultTimeout(10_000);
+  const page = await suite.newPage();
   await page.goto(url);
   return page;
 }
 
 describe('accessibility audit', () => {
   it('finds nothing in the list, the filter bar and an open failing execution', async () => {
-    const page = await newPage(`${host.origin}/?flow-id=checkout`);
+    const page = await newPage(`${suite.host.origin}/?flow-id=checkout`);
     await page.locator('[part=filter-status] input[value=error]').check();
     await page.locator('[part=search]').fill('SK');
     await page.locator('flowtrace-execution-item').first().click();
@@ -66,7 +51,7 @@ describe('accessibility audit', () => {
   });
 
   it('finds nothing in the collector page with deleted flows shown', async () => {
-    const page = await newPage(`${stack.url}/`);
+    const page = await newPage(`${suite.stack.url}/`);
     await page.locator('flowtrace-flow-list [part=deleted-toggle] input').check();
     await page.locator('flowtrace-execution-item').first().waitFor();
     expect(await violations(page)).toEqual([]);
@@ -74,7 +59,7 @@ describe('accessibility audit', () => {
   });
 
   it('finds nothing in an error state', async () => {
-    const page = await newPage(`${host.origin}/?flow-id=checkout&token=wrong&api-base=${encodeURIComponent('http://127.0.0.1:9')}`);
+    const page = await newPage(`${suite.host.origin}/?flow-id=checkout&token=wrong&api-base=${encodeURIComponent('http://127.0.0.1:9')}`);
     await page.locator('flowtrace-execution-list [part=error]').waitFor();
     expect(await violations(page)).toEqual([]);
     await page.close();

@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCollector } from '@flowtrace/collector';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
+import type { Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startHostPage } from './support/host.js';
 import { SHOTS } from './support/shots.js';
-import { BUNDLE, startStack } from './support/stack.js';
+import { BUNDLE } from './support/stack.js';
+import { browserSuite } from './support/suite.js';
 
 /**
  * Failure states (issue 17): a forbidden origin, a missing or wrong token, a collector that is
@@ -16,37 +16,33 @@ import { BUNDLE, startStack } from './support/stack.js';
  * reloads by itself.
  */
 
-let browser: Browser;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let stack: Awaited<ReturnType<typeof startStack>>;
 const dir = mkdtempSync(join(tmpdir(), 'flowtrace-failures-'));
 const db = join(dir, 'flowtrace.db');
 /** The collector serving stack.url now: the stack's, or one started again on its address. */
 let current: ReturnType<typeof createCollector>;
 
-beforeAll(async () => {
-  host = await startHostPage();
-  // One stack per file: the tracer registers itself globally once.
-  stack = await startStack({ corsOrigins: [host.origin], db });
-  current = stack.collector;
-  host.useCollector(stack.url);
-  await stack.order({ sku: 'SKU-1', qty: 1 });
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
+// One stack per file: the tracer registers itself globally once.
+const suite = browserSuite({
+  stack: { db },
+  seed: async (s) => {
+    current = s.collector;
+    await s.order({ sku: 'SKU-1', qty: 1 });
+  },
+  closeStack: async (s) => {
+    await s.tracing.shutdown();
+    await current?.close();
+  },
+  viewport: { width: 1280, height: 700 },
+});
 
-afterAll(async () => {
-  await browser?.close();
-  await stack?.tracing.shutdown();
-  await current?.close();
-  await host?.close();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
 /** The collector comes back on the same address with the same history, as after a restart. */
 async function startAgain() {
-  current = createCollector({ db, viewerBundle: BUNDLE, reconcileIntervalMs: 0, log: () => {}, corsOrigins: [host.origin] });
-  await current.listen(Number(new URL(stack.url).port), '127.0.0.1');
+  current = createCollector({ db, viewerBundle: BUNDLE, reconcileIntervalMs: 0, log: () => {}, corsOrigins: [suite.host.origin] });
+  await current.listen(Number(new URL(suite.stack.url).port), '127.0.0.1');
 }
 
 /**
@@ -54,11 +50,7 @@ async function startAgain() {
  * bundles it), so the element exists whatever the collector allows or whether it runs at all.
  */
 async function openHosted(origin: string, collectorUrl: string, attributes: Record<string, string>): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (error) => {
-    throw error;
-  });
+  const page = await suite.newPage();
   await page.route(`${collectorUrl}/viewer/flowtrace-viewer.js`, (route) =>
     route.fulfill({ path: BUNDLE, contentType: 'text/javascript', headers: { 'access-control-allow-origin': '*' } }),
   );
@@ -78,8 +70,8 @@ async function expectNoCount(page: Page) {
 describe('failure states', () => {
   it('names a forbidden origin and the collector option that allows it', async () => {
     const other = await startHostPage();
-    other.useCollector(stack.url);
-    const page = await openHosted(other.origin, stack.url, { 'flow-id': 'checkout' });
+    other.useCollector(suite.stack.url);
+    const page = await openHosted(other.origin, suite.stack.url, { 'flow-id': 'checkout' });
     await expect.poll(() => error(page).textContent()).toContain(`does not allow this page's origin (${other.origin})`);
     expect(await error(page).textContent()).toContain(`--cors-origin ${other.origin}`);
     expect(await error(page).getAttribute('role')).toBe('alert');
@@ -91,15 +83,15 @@ describe('failure states', () => {
   });
 
   it('tells a missing token from a wrong one, without a Retry that cannot help', async () => {
-    const guarded = createCollector({ db: join(dir, 'guarded.db'), viewerBundle: BUNDLE, log: () => {}, corsOrigins: [host.origin], token: 'secret' });
+    const guarded = createCollector({ db: join(dir, 'guarded.db'), viewerBundle: BUNDLE, log: () => {}, corsOrigins: [suite.host.origin], token: 'secret' });
     const url = await guarded.listen(0, '127.0.0.1');
     const tab = { 'flow-id': 'checkout', 'api-base': url };
-    const wrong = await openHosted(host.origin, stack.url, { ...tab, token: 'wrong' });
+    const wrong = await openHosted(suite.host.origin, suite.stack.url, { ...tab, token: 'wrong' });
     await expect.poll(() => error(wrong).textContent()).toContain("The collector refused the token. Set the tab's token attribute");
     expect(await wrong.locator('[part=retry]').count()).toBe(0);
     await expectNoCount(wrong);
     await wrong.close();
-    const missing = await openHosted(host.origin, stack.url, tab);
+    const missing = await openHosted(suite.host.origin, suite.stack.url, tab);
     await expect.poll(() => error(missing).textContent()).toContain("The collector needs a token. Set the tab's token attribute");
     await missing.close();
     await guarded.close();
@@ -107,8 +99,8 @@ describe('failure states', () => {
 
   it('says the collector is down, then loads by itself once it is back', async () => {
     await current.close();
-    const page = await openHosted(host.origin, stack.url, { 'flow-id': 'checkout' });
-    await expect.poll(() => error(page).textContent()).toContain(`Cannot reach the flowtrace collector at ${stack.url}`);
+    const page = await openHosted(suite.host.origin, suite.stack.url, { 'flow-id': 'checkout' });
+    await expect.poll(() => error(page).textContent()).toContain(`Cannot reach the flowtrace collector at ${suite.stack.url}`);
     await expectNoCount(page);
     await page.screenshot({ path: `${SHOTS}collector-down.png` });
 
@@ -121,7 +113,7 @@ describe('failure states', () => {
   });
 
   it('shows that live updates paused while the collector restarts, and follows it again after', async () => {
-    const page = await openHosted(host.origin, stack.url, { 'flow-id': 'checkout' });
+    const page = await openHosted(suite.host.origin, suite.stack.url, { 'flow-id': 'checkout' });
     await rows(page).first().click();
     await expect.poll(() => page.locator('flowtrace-execution-detail [part=header]').count()).toBe(1);
 
@@ -134,8 +126,8 @@ describe('failure states', () => {
     await startAgain();
     await expect.poll(() => notice.count(), { timeout: 15_000 }).toBe(0);
     // Live again: a new execution shows without a reload.
-    await stack.order({ sku: 'SKU-2', qty: 2 });
-    await stack.flush();
+    await suite.stack.order({ sku: 'SKU-2', qty: 2 });
+    await suite.stack.flush();
     await expect.poll(() => rows(page).count(), { timeout: 10_000 }).toBe(2);
     expect(await page.locator('flowtrace-execution-detail [part=header]').count()).toBe(1);
     await page.close();

@@ -1,9 +1,7 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
-import { startHostPage } from './support/host.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { SHOTS } from './support/shots.js';
-import { startStack } from './support/stack.js';
+import { browserSuite } from './support/suite.js';
 
 /**
  * The filter bar (issue 17): several statuses at once, a date range (presets and custom) read as
@@ -11,39 +9,22 @@ import { startStack } from './support/stack.js';
  * filters and a reset; an empty filtered list says so, unlike a flow that never ran.
  */
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  // Six orders, SKU-0 … SKU-5; SKU-2 fails.
-  for (let i = 0; i < 6; i++) await stack.order({ sku: `SKU-${i}`, qty: i === 2 ? 0 : i + 1 });
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
+const suite = browserSuite({
+  seed: async (s) => {
+    // Six orders, SKU-0 … SKU-5; SKU-2 fails.
+    for (let i = 0; i < 6; i++) await s.order({ sku: `SKU-${i}`, qty: i === 2 ? 0 : i + 1 });
+  },
 });
 
 /** The tab on checkout, with every list request the tab sends kept (as URLSearchParams). */
 async function openList(): Promise<{ page: Page; queries: URLSearchParams[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (error) => {
-    throw error;
-  });
+  const page = await suite.newPage();
   const queries: URLSearchParams[] = [];
   page.on('request', (request) => {
     const url = new URL(request.url());
     if (url.pathname.endsWith('/executions')) queries.push(url.searchParams);
   });
-  await page.goto(`${host.origin}/?flow-id=checkout`);
+  await page.goto(`${suite.host.origin}/?flow-id=checkout`);
   await expect.poll(() => rows(page).count()).toBe(6);
   return { page, queries };
 }
@@ -116,9 +97,9 @@ describe('the filter bar', () => {
   });
 
   it('says a flow that never ran has not run, not that filters hide it', async () => {
-    const page = await browser.newPage();
+    const page = await suite.browser.newPage();
     page.setDefaultTimeout(10_000);
-    await page.goto(`${host.origin}/?flow-id=never-ran`);
+    await page.goto(`${suite.host.origin}/?flow-id=never-ran`);
     const empty = page.locator('[part=empty]');
     await expect.poll(() => empty.getAttribute('data-reason')).toBe('none');
     expect(await empty.textContent()).toContain('This flow has not run yet');

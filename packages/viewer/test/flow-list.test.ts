@@ -1,9 +1,8 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
-import { startHostPage } from './support/host.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { SHOTS } from './support/shots.js';
-import { startStack, waiting } from './support/stack.js';
+import { waiting } from './support/stack.js';
+import { browserSuite } from './support/suite.js';
 
 /**
  * The flow list (issue 17): execution counts follow the live stream; deleted flows are listed
@@ -11,50 +10,29 @@ import { startStack, waiting } from './support/stack.js';
  * but says so.
  */
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  await stack.order({ sku: 'SKU-1', qty: 1 });
-  await stack.order({ sku: 'SKU-2', qty: 2 });
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
+const suite = browserSuite({
+  seed: async (s) => {
+    await s.order({ sku: 'SKU-1', qty: 1 });
+    await s.order({ sku: 'SKU-2', qty: 2 });
+  },
+  viewport: { width: 1280, height: 800 },
 });
-
-async function newPage(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (error) => {
-    throw error;
-  });
-  return page;
-}
 
 const flowButton = (page: Page, flowId: string) => page.locator(`flowtrace-flow-list button[data-flow="${flowId}"]`);
 
 describe('flowtrace-flow-list', () => {
   it('updates execution counts from the live stream', async () => {
-    const page = await newPage();
-    await page.goto(`${host.origin}/`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.host.origin}/`);
     await page.evaluate((api) => {
       const list = document.createElement('flowtrace-flow-list');
       list.setAttribute('api-base', api);
       document.body.append(list);
-    }, stack.url);
+    }, suite.stack.url);
     await expect.poll(() => flowButton(page, 'checkout').locator('[part=count]').textContent()).toBe('(2)');
     const polls = await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/flows')).length);
-    await stack.order({ sku: 'SKU-3', qty: 3 });
-    await stack.flush();
+    await suite.stack.order({ sku: 'SKU-3', qty: 3 });
+    await suite.stack.flush();
     await expect.poll(() => flowButton(page, 'checkout').locator('[part=count]').textContent(), { timeout: 5_000 }).toBe('(3)');
     // Re-read because the stream said something changed: one burst, few reads.
     const reads = await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/flows')).length);
@@ -63,13 +41,13 @@ describe('flowtrace-flow-list', () => {
   });
 
   it('lists deleted flows apart behind a toggle, their history reachable, and says when one ran again', async () => {
-    await stack.scope.exec({ flow: waiting, input: { label: 'old', until: Promise.resolve() } }).result;
-    await stack.flush();
-    const response = await fetch(`${stack.url}/api/flows/waiting`, { method: 'DELETE' });
+    await suite.stack.scope.exec({ flow: waiting, input: { label: 'old', until: Promise.resolve() } }).result;
+    await suite.stack.flush();
+    const response = await fetch(`${suite.stack.url}/api/flows/waiting`, { method: 'DELETE' });
     expect(response.status).toBe(204);
 
-    const page = await newPage();
-    await page.goto(`${stack.url}/`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.stack.url}/`);
     await expect.poll(() => flowButton(page, 'checkout').count()).toBe(1);
     expect(await flowButton(page, 'waiting').count()).toBe(0);
     await page.locator('flowtrace-flow-list [part=deleted-toggle] input').check();
@@ -82,8 +60,8 @@ describe('flowtrace-flow-list', () => {
     expect(new URL(page.url()).searchParams.get('flow')).toBe('waiting');
 
     // It runs again: recorded and counted, still deleted, and the list says it ran again.
-    await stack.scope.exec({ flow: waiting, input: { label: 'new', until: Promise.resolve() } }).result;
-    await stack.flush();
+    await suite.stack.scope.exec({ flow: waiting, input: { label: 'new', until: Promise.resolve() } }).result;
+    await suite.stack.flush();
     const button = deleted.locator('button[data-flow="waiting"]');
     await expect.poll(() => button.textContent(), { timeout: 5_000 }).toContain('ran again');
     expect(await button.locator('[part=count]').textContent()).toBe('(2)');

@@ -1,10 +1,8 @@
 import { custom, flow } from '@pumped-fn/core-next';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
-import { startHostPage } from './support/host.js';
-import { startStack } from './support/stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { SHOTS } from './support/shots.js';
+import { browserSuite } from './support/suite.js';
 
 /**
  * Readable steps (issue 17): the detail shows the steps as the tree they ran in, built from
@@ -29,33 +27,17 @@ const ship = flow({ name: 'ship', input: custom<{ courier: string }>(), output: 
   return ctx.exec({ fn: () => confirmCourier(input.courier), key: 'confirm' });
 });
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  await stack.scope.exec({ flow: ship, input: { courier: 'north' } }).result.catch(() => {});
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
+const suite = browserSuite({
+  seed: async (s) => {
+    await s.scope.exec({ flow: ship, input: { courier: 'north' } }).result.catch(() => {});
+  },
+  viewport: { width: 1280, height: 900 },
 });
 
 async function openShip(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   // A missing element fails the test with the locator that found nothing, within the test's time.
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (error) => {
-    throw error;
-  });
-  await page.goto(`${host.origin}/?flow-id=ship`);
+  const page = await suite.newPage();
+  await page.goto(`${suite.host.origin}/?flow-id=ship`);
   await page.locator('flowtrace-execution-item').first().click();
   return page;
 }

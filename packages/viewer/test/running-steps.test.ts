@@ -1,21 +1,17 @@
-import { mkdirSync } from 'node:fs';
 import { timeoutTag } from '@flowtrace/tracer';
 import { custom, flow } from '@pumped-fn/core-next';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { ExecutionNode, ExecutionRecord } from '../src/types.js';
-import { launchChromium } from './support/browser.js';
-import { startHostPage } from './support/host.js';
-import { gate, startStack } from './support/stack.js';
+import { SHOTS } from './support/shots.js';
+import { gate } from './support/stack.js';
+import { browserSuite } from './support/suite.js';
 
 /**
  * Running steps (issue 15, the viewer's part): a step that started and has not ended shows as
  * `running` with a running time that ticks, in the detail and in the list row, and a step left
  * running when the execution timed out is the one marked as failing.
  */
-
-const SHOTS = new URL('../test-results/', import.meta.url).pathname;
-mkdirSync(SHOTS, { recursive: true });
 
 /** Three steps, the third waiting on a promise the test resolves. */
 function reserveFlow(name: string, budgetMs?: number) {
@@ -34,50 +30,31 @@ const live = reserveFlow('reserve-live');
 const BUDGET_MS = 1500;
 const timed = reserveFlow('reserve-timed', BUDGET_MS);
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
-});
+// Playwright's own timeout for actions, as before the suite helper.
+const suite = browserSuite({ timeout: null });
 
 /**
  * A page with the bundle loaded. Intervals are counted from the start, so a test can see how
  * many timers the elements keep.
  */
 async function openPage(query: Record<string, string> = {}): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.on('pageerror', (error) => {
-    throw error;
-  });
-  await page.addInitScript(() => {
-    const active = new Set<unknown>();
-    const set = window.setInterval.bind(window);
-    const clear = window.clearInterval.bind(window);
-    window.setInterval = ((handler: TimerHandler, ms?: number, ...args: unknown[]) => {
-      const id = set(handler, ms, ...args);
-      active.add(id);
-      return id;
-    }) as typeof window.setInterval;
-    window.clearInterval = ((id?: number) => {
-      active.delete(id);
-      clear(id);
-    }) as typeof window.clearInterval;
-    (window as unknown as { activeIntervals: () => number }).activeIntervals = () => active.size;
-  });
-  await page.goto(`${host.origin}/?${new URLSearchParams(query)}`);
-  await page.waitForFunction(() => customElements.get('flowtrace-usage-tab') !== undefined);
-  return page;
+  return suite.openTab(query, undefined, (page) =>
+    page.addInitScript(() => {
+      const active = new Set<unknown>();
+      const set = window.setInterval.bind(window);
+      const clear = window.clearInterval.bind(window);
+      window.setInterval = ((handler: TimerHandler, ms?: number, ...args: unknown[]) => {
+        const id = set(handler, ms, ...args);
+        active.add(id);
+        return id;
+      }) as typeof window.setInterval;
+      window.clearInterval = ((id?: number) => {
+        active.delete(id);
+        clear(id);
+      }) as typeof window.clearInterval;
+      (window as unknown as { activeIntervals: () => number }).activeIntervals = () => active.size;
+    }),
+  );
 }
 
 /** "under 1 s" → 0, "12 s" → 12, "2 min 10 s" → 130: the running time in a text, in seconds. */
@@ -104,7 +81,7 @@ describe('a running step, end to end', () => {
     const page = await openPage({ 'flow-id': 'reserve-live', 'page-size': '10' });
     await expect.poll(() => page.locator('[part=empty]').count()).toBe(1);
     const release = gate();
-    const run = stack.scope.exec({ flow: live, input: { label: 'live', until: release.opened } });
+    const run = suite.stack.scope.exec({ flow: live, input: { label: 'live', until: release.opened } });
 
     // The list row: pending, and the step it waits on with a running time.
     await expect.poll(() => rows(page).count(), { timeout: 10_000 }).toBe(1);
@@ -165,7 +142,7 @@ describe('a running step, end to end', () => {
   it('marks the step still running when the execution times out as the failing step, with a real duration', async () => {
     const page = await openPage({ 'flow-id': 'reserve-timed', 'page-size': '10' });
     const release = gate();
-    const run = stack.scope.exec({ flow: timed, input: { label: 'hung', until: release.opened } });
+    const run = suite.stack.scope.exec({ flow: timed, input: { label: 'hung', until: release.opened } });
     try {
       await expect.poll(() => rows(page).locator('[part=waiting]').textContent(), { timeout: 10_000 }).toMatch(/^waiting on step reserve/);
       await rows(page).first().click();
@@ -173,7 +150,7 @@ describe('a running step, end to end', () => {
 
       // The collector decides the timeout once the budget has passed (its periodic check is off here).
       await expect
-        .poll(async () => (await stack.collector.reconcile(), rows(page).first().getAttribute('data-status')), { timeout: 10_000, interval: 250 })
+        .poll(async () => (await suite.stack.collector.reconcile(), rows(page).first().getAttribute('data-status')), { timeout: 10_000, interval: 250 })
         .toBe('error');
       await expect.poll(() => nodeStatuses(page), { timeout: 10_000 }).toEqual(['fulfilled', 'fulfilled', 'error']);
       const failing = detail(page).locator('[part~=failing]');

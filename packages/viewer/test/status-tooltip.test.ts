@@ -1,9 +1,7 @@
 import { custom, flow } from '@pumped-fn/core-next';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
-import { startHostPage } from './support/host.js';
-import { startStack } from './support/stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserSuite } from './support/suite.js';
 
 /**
  * Status tooltips in the list (issue 17): open while the pointer is on a row or keyboard focus
@@ -20,32 +18,16 @@ const charge = flow({ name: 'charge', input: custom<{ card: string }>(), output:
   }),
 );
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  for (const card of ['visa', 'amex', 'mastercard']) await stack.scope.exec({ flow: charge, input: { card } }).result.catch(() => {});
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
+const suite = browserSuite({
+  seed: async (s) => {
+    for (const card of ['visa', 'amex', 'mastercard']) await s.scope.exec({ flow: charge, input: { card } }).result.catch(() => {});
+  },
+  viewport: { width: 1280, height: 700 },
 });
 
 async function openList(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (error) => {
-    throw error;
-  });
-  await page.goto(`${host.origin}/?flow-id=charge`);
+  const page = await suite.newPage();
+  await page.goto(`${suite.host.origin}/?flow-id=charge`);
   await expect.poll(() => rows(page).count()).toBe(3);
   return page;
 }

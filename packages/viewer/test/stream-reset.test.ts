@@ -1,8 +1,5 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
-import { startHostPage } from './support/host.js';
-import { startStack } from './support/stack.js';
+import { describe, expect, it } from 'vitest';
+import { browserSuite } from './support/suite.js';
 
 /**
  * The stream's `reset` event (issue 17): when the collector cannot replay what changed since
@@ -13,29 +10,16 @@ import { startStack } from './support/stack.js';
  * before that reconnect. The rest is the real stack.
  */
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  await stack.order({ sku: 'SKU-1', qty: 1 });
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
+const suite = browserSuite({
+  seed: async (s) => {
+    await s.order({ sku: 'SKU-1', qty: 1 });
+  },
 });
 
 describe('the reset event', () => {
   it('makes the tab read the list and the open execution again at once', async () => {
-    const execution = (await stack.collector.engine.listExecutions({ flowId: 'checkout', offset: 0, limit: 1 })).executions[0]!;
-    const page = await browser.newPage();
+    const execution = (await suite.stack.collector.engine.listExecutions({ flowId: 'checkout', offset: 0, limit: 1 })).executions[0]!;
+    const page = await suite.browser.newPage();
     page.setDefaultTimeout(10_000);
     const seen: string[] = [];
     page.on('request', (request) => {
@@ -45,16 +29,16 @@ describe('the reset event', () => {
       else if (path.endsWith('/executions')) seen.push('list');
     });
     let first = true;
-    await page.route(`${stack.url}/api/stream*`, async (route) => {
+    await page.route(`${suite.stack.url}/api/stream*`, async (route) => {
       if (!first) return route.continue();
       first = false;
       await route.fulfill({
         status: 200,
-        headers: { 'content-type': 'text/event-stream', 'access-control-allow-origin': host.origin },
+        headers: { 'content-type': 'text/event-stream', 'access-control-allow-origin': suite.host.origin },
         body: 'id: 1\nevent: reset\ndata: {"reason":"more than 10000 changes were missed"}\n\n',
       });
     });
-    await page.goto(`${host.origin}/?flow-id=checkout&execution-id=${execution.id}`);
+    await page.goto(`${suite.host.origin}/?flow-id=checkout&execution-id=${execution.id}`);
     await expect.poll(() => seen.filter((s) => s === 'stream').length, { timeout: 10_000 }).toBe(2);
     // Between the reset and the reconnect (half a second later), the tab has read both again.
     const between = seen.slice(seen.indexOf('stream') + 1, seen.lastIndexOf('stream'));

@@ -1,40 +1,22 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
-import { startHostPage } from './support/host.js';
-import { gate, startStack, waiting } from './support/stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { gate, waiting } from './support/stack.js';
+import { browserSuite } from './support/suite.js';
 
 /** Switching flows (issue 17): the detail never keeps showing the previous flow's execution. */
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  await stack.order({ sku: 'SKU-1', qty: 1 });
-  const done = gate();
-  done.open();
-  await stack.scope.exec({ flow: waiting, input: { label: 'other flow', until: done.opened } }).result;
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
+const suite = browserSuite({
+  seed: async (s) => {
+    await s.order({ sku: 'SKU-1', qty: 1 });
+    const done = gate();
+    done.open();
+    await s.scope.exec({ flow: waiting, input: { label: 'other flow', until: done.opened } }).result;
+  },
 });
 
 async function openCheckout(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (error) => {
-    throw error;
-  });
-  await page.goto(`${host.origin}/?flow-id=checkout`);
+  const page = await suite.newPage();
+  await page.goto(`${suite.host.origin}/?flow-id=checkout`);
   await page.locator('flowtrace-execution-item').first().click();
   await expect.poll(() => page.locator('flowtrace-execution-detail [part=header]').textContent()).toContain('checkout');
   return page;
@@ -55,7 +37,7 @@ describe('switching flows', () => {
 
   it('opens the execution a host names together with the new flow', async () => {
     const page = await openCheckout();
-    const other = (await stack.collector.engine.listExecutions({ flowId: 'waiting', offset: 0, limit: 1 })).executions[0]!;
+    const other = (await suite.stack.collector.engine.listExecutions({ flowId: 'waiting', offset: 0, limit: 1 })).executions[0]!;
     await tab(page).evaluate((el, id) => {
       el.setAttribute('flow-id', 'waiting');
       el.setAttribute('execution-id', id);

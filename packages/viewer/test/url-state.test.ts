@@ -1,8 +1,6 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
-import { startHostPage } from './support/host.js';
-import { startStack } from './support/stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserSuite } from './support/suite.js';
 
 /**
  * State in the URL (issue 17): with `url-state`, the flow, page, filters and open execution live
@@ -10,34 +8,12 @@ import { startStack } from './support/stack.js';
  * never touches the URL. The collector's own page uses the same mechanism.
  */
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  // Twelve orders, SKU-0 … SKU-11; SKU-4 and SKU-9 fail.
-  for (let i = 0; i < 12; i++) await stack.order({ sku: `SKU-${i}`, qty: [4, 9].includes(i) ? 0 : i + 1 });
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
+const suite = browserSuite({
+  seed: async (s) => {
+    // Twelve orders, SKU-0 … SKU-11; SKU-4 and SKU-9 fail.
+    for (let i = 0; i < 12; i++) await s.order({ sku: `SKU-${i}`, qty: [4, 9].includes(i) ? 0 : i + 1 });
+  },
 });
-
-async function newPage(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.setDefaultTimeout(10_000);
-  page.on('pageerror', (error) => {
-    throw error;
-  });
-  return page;
-}
 
 const rows = (page: Page) => page.locator('flowtrace-execution-item');
 const previews = (page: Page) => page.locator('flowtrace-execution-item [part=preview]').allTextContents();
@@ -47,8 +23,8 @@ const query = (page: Page) => new URL(page.url()).searchParams;
 
 describe('url-state', () => {
   it('keeps page, filters and the open execution in the URL; reload and back/forward restore them', async () => {
-    const page = await newPage();
-    await page.goto(`${host.origin}/?flow-id=checkout&page-size=5&url-state=ft`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.host.origin}/?flow-id=checkout&page-size=5&url-state=ft`);
     await expect.poll(() => rows(page).count()).toBe(5);
     await expect.poll(() => query(page).get('ft-flow')).toBe('checkout');
     // The host's own parameters are left alone.
@@ -87,8 +63,8 @@ describe('url-state', () => {
   });
 
   it('leaves the URL to the host without the attribute', async () => {
-    const page = await newPage();
-    await page.goto(`${host.origin}/?flow-id=checkout&page-size=5`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.host.origin}/?flow-id=checkout&page-size=5`);
     await expect.poll(() => rows(page).count()).toBe(5);
     const before = page.url();
     const entries = await page.evaluate(() => history.length);
@@ -103,8 +79,8 @@ describe('url-state', () => {
 
 describe("the collector's page", () => {
   it('keeps the flow and execution in the URL through the tab, and follows back/forward', async () => {
-    const page = await newPage();
-    await page.goto(`${stack.url}/`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.stack.url}/`);
     await expect.poll(() => query(page).get('flow')).toBe('checkout');
     await rows(page).first().click();
     const id = await rows(page).first().getAttribute('data-id');

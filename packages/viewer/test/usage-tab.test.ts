@@ -1,45 +1,22 @@
-import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './support/browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { startHostPage } from './support/host.js';
-import { gate, startStack, waiting } from './support/stack.js';
+import { SHOTS } from './support/shots.js';
+import { gate, waiting } from './support/stack.js';
+import { browserSuite } from './support/suite.js';
 
-const SHOTS = new URL('../test-results/', import.meta.url).pathname;
-mkdirSync(SHOTS, { recursive: true });
 const XSS = '<img src=x onerror=alert(1)>';
 
-let stack: Awaited<ReturnType<typeof startStack>>;
-let host: Awaited<ReturnType<typeof startHostPage>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  host = await startHostPage();
-  stack = await startStack({ corsOrigins: [host.origin] });
-  host.useCollector(stack.url);
-  // 25 orders: #0 oldest … #24 newest; #3, #10 and #17 fail; #23 carries HTML in its first parameter.
-  for (let i = 0; i < 25; i++) {
-    await stack.order({ sku: i === 23 ? XSS : `SKU-${i}`, qty: [3, 10, 17].includes(i) ? 0 : i + 1 });
-  }
-  await stack.flush();
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-  await host?.close();
+const suite = browserSuite({
+  seed: async (s) => {
+    // 25 orders: #0 oldest … #24 newest; #3, #10 and #17 fail; #23 carries HTML in its first parameter.
+    for (let i = 0; i < 25; i++) {
+      await s.order({ sku: i === 23 ? XSS : `SKU-${i}`, qty: [3, 10, 17].includes(i) ? 0 : i + 1 });
+    }
+  },
+  // Playwright's own timeout for actions, as before the suite helper.
+  timeout: null,
 });
-
-async function openTab(query: Record<string, string>, viewport = { width: 1280, height: 860 }): Promise<Page> {
-  const page = await browser.newPage({ viewport });
-  page.on('pageerror', (error) => {
-    throw error;
-  });
-  await page.goto(`${host.origin}/?${new URLSearchParams(query)}`);
-  await page.waitForFunction(() => customElements.get('flowtrace-usage-tab') !== undefined);
-  return page;
-}
 
 const rows = (page: Page) => page.locator('flowtrace-execution-item');
 const previews = (page: Page) => page.locator('flowtrace-execution-item [part=preview]').allTextContents();
@@ -47,7 +24,7 @@ const tooltipOf = (page: Page, index: number) => rows(page).nth(index).locator('
 
 describe('the list', () => {
   it('shows executions newest first with status, time, duration and first parameter', async () => {
-    const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10' });
+    const page = await suite.openTab({ 'flow-id': 'checkout', 'page-size': '10' });
     await expect.poll(() => rows(page).count()).toBe(10);
     expect(await previews(page)).toEqual([
       'sku: SKU-24', `sku: ${XSS}`, 'sku: SKU-22', 'sku: SKU-21', 'sku: SKU-20',
@@ -65,7 +42,7 @@ describe('the list', () => {
   });
 
   it('explains the status in a tooltip on hover and on keyboard focus', async () => {
-    const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10' });
+    const page = await suite.openTab({ 'flow-id': 'checkout', 'page-size': '10' });
     await expect.poll(() => rows(page).count()).toBe(10);
     expect(await tooltipOf(page, 7).isVisible()).toBe(false);
     await rows(page).nth(7).locator('flowtrace-status-dot').hover();
@@ -81,7 +58,7 @@ describe('the list', () => {
   });
 
   it('pages with numbers and prev/next, and filters by status', async () => {
-    const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10' });
+    const page = await suite.openTab({ 'flow-id': 'checkout', 'page-size': '10' });
     await expect.poll(() => rows(page).count()).toBe(10);
     const pager = page.locator('flowtrace-pagination');
     expect(await pager.locator('button[aria-label^="Page"]').allTextContents()).toEqual(['1', '2', '3']);
@@ -104,7 +81,7 @@ describe('the list', () => {
   });
 
   it('moves through the rows with the keyboard and opens one with Enter', async () => {
-    const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10' });
+    const page = await suite.openTab({ 'flow-id': 'checkout', 'page-size': '10' });
     await expect.poll(() => rows(page).count()).toBe(10);
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
@@ -131,7 +108,7 @@ describe('the list', () => {
 
 describe('the detail', () => {
   it('shows a placeholder until an execution is opened, then its parameters, steps, data and result', async () => {
-    const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10' });
+    const page = await suite.openTab({ 'flow-id': 'checkout', 'page-size': '10' });
     await expect.poll(() => page.locator('flowtrace-execution-detail [part=placeholder]').textContent()).toContain('Select an execution');
     await rows(page).first().click();
     const detail = page.locator('flowtrace-execution-detail');
@@ -153,7 +130,7 @@ describe('the detail', () => {
   });
 
   it('highlights, opens and scrolls to the failing step with its error', async () => {
-    const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10', 'trace-url': 'http://jaeger.local/trace/{traceId}' }, { width: 1280, height: 520 });
+    const page = await suite.openTab({ 'flow-id': 'checkout', 'page-size': '10', 'trace-url': 'http://jaeger.local/trace/{traceId}' }, { width: 1280, height: 520 });
     await expect.poll(() => rows(page).count()).toBe(10);
     await rows(page).nth(7).click();
     const failing = page.locator('flowtrace-execution-detail [part~=failing]');
@@ -172,9 +149,9 @@ describe('the detail', () => {
   });
 
   it('shows a large execution a page of steps at a time and loads the next on demand', async () => {
-    await stack.bulk(11, 1000);
-    await stack.flush();
-    const page = await openTab({ 'flow-id': 'bulk-import', 'page-size': '10' });
+    await suite.stack.bulk(11, 1000);
+    await suite.stack.flush();
+    const page = await suite.openTab({ 'flow-id': 'bulk-import', 'page-size': '10' });
     await rows(page).first().click();
     const detail = page.locator('flowtrace-execution-detail');
     await expect.poll(() => detail.locator('#steps-title').textContent(), { timeout: 60_000 }).toBe('Steps (11011)');
@@ -190,8 +167,8 @@ describe('the detail', () => {
   }, 120_000);
 
   it('opens the execution named by execution-id (deep link)', async () => {
-    const first = (await stack.collector.engine.listExecutions({ flowId: 'checkout', offset: 0, limit: 1, statuses: ['error'] })).executions[0]!;
-    const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10', 'execution-id': first.id });
+    const first = (await suite.stack.collector.engine.listExecutions({ flowId: 'checkout', offset: 0, limit: 1, statuses: ['error'] })).executions[0]!;
+    const page = await suite.openTab({ 'flow-id': 'checkout', 'page-size': '10', 'execution-id': first.id });
     await expect.poll(() => page.locator('flowtrace-execution-detail [part=header]').textContent()).toContain(first.id);
     await page.close();
   });
@@ -199,12 +176,12 @@ describe('the detail', () => {
 
 describe('live updates', () => {
   it('shows a new execution pending at the top and turns it green when it finishes, without a reload', async () => {
-    const page = await openTab({ 'flow-id': 'waiting', 'page-size': '10' });
+    const page = await suite.openTab({ 'flow-id': 'waiting', 'page-size': '10' });
     await expect.poll(() => page.locator('[part=empty]').textContent()).toContain('This flow has not run yet');
     await page.screenshot({ path: `${SHOTS}empty.png` });
 
     const release = gate();
-    const run = stack.scope.exec({ flow: waiting, input: { label: 'live', until: release.opened } });
+    const run = suite.stack.scope.exec({ flow: waiting, input: { label: 'live', until: release.opened } });
     await expect.poll(() => rows(page).count(), { timeout: 10_000 }).toBe(1);
     expect(await rows(page).first().getAttribute('data-status')).toBe('pending');
     // The step's start notice names what it waits on (it may land just after the row).
@@ -221,13 +198,13 @@ describe('live updates', () => {
   });
 
   it('puts a row that arrives late where it started, not on top', async () => {
-    const page = await openTab({ 'flow-id': 'waiting', 'page-size': '10' });
-    const offline = stack.heldService();
+    const page = await suite.openTab({ 'flow-id': 'waiting', 'page-size': '10' });
+    const offline = suite.stack.heldService();
     const release = gate();
     const early = offline.scope.exec({ flow: waiting, input: { label: 'started-first', until: release.opened } });
     const later = gate();
     later.open();
-    await stack.scope.exec({ flow: waiting, input: { label: 'started-second', until: later.opened } }).result;
+    await suite.stack.scope.exec({ flow: waiting, input: { label: 'started-second', until: later.opened } }).result;
     const latest = page.locator('flowtrace-execution-item', { hasText: 'started-second' });
     await expect.poll(() => latest.getAttribute('data-status'), { timeout: 10_000 }).toBe('fulfilled');
 
@@ -248,10 +225,10 @@ describe('live updates', () => {
 
   it('polls while a row is pending when the source has no live stream', async () => {
     const release = gate();
-    const run = stack.scope.exec({ flow: waiting, input: { label: 'polled', until: release.opened } });
-    await stack.flush();
-    const page = await browser.newPage();
-    await page.goto(`${host.origin}/`);
+    const run = suite.stack.scope.exec({ flow: waiting, input: { label: 'polled', until: release.opened } });
+    await suite.stack.flush();
+    const page = await suite.browser.newPage();
+    await page.goto(`${suite.host.origin}/`);
     await page.waitForFunction(() => customElements.get('flowtrace-usage-tab') !== undefined);
     await page.evaluate((api) => {
       const tab = document.createElement('flowtrace-usage-tab') as HTMLElement & { source: unknown };
@@ -267,7 +244,7 @@ describe('live updates', () => {
       };
       tab.setAttribute('flow-id', 'waiting');
       document.body.append(tab);
-    }, stack.url);
+    }, suite.stack.url);
     const pendingRow = page.locator('flowtrace-execution-item[data-status=pending]');
     await expect.poll(() => pendingRow.count(), { timeout: 10_000 }).toBe(1);
     release.open();
@@ -280,7 +257,7 @@ describe('live updates', () => {
 
 describe('safety and layout', () => {
   it('shows HTML in parameters as text', async () => {
-    const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10' });
+    const page = await suite.openTab({ 'flow-id': 'checkout', 'page-size': '10' });
     await expect.poll(() => rows(page).count()).toBe(10);
     expect(await rows(page).nth(1).locator('[part=preview]').textContent()).toBe(`sku: ${XSS}`);
     await rows(page).nth(1).click();
@@ -300,7 +277,7 @@ describe('safety and layout', () => {
   });
 
   it('stacks the columns on a narrow screen', async () => {
-    const page = await openTab({ 'flow-id': 'checkout', 'page-size': '10' }, { width: 480, height: 900 });
+    const page = await suite.openTab({ 'flow-id': 'checkout', 'page-size': '10' }, { width: 480, height: 900 });
     await expect.poll(() => rows(page).count()).toBe(10);
     const list = await page.locator('flowtrace-execution-list').boundingBox();
     const detail = await page.locator('flowtrace-execution-detail').boundingBox();
@@ -311,8 +288,8 @@ describe('safety and layout', () => {
 
   it('cannot be loaded by an origin the collector does not allow', async () => {
     const other = await startHostPage();
-    other.useCollector(stack.url);
-    const page = await browser.newPage();
+    other.useCollector(suite.stack.url);
+    const page = await suite.browser.newPage();
     await page.goto(`${other.origin}/?flow-id=checkout`);
     await page.waitForTimeout(500);
     expect(await page.evaluate(() => customElements.get('flowtrace-usage-tab') === undefined)).toBe(true);
