@@ -201,7 +201,11 @@ describe('live updates', () => {
     const page = await suite.openTab({ 'flow-id': 'waiting', 'page-size': '10' });
     const offline = suite.stack.heldService();
     const release = gate();
+    const startedAt = Date.now();
     const early = offline.scope.exec({ flow: waiting, input: { label: 'started-first', until: release.opened } });
+    // The SDK stamps starts to the millisecond, and a tie is ordered by span id: let the clock
+    // move on, so "started first" is what the spans say too.
+    while (Date.now() <= startedAt) await new Promise((resolve) => setImmediate(resolve));
     const later = gate();
     later.open();
     await suite.stack.scope.exec({ flow: waiting, input: { label: 'started-second', until: later.opened } }).result;
@@ -213,7 +217,6 @@ describe('live updates', () => {
     await offline.deliver();
     const late = page.locator('flowtrace-execution-item', { hasText: 'started-first' });
     await expect.poll(() => late.count(), { timeout: 10_000 }).toBe(1);
-    // Both may have started in the same millisecond; then the tab asks the collector for the order.
     const order = async () => {
       const previews = await page.locator('flowtrace-execution-item [part=preview]').allTextContents();
       const at = (label: string) => previews.findIndex((text) => text.includes(label));
