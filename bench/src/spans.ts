@@ -153,9 +153,10 @@ export interface TemplateParts {
 }
 
 export function templateParts(template: readonly ReadableSpan[]): TemplateParts {
-  const marker = template.find((s) => s.attributes[ATTR_MARKER] === MARKER_START);
+  const marker = template.find((s) => s.attributes[ATTR_MARKER] === MARKER_START && s.attributes[ATTR_EXECUTION_ROOT] === true);
   const root = template.find((s) => s.attributes[ATTR_EXECUTION_ROOT] === true && s.attributes[ATTR_MARKER] === undefined);
-  const fnStep = template.find((s) => s.attributes[ATTR_STEP_KIND] === STEP_KIND_FN);
+  // Steps have start markers too (they carry the step's attributes): the step is its own span.
+  const fnStep = template.find((s) => s.attributes[ATTR_STEP_KIND] === STEP_KIND_FN && s.attributes[ATTR_MARKER] === undefined);
   if (!marker || !root || !fnStep) throw new Error('the template execution lacks a start marker, a root span or an fn step');
   return { marker, root, fnStep };
 }
