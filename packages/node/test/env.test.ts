@@ -1,25 +1,14 @@
 import { hostname } from 'node:os';
 import { defaultServiceName } from '@opentelemetry/resources';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as attr from '@flowtrace/tracer/semconv';
 import { startTracing } from '../src/index.js';
-import { clearOtelEnv, restoreEnv, setEnv } from './support/env.js';
+import { setEnv } from './support/env.js';
+import { isolatedTests } from './support/isolated.js';
 import { runTraced } from './support/flow.js';
-import { jsonSpans, startReceiver } from './support/otlp-receiver.js';
+import { jsonSpans } from './support/otlp-receiver.js';
 
-let cleanup: Array<() => Promise<void>> = [];
-beforeEach(clearOtelEnv);
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-  restoreEnv();
-});
-
-async function receiver() {
-  const started = await startReceiver();
-  cleanup.push(started.close);
-  return started;
-}
+const receiver = isolatedTests();
 
 const names = (spans: ReturnType<typeof jsonSpans>) => spans.map((s) => s.name).sort();
 const isMarker = (span: ReturnType<typeof jsonSpans>[number]) => span.attributes[attr.ATTR_MARKER] !== undefined;

@@ -1,25 +1,16 @@
 import { createScope, custom, flow } from '@pumped-fn/core-next';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createTracingExtension } from '@flowtrace/tracer';
 import * as attr from '@flowtrace/tracer/semconv';
 import { startTracing, tracesUrl } from '../src/index.js';
-import { clearOtelEnv, restoreEnv } from './support/env.js';
+import { isolatedTests } from './support/isolated.js';
 import { runTraced } from './support/flow.js';
-import { jsonSpans, startReceiver } from './support/otlp-receiver.js';
+import { jsonSpans } from './support/otlp-receiver.js';
 
-let cleanup: Array<() => Promise<void>> = [];
-beforeEach(clearOtelEnv);
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-  restoreEnv();
-});
+const receiver = isolatedTests();
 
 async function receivers() {
-  const collector = await startReceiver();
-  const jaeger = await startReceiver();
-  cleanup.push(collector.close, jaeger.close);
-  return { collector, jaeger };
+  return { collector: await receiver(), jaeger: await receiver() };
 }
 
 describe('startTracing', () => {
