@@ -91,18 +91,41 @@ export const ATTR_CLOSE_MODE = 'flowtrace.context.close_mode';
 export const ATTR_MCP_METHOD_NAME = 'mcp.method.name';
 export const ATTR_MCP_SESSION_ID = 'mcp.session.id';
 export const ATTR_MCP_PROTOCOL_VERSION = 'mcp.protocol.version';
+export const ATTR_MCP_RESOURCE_URI = 'mcp.resource.uri';
 export const ATTR_JSONRPC_REQUEST_ID = 'jsonrpc.request.id';
+/** Only when the message's `jsonrpc` is not `2.0`. */
+export const ATTR_JSONRPC_PROTOCOL_VERSION = 'jsonrpc.protocol.version';
+/** The JSON-RPC error code of an error response, as a string. */
+export const ATTR_RPC_RESPONSE_STATUS_CODE = 'rpc.response.status_code';
 export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 export const ATTR_GEN_AI_TOOL_NAME = 'gen_ai.tool.name';
+export const ATTR_GEN_AI_PROMPT_NAME = 'gen_ai.prompt.name';
 export const ATTR_GEN_AI_TOOL_CALL_ARGUMENTS = 'gen_ai.tool.call.arguments';
 export const ATTR_GEN_AI_TOOL_CALL_RESULT = 'gen_ai.tool.call.result';
 export const GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL = 'execute_tool';
-export const ATTR_NETWORK_TRANSPORT = 'network.transport';
 /** `error.type` value for a tool result with `isError: true`. */
 export const ERROR_TYPE_VALUE_TOOL_ERROR = 'tool_error';
+/** `error.type` of a request the peer cancelled (`notifications/cancelled`) before its response. */
+export const ERROR_TYPE_VALUE_CANCELLED = 'cancelled';
+/** `error.type` of a request still open when its transport closed. */
+export const ERROR_TYPE_VALUE_CONNECTION_CLOSED = 'connection_closed';
+/** `error.type` when no better class is known (the OTel conventions' fallback). */
+export const ERROR_TYPE_VALUE_OTHER = '_OTHER';
+/** `error.type` of a flow tool whose flow ran out of its `timeoutMs`. */
+export const ERROR_TYPE_VALUE_TIMEOUT = 'timeout';
+
+export const METRIC_MCP_SERVER_OPERATION_DURATION = 'mcp.server.operation.duration';
+export const METRIC_MCP_CLIENT_OPERATION_DURATION = 'mcp.client.operation.duration';
+export const METRIC_MCP_SERVER_SESSION_DURATION = 'mcp.server.session.duration';
+export const METRIC_MCP_CLIENT_SESSION_DURATION = 'mcp.client.session.duration';
 
 // Stable names, copied as plain strings so the tracer needs no package but @opentelemetry/api.
 export const ATTR_ERROR_TYPE = 'error.type';
+export const ATTR_NETWORK_TRANSPORT = 'network.transport';
+export const ATTR_NETWORK_PROTOCOL_NAME = 'network.protocol.name';
+export const ATTR_NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
+export const ATTR_CLIENT_ADDRESS = 'client.address';
+export const ATTR_CLIENT_PORT = 'client.port';
 export const ATTR_EXCEPTION_MESSAGE = 'exception.message';
 export const ATTR_EXCEPTION_STACKTRACE = 'exception.stacktrace';
 export const ATTR_EXCEPTION_TYPE = 'exception.type';

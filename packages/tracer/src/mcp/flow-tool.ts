@@ -3,7 +3,9 @@ import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/ser
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { Core, Flow } from '@pumped-fn/core-next';
 import { timeoutTag } from '../attributes.js';
+import * as sc from '../semconv.js';
 import { declareFlowTool } from './server.js';
+import { currentCall } from './traced-transport.js';
 
 type Schema = ZodRawShapeCompat | AnySchema;
 interface ToolConfig {
@@ -25,7 +27,10 @@ export interface FlowToolOptions {
   annotations?: ToolAnnotations;
   /** Grouping id in the Usage tab. Default: the flow's name. */
   flowId?: string;
-  /** Aborts the flow's signal after this many ms and declares the budget to the collector. */
+  /**
+   * Aborts the flow's signal after this many ms; the call's record gets this deadline, and a
+   * flow that runs out of it ends the call `timeout` (not `tool_error`).
+   */
   timeoutMs?: number;
 }
 
@@ -41,7 +46,11 @@ export function registerFlowTool<I, O>(
   flow: Flow.Flow<I, O>,
   options: FlowToolOptions,
 ) {
-  declareFlowTool(server, options.name, { flowId: options.flowId ?? flow.definition.name, flowName: flow.definition.name });
+  declareFlowTool(server, options.name, {
+    flowId: options.flowId ?? flow.definition.name,
+    flowName: flow.definition.name,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  });
   const config: ToolConfig = {};
   if (options.title !== undefined) config.title = options.title;
   if (options.description !== undefined) config.description = options.description;
@@ -56,7 +65,11 @@ export function registerFlowTool<I, O>(
       ...(options.timeoutMs ? { timeout: options.timeoutMs, tags: [timeoutTag(options.timeoutMs)] } : {}),
     });
     // A client that cancels the request aborts the flow's signal.
-    const cancel = () => execution.abort.abort(extra.signal?.reason ?? new Error('the MCP request was cancelled'));
+    let cancelled = false;
+    const cancel = () => {
+      cancelled = true;
+      execution.abort.abort(extra.signal?.reason ?? new Error('the MCP request was cancelled'));
+    };
     extra.signal?.addEventListener('abort', cancel, { once: true });
     try {
       const output = await execution.result;
@@ -64,7 +77,14 @@ export function registerFlowTool<I, O>(
       if (isRecord(output)) result.structuredContent = output;
       return result;
     } catch (error) {
-      return { isError: true, content: [{ type: 'text', text: error instanceof Error ? error.message : String(error) }] };
+      const message = error instanceof Error ? error.message : String(error);
+      // Only the timeout and the client abort this execution's own signal.
+      const call = currentCall();
+      if (call && options.timeoutMs && !cancelled && execution.abort.signal.aborted) {
+        const reason = `${flow.definition.name} ran out of its ${options.timeoutMs} ms`;
+        call.outcome = { errorType: sc.ERROR_TYPE_VALUE_TIMEOUT, message, abort: { kind: 'timeout', reason } };
+      }
+      return { isError: true, content: [{ type: 'text', text: message }] };
     } finally {
       extra.signal?.removeEventListener('abort', cancel);
     }
