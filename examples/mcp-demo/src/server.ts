@@ -13,22 +13,44 @@ import { monthlyReport, placeOrder, syncInventory } from './flows.js';
 /**
  * The demo MCP server: three tools that are traced pumped-fn flows, over Streamable HTTP with a
  * session per client. Environment: DEMO_MCP_PORT (default 3001), DEMO_MCP_HOST (default
- * 127.0.0.1), FLOWTRACE_COLLECTOR_URL
+ * 127.0.0.1), DEMO_MCP_ALLOWED_HOSTS (more Host header values to accept, comma-separated, such as
+ * demo:3001 for a container reached by its service name), DEMO_TRACING=off (the same server
+ * without flowtrace: no tracing setup, extension or MCP instrumentation), FLOWTRACE_COLLECTOR_URL
  * (default http://localhost:4318), DEMO_JAEGER_URL (optional extra OTLP destination, a base URL
  * such as http://localhost:4318; or the standard OTEL_EXPORTER_OTLP_ENDPOINT).
  */
 const port = Number(process.env.DEMO_MCP_PORT ?? 3001);
 const host = process.env.DEMO_MCP_HOST ?? '127.0.0.1';
 const jaeger = process.env.DEMO_JAEGER_URL;
-const tracing = startTracing({
-  serviceName: 'flowtrace-demo-shop',
-  // Option URLs are used as given: the base URL gets the OTLP traces path here.
-  exporters: jaeger ? [{ url: tracesUrl(jaeger), protocol: 'http/protobuf' }] : undefined,
-});
-const scope = createScope({ extensions: [createTracingExtension()] });
+const traced = process.env.DEMO_TRACING !== 'off';
+
+/**
+ * DNS-rebinding protection: the Host header values a request may carry, host:port as a browser
+ * sends it. A page on evil.example.com whose name resolves to 127.0.0.1 reaches this port with
+ * `Host: evil.example.com`, and is refused.
+ */
+const allowedHosts = [
+  ...new Set([
+    ...['127.0.0.1', 'localhost', host.includes(':') ? `[${host}]` : host].flatMap((name) =>
+      // Browsers leave out the default port.
+      port === 80 ? [name, `${name}:80`] : [`${name}:${port}`],
+    ),
+    ...(process.env.DEMO_MCP_ALLOWED_HOSTS ?? '').split(',').map((value) => value.trim()).filter(Boolean),
+  ]),
+];
+
+const tracing = traced
+  ? startTracing({
+      serviceName: 'flowtrace-demo-shop',
+      // Option URLs are used as given: the base URL gets the OTLP traces path here.
+      exporters: jaeger ? [{ url: tracesUrl(jaeger), protocol: 'http/protobuf' }] : undefined,
+    })
+  : undefined;
+const scope = createScope({ extensions: traced ? [createTracingExtension()] : [] });
 
 function buildServer(): McpServer {
-  const server = instrumentMcpServer(new McpServer({ name: 'flowtrace-demo-shop', version: '0.1.0' }));
+  const plain = new McpServer({ name: 'flowtrace-demo-shop', version: '0.1.0' });
+  const server = traced ? instrumentMcpServer(plain) : plain;
   registerFlowTool(server, scope, placeOrder, {
     name: 'place_order',
     description: 'Validates, prices, reserves stock for and charges an order. Cards ending 0000 are declined.',
@@ -76,8 +98,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: 'no valid session: initialize first' }, id: null }));
       return;
     }
+    // The SDK's own Host check: a request with another Host is answered 403 and not handled.
+    // (1.32 marks these options deprecated for its hostHeaderValidation, Express middleware; this
+    // server is node:http.)
+    // Requests that reach no transport get the 404 and 400 answers whatever their Host.
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      enableDnsRebindingProtection: true,
+      allowedHosts,
       onsessioninitialized: (id) => void sessions.set(id, transport),
     });
     transport.onclose = () => {
@@ -97,7 +125,7 @@ const http = createServer((req, res) => {
   });
 });
 http.listen(port, host, () => {
-  console.log(`[demo-server] MCP server listening on http://${host}:${port}/mcp`);
+  console.log(`[demo-server] MCP server listening on http://${host}:${port}/mcp${traced ? '' : ' (tracing off)'}`);
 });
 
 let stopping = false;
@@ -107,7 +135,7 @@ async function stop() {
   for (const transport of sessions.values()) await transport.close().catch(() => {});
   http.close();
   http.closeAllConnections();
-  await tracing.shutdown();
+  await tracing?.shutdown();
   process.exit(0);
 }
 process.on('SIGINT', () => void stop());
