@@ -58,6 +58,20 @@ describe('npm start', () => {
         '1.3 step render',
       ]);
 
+      // The tool's timeoutMs (60 s) is the record's budget, not the collector's 5-minute default.
+      const done = await waitForExecution(collectorUrl, 'monthly-report', month, (item) => item.status === 'fulfilled');
+      expect((done as { timeoutMs?: number }).timeoutMs).toBe(60_000);
+
+      // A call the client cancels ends `cancelled` as soon as the cancellation reaches the server.
+      const abandoned = `e2e-${randomUUID().slice(0, 8)}`;
+      const controller = new AbortController();
+      const cancelled = client.callTool({ name: 'monthly_report', arguments: { month: abandoned, stageMs: 5000 } }, undefined, { signal: controller.signal });
+      await waitForExecution(collectorUrl, 'monthly-report', abandoned, (item) => item.status === 'pending');
+      controller.abort('the e2e test gave up');
+      await expect(cancelled).rejects.toThrow();
+      const ended = await waitForExecution(collectorUrl, 'monthly-report', abandoned, (item) => item.status === 'error');
+      expect(ended.errorKind).toBe('cancelled');
+
       const source = `e2e-${randomUUID().slice(0, 8)}`;
       const failed = await client.callTool({ name: 'sync_inventory', arguments: { source, failAt: 'transform' } });
       expect(failed.isError).toBe(true);
