@@ -23,6 +23,11 @@ const dependencies = (service: Service) =>
 
 /** The host port of a published `host-ip:host-port:container-port` mapping. */
 const hostPort = (mapping: string) => mapping.split(':').at(-2);
+/** The demo server answers only Host headers it allows (DNS-rebinding protection): its client's must be one. */
+const allowsClient = (server: Service, client: Service) =>
+  String(server.environment?.DEMO_MCP_ALLOWED_HOSTS ?? '')
+    .split(',')
+    .includes(new URL(String(client.environment?.DEMO_MCP_URL)).host);
 
 /** An nginx config without its comments. */
 const stripComments = (config: string) => config.replace(/#[^\n]*/g, '');
@@ -54,6 +59,7 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.volumes).sort()).toEqual(['flowtrace-data', 'flowtrace-pg']);
     expect(services.demo!.environment).toMatchObject({ FLOWTRACE_COLLECTOR_URL: 'http://collector:4318', DEMO_MCP_HOST: '0.0.0.0' });
     expect(services['demo-client']!.environment).toMatchObject({ DEMO_MCP_URL: 'http://demo:3001/mcp' });
+    expect(allowsClient(services.demo!, services['demo-client']!)).toBe(true);
     // `docker compose up` without a profile: only these, waiting only for each other.
     expect(dependencies(services.collector!)).toEqual(['jaeger']);
     expect(dependencies(services.demo!)).toEqual(['collector']);
@@ -121,6 +127,7 @@ describe('docker-compose.yml', () => {
         FLOWTRACE_COLLECTOR_URL: 'http://proxy:4318',
         DEMO_MCP_URL: `http://cluster-demo:${services['cluster-demo']!.environment!.DEMO_MCP_PORT}/mcp`,
       });
+      expect(allowsClient(services['cluster-demo']!, services['cluster-demo-client']!)).toBe(true);
     });
 
     describe('the proxy\'s nginx config', () => {
