@@ -105,7 +105,8 @@ export function traceTransport<T extends object>(transport: T, options: TracedTr
           return session.setProtocolVersion;
       }
       const value: unknown = Reflect.get(target, property);
-      return typeof value === 'function' ? value.bind(target) : value;
+      // Methods run on the transport itself (its private state is not on the proxy).
+      return typeof value === 'function' && property !== 'constructor' ? value.bind(target) : value;
     },
     set(target, property, value) {
       if (property === 'onmessage') return session.listen(value as Handler | undefined), true;
