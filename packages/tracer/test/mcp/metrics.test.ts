@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as sc from '../../src/semconv.js';
 import { memoryTracing } from '../support/memory-tracing.js';
 import { SDKS } from '../support/mcp-sdk.js';
-import { agentClient, overHttp, shopServer } from '../support/mcp-shop.js';
+import { agentClient, closeSessions, overHttp, shopServer } from '../support/mcp-shop.js';
 
 memoryTracing();
 // A host's MeterProvider, registered globally after the instrumentation is set up in each test.
@@ -42,7 +42,7 @@ describe.each(SDKS)('MCP duration metrics, SDK $label', (sdk) => {
     const session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
     await session.client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
     await session.client.callTool({ name: 'refuse', arguments: { password: 'x' } });
-    await session.close();
+    await closeSessions();
     const recorded = await histograms();
 
     for (const name of [sc.METRIC_MCP_SERVER_OPERATION_DURATION, sc.METRIC_MCP_CLIENT_OPERATION_DURATION]) {

@@ -4,13 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as sc from '../../src/semconv.js';
 import { memoryTracing } from '../support/memory-tracing.js';
 import { SDKS } from '../support/mcp-sdk.js';
-import { agentClient, overHttp, shopServer, type HttpSession } from '../support/mcp-shop.js';
+import { agentClient, closeSessions, overHttp, shopServer } from '../support/mcp-shop.js';
 
 const tracing = memoryTracing();
-let session: HttpSession | undefined;
 afterEach(async () => {
-  await session?.close();
-  session = undefined;
+  await closeSessions();
   tracing.reset();
 });
 
@@ -33,7 +31,7 @@ describe.each(SDKS)('an MCP session over Streamable HTTP, SDK $label', (sdk) => 
     const client = agentClient(sdk, { instrument: true });
     const agent = trace.getTracer('agent');
     const turn = await agent.startActiveSpan('agent turn', async (span) => {
-      session = await overHttp(sdk, shop.server, client);
+      const session = await overHttp(sdk, shop.server, client);
       await client.ping();
       await client.listTools();
       await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
@@ -88,7 +86,7 @@ describe.each(SDKS)('an MCP session over Streamable HTTP, SDK $label', (sdk) => 
   });
 
   it('records the MCP conventions’ attributes on both sides of a tool call', async () => {
-    session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
     await session.client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
     const { sent, received } = exchange('tools/call add');
     const common = {
@@ -119,7 +117,7 @@ describe.each(SDKS)('an MCP session over Streamable HTTP, SDK $label', (sdk) => 
   });
 
   it('names resources by attribute, never in the span name, and prompts by name', async () => {
-    session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
     await session.client.readResource({ uri: 'items://42' });
     await session.client.getPrompt({ name: 'review', arguments: { language: 'python' } });
     const read = exchange('resources/read');
@@ -131,7 +129,7 @@ describe.each(SDKS)('an MCP session over Streamable HTTP, SDK $label', (sdk) => 
   });
 
   it('records a JSON-RPC error response with its code on both sides', async () => {
-    session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
     const error = await session.client.readResource({ uri: 'docs://missing' }).then(
       () => undefined,
       (e: { code?: number; message?: string }) => e,
@@ -148,7 +146,7 @@ describe.each(SDKS)('an MCP session over Streamable HTTP, SDK $label', (sdk) => 
 
   it('links the HTTP request’s span when the caller’s context came in _meta', async () => {
     const shop = shopServer(sdk, { instrument: true });
-    session = await overHttp(sdk, shop.server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shop.server, agentClient(sdk, { instrument: true }));
     const http = trace.getTracer('http');
     // An HTTP server instrumentation would make its span active around handleRequest.
     const handle = session.serverTransport.handleRequest.bind(session.serverTransport);

@@ -8,13 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as sc from '../../src/semconv.js';
 import { byName, json, memoryTracing, parentOf } from '../support/memory-tracing.js';
 import { SDKS, type Sdk } from '../support/mcp-sdk.js';
-import { agentClient, overHttp, shopServer, type HttpSession } from '../support/mcp-shop.js';
+import { agentClient, closeSessions, overHttp, shopServer } from '../support/mcp-shop.js';
 
 const tracing = memoryTracing();
-let session: HttpSession | undefined;
 afterEach(async () => {
-  await session?.close();
-  session = undefined;
+  await closeSessions();
   tracing.reset();
 });
 
@@ -74,7 +72,7 @@ describe.each(SDKS)('MCP tool calls, SDK $label', (sdk) => {
   });
 
   it('records a throwing tool’s exception and an isError result as tool_error, on both sides', async () => {
-    session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
     await session.client.callTool({ name: 'explode', arguments: { reason: 'test' } });
     await session.client.callTool({ name: 'refuse', arguments: { password: 'hunter2' } });
 
@@ -99,8 +97,8 @@ describe.each(SDKS)('MCP tool calls, SDK $label', (sdk) => {
     const shop = shopServer(sdk, { instrument: true });
     const spare = shop.server.registerTool('spare', {}, async () => ({ content: [] }));
     const renamed = shop.server.registerTool('old_name', {}, async () => ({ content: [] }));
-    session = await overHttp(sdk, shop.server, agentClient(sdk, { instrument: true }));
-    const call = (name: string) => session!.client.callTool({ name, arguments: {} }).catch((error: { code?: number }) => error);
+    const session = await overHttp(sdk, shop.server, agentClient(sdk, { instrument: true }));
+    const call = (name: string) => session.client.callTool({ name, arguments: {} }).catch((error: { code?: number }) => error);
 
     const unknown = await call('nope');
     spare.disable();
@@ -128,7 +126,7 @@ describe.each(SDKS)('MCP tool calls, SDK $label', (sdk) => {
   });
 
   it('puts a flow tool’s flow and steps under the tool span, in the same execution', async () => {
-    session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
     const result = await session.client.callTool({ name: 'place_order', arguments: { sku: 'A-1', qty: 2 } });
     expect(result.structuredContent).toEqual({ total: 10, sku: 'A-1' });
 
@@ -150,7 +148,7 @@ describe.each(SDKS)('MCP tool calls, SDK $label', (sdk) => {
   });
 
   it('declares a flow tool’s timeoutMs on its span and ends a call that runs out of it as timeout', async () => {
-    session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
     const result = await session.client.callTool({ name: 'wait_briefly', arguments: {} });
     expect(result.isError).toBe(true);
     const tool = serverSpan('tools/call wait_briefly');
@@ -166,7 +164,7 @@ describe.each(SDKS)('MCP tool calls, SDK $label', (sdk) => {
 
   it('ends a call the client cancels as cancelled, on both sides, and aborts the flow', async () => {
     const shop = shopServer(sdk, { instrument: true });
-    session = await overHttp(sdk, shop.server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shop.server, agentClient(sdk, { instrument: true }));
     const controller = new AbortController();
     const call = session.client.callTool({ name: 'wait', arguments: {} }, undefined, { signal: controller.signal });
     await shop.waiting;
@@ -191,7 +189,7 @@ describe.each(SDKS)('MCP tool calls, SDK $label', (sdk) => {
   });
 
   it('gives concurrent calls of one tool independent spans and execution ids', async () => {
-    session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shopServer(sdk, { instrument: true }).server, agentClient(sdk, { instrument: true }));
     const client = session.client;
     const results = await Promise.all([1, 2, 3, 4, 5].map((n) => client.callTool({ name: 'place_order', arguments: { sku: `S${n}`, qty: n } })));
     expect(results.map((r) => (r.structuredContent as { total: number }).total)).toEqual([5, 10, 15, 20, 25]);
@@ -205,7 +203,7 @@ describe.each(SDKS)('MCP tool calls, SDK $label', (sdk) => {
 
   it('traces tools registered after connecting, and keeps the caller’s own _meta keys', async () => {
     const shop = shopServer(sdk, { instrument: true });
-    session = await overHttp(sdk, shop.server, agentClient(sdk, { instrument: true }));
+    const session = await overHttp(sdk, shop.server, agentClient(sdk, { instrument: true }));
     let seen: unknown;
     shop.server.registerTool('late', { inputSchema: { x: z.string() } }, async ({ x }, extra) => {
       seen = extra._meta;

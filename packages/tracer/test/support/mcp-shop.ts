@@ -108,6 +108,13 @@ export interface HttpSession {
   close(): Promise<void>;
 }
 
+const open: HttpSession[] = [];
+
+/** Closes every session `overHttp` opened: call it after each test. */
+export async function closeSessions(): Promise<void> {
+  for (const session of open.splice(0)) await session.close();
+}
+
 /** Serves `server` over Streamable HTTP on a loopback port and connects `client` to it. */
 export async function overHttp(sdk: Sdk, server: McpServer, client: Client): Promise<HttpSession> {
   const serverTransport = new sdk.StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
@@ -117,7 +124,7 @@ export async function overHttp(sdk: Sdk, server: McpServer, client: Client): Pro
   const { port } = http.address() as AddressInfo;
   const clientTransport = new sdk.StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
   await client.connect(clientTransport);
-  return {
+  const session: HttpSession = {
     client,
     clientTransport,
     serverTransport,
@@ -128,4 +135,6 @@ export async function overHttp(sdk: Sdk, server: McpServer, client: Client): Pro
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+  open.push(session);
+  return session;
 }
