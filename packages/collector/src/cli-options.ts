@@ -20,14 +20,17 @@ Usage: flowtrace-collector [options]
   --forward <url>       also send what is received to this OTLP/HTTP endpoint (repeatable)
   --token <token>       require "Authorization: Bearer <token>" (default: $FLOWTRACE_TOKEN)
   --cors-origin <url>   allow browser calls from this origin (repeatable)
+  --allowed-host <name> also serve this Host on loopback, besides localhost and loopback addresses
+                        (DNS-rebinding protection; repeatable; name or name:port)
   --max-body <bytes>    largest request body after gzip inflation (default ${DEFAULT_MAX_BODY_BYTES})
   --decode-threads <n>  worker threads decoding request bodies; 0 = the main thread (default: cores - 1)
   --trace-url <tmpl>    link trace ids in the Usage page, e.g. http://localhost:16686/trace/{traceId}
+                        (an http or https URL)
   --insecure            allow a non-loopback --host without a token
   -h, --help            show this help
 
 Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_DB_POOL, FLOWTRACE_DB_CONNECT_TIMEOUT,
-FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_DECODE_THREADS,
+FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_ALLOWED_HOSTS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_DECODE_THREADS,
 FLOWTRACE_TRACE_URL and FLOWTRACE_INSECURE=true set the same options.
 `;
 
@@ -49,6 +52,21 @@ function parsePort(text: string): number {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+/** Below this no OTLP batch fits. */
+const MIN_MAX_BODY_BYTES = 1024;
+
+/** The Usage page turns the template into links: only web addresses, never `javascript:`. */
+function checkTraceUrl(template: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(template.replaceAll('{traceId}', '0'));
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`--trace-url must be an http or https URL template such as http://localhost:16686/trace/{traceId} (got "${template}")`);
+  }
+}
 
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   let parsed;
@@ -69,6 +87,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         forward: { type: 'string', multiple: true },
         token: { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
+        'allowed-host': { type: 'string', multiple: true },
         'max-body': { type: 'string' },
         'decode-threads': { type: 'string' },
         'trace-url': { type: 'string' },
@@ -82,13 +101,22 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   const v = parsed.values;
   const list = (value: string | undefined) => (value ? value.split(',').map((s) => s.trim()).filter(Boolean) : []);
   const host = v.host ?? env.FLOWTRACE_HOST ?? '127.0.0.1';
-  const token = v.token ?? env.FLOWTRACE_TOKEN;
+  // An empty variable is an unset one (`FLOWTRACE_TOKEN=` in a shell or compose file).
+  const token = v.token ?? (env.FLOWTRACE_TOKEN || undefined);
+  // A bearer token is sent in a header: visible ASCII, no spaces (RFC 6750's token68 is stricter).
+  if (token !== undefined && !/^[\x21-\x7e]{8,}$/.test(token)) {
+    throw new UsageError('--token must be at least 8 visible ASCII characters, without spaces');
+  }
   const insecure = v.insecure === true || env.FLOWTRACE_INSECURE === 'true';
   if (!LOOPBACK.has(host) && !token && !insecure) {
     throw new UsageError(`refusing to listen on ${host} without a token: set --token (or FLOWTRACE_TOKEN), or pass --insecure`);
   }
   const maxBody = v['max-body'] ?? env.FLOWTRACE_MAX_BODY;
-  if (maxBody !== undefined && !/^\d+$/.test(maxBody)) throw new UsageError(`--max-body must be a number of bytes (got "${maxBody}")`);
+  if (maxBody !== undefined && !(/^\d+$/.test(maxBody) && Number(maxBody) >= MIN_MAX_BODY_BYTES)) {
+    throw new UsageError(`--max-body must be a number of bytes, at least ${MIN_MAX_BODY_BYTES} (got "${maxBody}")`);
+  }
+  const traceUrl = v['trace-url'] ?? env.FLOWTRACE_TRACE_URL;
+  if (traceUrl !== undefined) checkTraceUrl(traceUrl);
   const timeout = v.timeout ?? env.FLOWTRACE_TIMEOUT;
   const retainDays = v['retain-days'] ?? env.FLOWTRACE_RETAIN_DAYS;
   const decodeThreads = v['decode-threads'] ?? env.FLOWTRACE_DECODE_THREADS;
@@ -123,8 +151,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
       forward: v.forward ?? list(env.FLOWTRACE_FORWARD),
       token,
       corsOrigins: v['cors-origin'] ?? list(env.FLOWTRACE_CORS_ORIGINS),
+      allowedHosts: v['allowed-host'] ?? list(env.FLOWTRACE_ALLOWED_HOSTS),
       maxBodyBytes: maxBody ? Number(maxBody) : DEFAULT_MAX_BODY_BYTES,
-      traceUrl: v['trace-url'] ?? env.FLOWTRACE_TRACE_URL,
+      traceUrl,
     },
   };
 }

@@ -22,8 +22,9 @@ async function main(): Promise<void> {
   try {
     collector = createCollector(config.options);
   } catch (error) {
-    if (!(error instanceof DatabaseInUseError)) throw error;
-    process.stderr.write(`flowtrace-collector: ${error.message}\n`);
+    // Creating the collector opens the database: a path that cannot be one is the user's to fix.
+    const message = error instanceof DatabaseInUseError ? error.message : `cannot open the database ${describeDb(config.options.db)}: ${(error as Error).message}`;
+    process.stderr.write(`flowtrace-collector: ${message}\nRun with --help for the options.\n`);
     process.exit(1);
   }
   let url: string;

@@ -1,7 +1,7 @@
 import { css, html, LitElement, nothing } from 'lit';
 import { emit, MORE_STEPS_EVENT, type MoreStepsDetail } from './events.js';
 import { LiveClock } from './clock.js';
-import { elapsedSince, formatDuration, formatTime } from './format.js';
+import { elapsedSince, formatDuration, formatTime, isolate } from './format.js';
 import './json-view.js';
 import { describeNode, describeStatus, nodeDuration, runningStepOf, STATUS } from './status.js';
 import './stack-trace.js';
@@ -230,11 +230,11 @@ export class FlowtraceExecutionDetail extends LitElement {
         : record.durationMs !== undefined
           ? formatDuration(record.durationMs)
           : undefined;
-    const link = this.traceUrl ? this.traceUrl.replace('{traceId}', encodeURIComponent(record.traceId)) : undefined;
+    const link = traceLink(this.traceUrl, record.traceId);
     return html`<header part="header">
       <h2>
         <flowtrace-status-dot .status=${record.status} .description=${describeStatus(facts, this.clock.now)} show-label></flowtrace-status-dot>
-        <span>${record.toolName && record.toolName !== record.flowName ? `${record.toolName} → ${record.flowName}` : record.flowName}</span>
+        <span>${record.toolName && record.toolName !== record.flowName ? `${isolate(record.toolName)} → ${isolate(record.flowName)}` : isolate(record.flowName)}</span>
       </h2>
       <div class="took" role="status">${description}</div>
       <dl>
@@ -245,7 +245,7 @@ export class FlowtraceExecutionDetail extends LitElement {
         <dt>Trace</dt><dd class="mono">${link
           ? html`<a part="trace-link" href=${link} target="_blank" rel="noopener noreferrer">${record.traceId}</a>`
           : record.traceId}</dd>
-        <dt>Service</dt><dd>${record.serviceName}</dd>
+        <dt>Service</dt><dd>${isolate(record.serviceName)}</dd>
         ${Object.keys(record.tags).length > 0
           ? html`<dt>Tags</dt><dd><flowtrace-json-view .value=${record.tags} expand-depth="1"></flowtrace-json-view></dd>`
           : nothing}
@@ -256,8 +256,8 @@ export class FlowtraceExecutionDetail extends LitElement {
   private failure(record: ExecutionRecord) {
     const info = record.errorInfo!;
     return html`<div part="summary" class="summary" role="alert">
-      <strong>Failed at ${info.nodeName}</strong>: <span>${info.message}</span>
-      <span class="took">(${info.type})</span>
+      <strong>Failed at ${isolate(info.nodeName)}</strong>: <span>${isolate(info.message)}</span>
+      <span class="took">(${isolate(info.type)})</span>
     </div>`;
   }
 
@@ -296,7 +296,7 @@ export class FlowtraceExecutionDetail extends LitElement {
           <summary>
             <flowtrace-status-dot .status=${node.status} .description=${describeNode(node, now)}></flowtrace-status-dot>
             <span class="kind">${node.kind}</span>
-            <span class="name"><span part="step-number" class="number">${number}</span> ${node.name}</span>
+            <span class="name"><span part="step-number" class="number">${number}</span> ${isolate(node.name)}</span>
             <span class="took" part="node-time">${running ? `${label} for ${elapsedSince(node.startedAt, now)}` : took ? `${label} · ${took}` : label}</span>
           </summary>
           ${open ? html`<div class="body">${this.nodeBody(node, after.get(node.id)!, running ?? (took && `took ${took}`))}</div>` : nothing}
@@ -330,7 +330,7 @@ export class FlowtraceExecutionDetail extends LitElement {
       ${node.error
         ? html`<div>
             <div class="label">Error</div>
-            <div class="error-text">${node.error.type}: ${node.error.message}</div>
+            <div class="error-text">${isolate(node.error.type)}: ${isolate(node.error.message)}</div>
             ${node.error.stack ? html`<flowtrace-stack-trace exportparts="stack, toggle, folded" .stack=${node.error.stack}></flowtrace-stack-trace>` : nothing}
           </div>`
         : nothing}
@@ -372,5 +372,16 @@ customElements.get('flowtrace-execution-detail') ?? customElements.define('flowt
 declare global {
   interface HTMLElementTagNameMap {
     'flowtrace-execution-detail': FlowtraceExecutionDetail;
+  }
+}
+
+/** The trace link of a template such as `http://localhost:16686/trace/{traceId}`; only web addresses become links. */
+function traceLink(template: string | undefined, traceId: string): string | undefined {
+  if (!template) return undefined;
+  try {
+    const url = new URL(template.replace('{traceId}', encodeURIComponent(traceId)), location.href);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined;
+  } catch {
+    return undefined;
   }
 }

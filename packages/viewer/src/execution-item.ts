@@ -1,6 +1,6 @@
 import { css, html, LitElement, nothing } from 'lit';
 import { LiveClock } from './clock.js';
-import { elapsedSince, formatDuration, formatTime } from './format.js';
+import { elapsedSince, formatDuration, formatTime, isolate } from './format.js';
 import { describeStatus, stepPhrase } from './status.js';
 import './status-dot.js';
 import { theme } from './theme.js';
@@ -129,7 +129,7 @@ export class FlowtraceExecutionItem extends LitElement {
     return html`<div part="row" class="row">
       <flowtrace-status-dot tip="beside" labelled .status=${item.status} .description=${describeStatus(item, now)} ?open=${this.showTip}></flowtrace-status-dot>
       <div class="main">
-        <span part="preview" class="preview" title=${item.preview}>${item.preview || '(no parameters)'}</span>
+        <span part="preview" class="preview" title=${isolate(item.preview)}>${isolate(item.preview) || '(no parameters)'}</span>
         ${step
           ? html`<span part="waiting" class="waiting" aria-hidden="true">waiting on ${stepPhrase(step.name)} for ${elapsedSince(step.startedAt, now)}</span>`
           : nothing}
@@ -145,7 +145,7 @@ export class FlowtraceExecutionItem extends LitElement {
     // The visible text first (as a voice-control user would say it), then the status in words;
     // the running times are left out (they are aria-hidden) so the label does not change each second.
     const duration = item.status === 'pending' || item.durationMs === undefined ? '' : ` ${formatDuration(item.durationMs)}`;
-    this.setAttribute('aria-label', `${item.preview || '(no parameters)'} ${formatTime(item.startedAt)}${duration}. ${this.description}`);
+    this.setAttribute('aria-label', `${isolate(item.preview) || '(no parameters)'} ${formatTime(item.startedAt)}${duration}. ${this.description}`);
     this.setAttribute('data-status', item.status);
     this.setAttribute('data-id', item.id);
   }

@@ -1,5 +1,6 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
 import { emit, FLOW_SELECT_EVENT, type FlowSelectDetail } from './events.js';
+import { isolate } from './format.js';
 import { HttpSource, type FlowtraceSource } from './source.js';
 import { STATUS } from './status.js';
 import { theme } from './theme.js';
@@ -155,7 +156,7 @@ export class FlowtraceFlowList extends LitElement {
     // A deleted flow stays deleted when it runs again: say so rather than bring it back unasked.
     const ranSince = flow.deleted && flow.deletedAt && flow.lastStartedAt && flow.lastStartedAt > flow.deletedAt;
     // The visible text first (as a voice-control user would say it), then what it stands for.
-    const label = `${flow.flowName} (${flow.executionCount})${ranSince ? ' · ran again' : ''}: ${flow.executionCount} execution${flow.executionCount === 1 ? '' : 's'}${last ? `, last ${last}` : ''}${flow.deleted ? ', deleted' : ''}${ranSince ? ' since' : ''}`;
+    const label = `${isolate(flow.flowName)} (${flow.executionCount})${ranSince ? ' · ran again' : ''}: ${flow.executionCount} execution${flow.executionCount === 1 ? '' : 's'}${last ? `, last ${last}` : ''}${flow.deleted ? ', deleted' : ''}${ranSince ? ' since' : ''}`;
     return html`<li>
       <button
         part="flow"
@@ -165,7 +166,7 @@ export class FlowtraceFlowList extends LitElement {
         aria-label=${label}
         @click=${() => this.pick(flow.flowId)}
       >
-        ${flow.flowName} <span part="count">(${flow.executionCount})</span>${ranSince ? html` · ran again` : nothing}
+        ${isolate(flow.flowName)} <span part="count">(${flow.executionCount})</span>${ranSince ? html` · ran again` : nothing}
       </button>
     </li>`;
   }

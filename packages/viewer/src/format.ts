@@ -46,3 +46,20 @@ export function formatTime(iso: string): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : timeFormat.format(date);
 }
+
+/**
+ * Right-to-left letters and direction controls (U+202A–U+202E overrides and embeddings,
+ * U+2066–U+2069 isolates, U+200E/U+200F/U+061C marks): text carrying one can reorder the
+ * characters around it — an override in a parameter could make a row read as something else.
+ */
+const BIDI_SENSITIVE = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]|\ud802[\udc00-\udfff]|\ud83a[\udc00-\udfff]/;
+
+/**
+ * A user-supplied string wrapped in U+2068 FIRST STRONG ISOLATE … U+2069 POP DIRECTIONAL
+ * ISOLATE when it could affect the text around it, as Unicode's bidi algorithm recommends for
+ * inserted text; the PDI also closes any embedding or override the string left open. Works in
+ * text and in attributes (titles, labels) alike. Plain left-to-right text is returned as is.
+ */
+export function isolate(text: string): string {
+  return BIDI_SENSITIVE.test(text) ? `\u2068${text}\u2069` : text;
+}

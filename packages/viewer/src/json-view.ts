@@ -1,4 +1,5 @@
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
+import { isolate } from './format.js';
 import { theme } from './theme.js';
 
 /**
@@ -109,7 +110,7 @@ export class FlowtraceJsonView extends LitElement {
   private string(value: string, path: string): TemplateResult {
     const full = this.expanded.has(path) || value.length <= this.maxString;
     const shown = full ? value : value.slice(0, this.maxString);
-    return html`<span class="string">"${shown}${full ? '' : '…'}"</span>${full
+    return html`<span class="string">"${isolate(shown)}${full ? '' : '…'}"</span>${full
       ? nothing
       : html`<button class="more" @click=${() => this.expand(path)}>show more (${value.length - this.maxString} more characters)</button>`}`;
   }
@@ -126,7 +127,7 @@ export class FlowtraceJsonView extends LitElement {
       <summary>${open} ${summary} ${close}</summary>
       <ul>
         ${shown.map(
-          ([key, item]) => html`<li>${isArray ? nothing : html`<span class="key">${key}</span>: `}${this.node(item, `${path}/${key}`, depth + 1)}</li>`,
+          ([key, item]) => html`<li>${isArray ? nothing : html`<span class="key">${isolate(key)}</span>: `}${this.node(item, `${path}/${key}`, depth + 1)}</li>`,
         )}
         ${all
           ? nothing

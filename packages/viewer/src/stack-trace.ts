@@ -1,4 +1,5 @@
 import { css, html, LitElement, nothing } from 'lit';
+import { isolate } from './format.js';
 import { theme } from './theme.js';
 
 /**
@@ -88,9 +89,9 @@ export class FlowtraceStackTrace extends LitElement {
     const hidden = lines.reduce((sum, line) => sum + ('folded' in line ? line.folded.length : 0), 0);
     const shown = lines.flatMap((line): unknown[] =>
       'text' in line
-        ? [line.text]
+        ? [isolate(line.text)]
         : this.expanded
-          ? line.folded
+          ? line.folded.map(isolate)
           : [html`<span part="folded" class="folded">    … ${line.folded.length} library frame${line.folded.length === 1 ? '' : 's'}</span>`],
     );
     return html`<pre part="stack">${shown.map((line, i) => html`${i > 0 ? '\n' : ''}${line}`)}</pre>

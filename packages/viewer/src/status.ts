@@ -1,5 +1,5 @@
 import type { ErrorKind, ExecutionNode, ExecutionStatus, NodeStatus } from './types.js';
-import { elapsedSince, formatDuration } from './format.js';
+import { elapsedSince, formatDuration, isolate } from './format.js';
 
 /** What a status dot can show: an execution's status or a step's (`running` is a step's only). */
 export type AnyStatus = ExecutionStatus | NodeStatus;
@@ -53,7 +53,7 @@ export function describeStatus(facts: StatusFacts, now?: number): string {
   if (facts.errorKind === 'timeout' && facts.timeoutMs) return `${label} — timed out after ${formatDuration(facts.timeoutMs)}`;
   const kind = facts.errorKind ? ERROR_KIND[facts.errorKind] : 'failed';
   return facts.errorMessage && facts.errorKind !== 'interrupted' && facts.errorKind !== 'timeout'
-    ? `${label} — ${kind}: ${facts.errorMessage}`
+    ? `${label} — ${kind}: ${isolate(facts.errorMessage)}`
     : `${label} — ${kind}`;
 }
 
@@ -68,7 +68,7 @@ export function nodeDuration(node: ExecutionNode): string | undefined {
 export function describeNode(node: ExecutionNode, now: number): string {
   const { label } = STATUS[node.status] ?? STATUS.pending;
   if (node.status === 'running') return `${label} — started ${elapsedSince(node.startedAt, now)} ago`;
-  return node.error ? `${label} — ${node.error.message}` : label;
+  return node.error ? `${label} — ${isolate(node.error.message)}` : label;
 }
 
 /**
@@ -76,7 +76,7 @@ export function describeNode(node: ExecutionNode, now: number): string {
  * kind ("step reserve", "flow validate"); other span names get "step" in front.
  */
 export function stepPhrase(name: string): string {
-  return /^(step|flow|parallel)\b/.test(name) ? name : `step ${name}`;
+  return /^(step|flow|parallel)\b/.test(name) ? isolate(name) : `step ${isolate(name)}`;
 }
 
 /**

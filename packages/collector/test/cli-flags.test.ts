@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { parseCli, UsageError } from '../src/cli-options.js';
+
+const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+const usage = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+  try {
+    parseCli(argv, env);
+  } catch (error) {
+    if (error instanceof UsageError) return error.message;
+    throw error;
+  }
+  return undefined;
+};
+
+describe('collector flags that would make it unsafe or useless are refused with a usage message', () => {
+  it('takes only http(s) trace-url templates: a javascript: link never reaches the Usage page', () => {
+    expect(usage(['--trace-url', 'javascript:alert(document.cookie)//{traceId}'])).toContain('--trace-url must be an http or https URL');
+    expect(usage(['--trace-url', 'not a url'])).toContain('--trace-url');
+    expect(usage([], { FLOWTRACE_TRACE_URL: 'data:text/html,hi' })).toContain('--trace-url');
+    expect(parseCli(['--trace-url', 'https://jaeger.example/trace/{traceId}'], {}).options.traceUrl).toBe('https://jaeger.example/trace/{traceId}');
+  });
+
+  it('refuses blank, spaced or short tokens', () => {
+    for (const token of [' ', '', 'has space inside', 'short']) expect(usage(['--token', token]), token).toContain('--token must be');
+    expect(usage([], { FLOWTRACE_TOKEN: '   ' })).toContain('--token must be');
+    expect(parseCli([], { FLOWTRACE_TOKEN: '' }).options.token).toBeUndefined();
+    expect(parseCli(['--token', 's3cret-token'], {}).options.token).toBe('s3cret-token');
+  });
+
+  it('refuses a body limit no OTLP batch fits in', () => {
+    expect(usage(['--max-body', '0'])).toContain('at least 1024');
+    expect(usage(['--max-body', '-5'])).toContain('--max-body');
+    expect(parseCli(['--max-body', '1048576'], {}).options.maxBodyBytes).toBe(1_048_576);
+  });
+
+  it('reads allowed hosts from the flag (repeatable) or the environment (comma-separated)', () => {
+    expect(parseCli(['--allowed-host', 'a.example', '--allowed-host', 'b.example:8443'], {}).options.allowedHosts).toEqual(['a.example', 'b.example:8443']);
+    expect(parseCli([], { FLOWTRACE_ALLOWED_HOSTS: 'a.example, b.example' }).options.allowedHosts).toEqual(['a.example', 'b.example']);
+    expect(parseCli([], {}).options.allowedHosts).toEqual([]);
+  });
+
+  it('says which database it cannot open, without a stack trace, and exits 1', () => {
+    const run = spawnSync(process.execPath, [CLI, '--port', '0', '--db', '/nonexistent-dir/sub/flowtrace.db'], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('cannot open the database /nonexistent-dir/sub/flowtrace.db');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
