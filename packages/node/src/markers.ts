@@ -5,8 +5,10 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { TRACER_NAME, TRACER_VERSION } from '@flowtrace/tracer';
 import {
   ATTR_EXECUTION_ID,
+  ATTR_HEARTBEAT_INTERVAL_MS,
   ATTR_MARKER,
   ATTR_MARKER_PARENT_ID,
+  MARKER_HEARTBEAT,
   MARKER_INSTANCE_START,
   MARKER_START,
 } from '@flowtrace/tracer/semconv';
@@ -35,19 +37,30 @@ export class StartMarkerSpanProcessor implements SpanProcessor {
   }
 
   /**
-   * Tells the collector that this process (its resource's `service.instance.id`) started, so it
-   * can mark executions left pending by an earlier instance of the service as interrupted.
+   * Tells the collector that this process (its resource's replica and start ids) started, so it
+   * can mark executions an earlier run of the same replica left pending as interrupted. With
+   * `heartbeatIntervalMs`, it also promises a heartbeat that often from now on.
    */
-  announceInstance(resource: Resource): void {
+  announceInstance(resource: Resource, heartbeatIntervalMs?: number): void {
+    this.processMarker(resource, MARKER_INSTANCE_START, heartbeatIntervalMs ? { [ATTR_HEARTBEAT_INTERVAL_MS]: heartbeatIntervalMs } : {});
+  }
+
+  /** Tells the collector this process is alive; it expects the next one within `intervalMs`. */
+  heartbeat(resource: Resource, intervalMs: number): void {
+    this.processMarker(resource, MARKER_HEARTBEAT, { [ATTR_HEARTBEAT_INTERVAL_MS]: intervalMs });
+  }
+
+  /** A marker about the process itself, in a trace of its own. */
+  private processMarker(resource: Resource, marker: string, attributes: Attributes): void {
     const spanContext: SpanContext = { traceId: randomId(16), spanId: randomId(8), traceFlags: TraceFlags.SAMPLED };
     this.delegate.onEnd(
       markerSpan({
-        name: 'flowtrace instance-start',
+        name: `flowtrace ${marker}`,
         kind: SpanKind.INTERNAL,
         spanContext,
         parent: undefined,
         time: hrNow(),
-        attributes: { [ATTR_MARKER]: MARKER_INSTANCE_START },
+        attributes: { ...attributes, [ATTR_MARKER]: marker },
         resource,
         scope: { name: TRACER_NAME, version: TRACER_VERSION },
       }),

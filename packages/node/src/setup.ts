@@ -24,8 +24,22 @@ export interface BatchOptions {
 export interface StartTracingOptions {
   /** Default `OTEL_SERVICE_NAME`, else the SDK's `unknown_service:<process>`. */
   serviceName?: string;
-  /** Default: a fresh UUID per process, so the collector can tell that the service restarted. */
+  /**
+   * Default: a fresh UUID per process. When set, it is also this replica's stable identity
+   * (`flowtrace.replica.id`); otherwise that identity is kept in `stateDir`.
+   */
   serviceInstanceId?: string;
+  /**
+   * Where this replica keeps its id between runs, so a restart is told from another replica's
+   * start. Default `FLOWTRACE_STATE_DIR`, else `<tmpdir>/flowtrace/<service name>`.
+   */
+  stateDir?: string;
+  /**
+   * How often the collector hears that this process is alive; three missed heartbeats and it
+   * interrupts the process's pending executions. Default 10000 ms; 0 sends none (executions of
+   * a process that died then wait for their time budget).
+   */
+  heartbeatIntervalMs?: number;
   /**
    * More resource attributes (`service.version`, `deployment.environment.name`, …); they win over
    * `OTEL_RESOURCE_ATTRIBUTES` and the detected `host.*` / `process.*` attributes.
@@ -81,6 +95,7 @@ const DEFAULT_COLLECTOR_URL = 'http://localhost:4318';
 // each a batch. A larger queue rides out a collector restart.
 const COLLECTOR_BATCH_DEFAULTS: BatchOptions = { scheduledDelayMillis: 50, maxQueueSize: 8192 };
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 
 /**
  * Sets up OpenTelemetry for flowtrace in one call: a `NodeTracerProvider` with an
@@ -93,7 +108,7 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
   // (failed exports, a shutdown that could not flush) on the console.
   const logLevel = getStringFromEnv('OTEL_LOG_LEVEL');
   if (logLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
-  const resource = detectResource(options);
+  const { resource, replica } = detectResource(options);
 
   const processors: SpanProcessor[] = [];
   let collector: StartMarkerSpanProcessor | undefined;
@@ -122,13 +137,19 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
   const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
   const register = options.register ?? true;
   if (register) provider.register();
-  collector?.announceInstance(resource);
+  const heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+  collector?.announceInstance(resource, heartbeatMs);
+  const heartbeats = collector && heartbeatMs > 0 ? setInterval(() => collector.heartbeat(resource, heartbeatMs), heartbeatMs) : undefined;
+  // The process may exit with only this timer left.
+  heartbeats?.unref();
 
   return {
     provider,
     resource,
     forceFlush: () => provider.forceFlush(),
     async shutdown() {
+      clearInterval(heartbeats);
+      replica.release();
       await settleWithin(provider.shutdown(), options.shutdownTimeoutMillis ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
       if (register) {
         // Lets a later startTracing (a restart in the same process, a test) register again.

@@ -48,6 +48,12 @@ export const ATTR_TAG_JSON_PREFIX = 'flowtrace.tag_json.';
 export const ATTR_META_PREFIX = 'flowtrace.meta.';
 /** The execution's time budget in milliseconds; the collector's timeout rule uses it. */
 export const ATTR_TIMEOUT_MS = 'flowtrace.timeout_ms';
+/**
+ * The range of {@link ATTR_TIMEOUT_MS}, in ms: the tracer refuses a budget outside it (a
+ * configuration error), the collector clamps one it receives into it.
+ */
+export const TIMEOUT_MS_MIN = 1;
+export const TIMEOUT_MS_MAX = 7 * 24 * 60 * 60 * 1000;
 /** `true` when the operation's abort signal fired. */
 export const ATTR_CANCELLED = 'flowtrace.cancelled';
 /** The abort signal's reason, as a message. */
@@ -78,6 +84,25 @@ export const MARKER_START = 'start';
  */
 export const ATTR_MARKER_PARENT_ID = 'flowtrace.marker.parent_id';
 export const MARKER_INSTANCE_START = 'instance-start';
+/**
+ * `heartbeat`: the process is alive. Sent every {@link ATTR_HEARTBEAT_INTERVAL_MS}; when they
+ * stop for three intervals the collector takes the process as gone and interrupts its pending
+ * executions, without waiting for their time budget.
+ */
+export const MARKER_HEARTBEAT = 'heartbeat';
+export const ATTR_HEARTBEAT_INTERVAL_MS = 'flowtrace.heartbeat.interval_ms';
+
+// --- flowtrace: resource attributes of a traced process --------------------------------------
+
+/**
+ * The replica a process is: the same across its restarts (the user's `service.instance.id` when
+ * set, else an id the tracer keeps on disk), different between replicas running side by side.
+ * A start of the same replica interrupts what its predecessor left pending; another replica's
+ * start does not.
+ */
+export const ATTR_REPLICA_ID = 'flowtrace.replica.id';
+/** A fresh id per process start, telling one run of a replica from the next. */
+export const ATTR_START_ID = 'flowtrace.start.id';
 
 // --- flowtrace: context-lifecycle span events ------------------------------------------------
 
