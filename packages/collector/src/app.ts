@@ -12,6 +12,7 @@ import { Reconciler } from './reconcile.js';
 import { apiRoutes } from './routes/api.js';
 import { emptyStats, ingestRoute, type IngestStats } from './routes/ingest.js';
 import { openApiDocument } from './routes/openapi.js';
+import { LiveStreams } from './routes/live-streams.js';
 import { streamRoute } from './routes/stream.js';
 import { findViewerBundle, VIEWER_PATH, viewerRoutes } from './routes/viewer.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -52,6 +53,10 @@ export interface CollectorOptions {
   decodeThreads?: number;
   /** Ingest requests handled at once before answering 503. Default 32. */
   maxConcurrentIngests?: number;
+  /** Live streams (GET /api/stream) served at once; past it, 503 with Retry-After. Default 200. */
+  maxStreams?: number;
+  /** Bytes a live stream may have waiting for a slow client before it is sent `reset` and closed. Default 1 MiB. */
+  streamBufferBytes?: number;
   /**
    * The viewer's bundle (`@flowtrace/viewer/bundle`), served at /viewer/flowtrace-viewer.js with
    * a Usage page at /. Default: found when @flowtrace/viewer is installed; `false` for none.
@@ -118,6 +123,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const reader = new ExecutionReader(engine, timeoutMs);
   const changes = new ChangeFeed(engine, reader, (error) => log(`live changes could not be read: ${String(error)}`));
   const publish = (list: ExecutionChange[]) => changes.committed(list);
+  const streams = new LiveStreams(changes, { maxStreams: options.maxStreams, bufferBytes: options.streamBufferBytes });
   const forwarder = new Forwarder(options.forward ?? []);
   const decoder = createDecoder(options.decodeThreads ?? 0);
   const stats = emptyStats();
@@ -163,6 +169,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       status: 'ok',
       ingest: { ...stats, waiting: commits.waiting },
       reconcile: { ...reconciler.stats },
+      streams: streams.health(),
       eventLoop: { maxMs: eventLoop.max / 1e6, p99Ms: eventLoop.percentile(99) / 1e6 },
     };
   });
@@ -179,7 +186,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       },
     }),
   );
-  router.get('/api/stream', streamRoute(engine, reader, changes));
+  router.get('/api/stream', streamRoute(streams, engine, reader));
   router.get('/api/openapi.json', (ctx) => {
     ctx.body = openApiDocument;
   });

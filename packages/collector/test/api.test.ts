@@ -10,7 +10,7 @@ import type { Span } from '../src/otlp/span.js';
 import { history } from './support/history.js';
 import type { ExecutionListItem, ExecutionRecord, Page } from '../src/records/types.js';
 import { getJson, startCollector } from './support/collector.js';
-import { openStream } from './support/sse.js';
+import { openStream, seqOf } from './support/sse.js';
 import { checkout } from './support/traced.js';
 
 let running: Awaited<ReturnType<typeof startCollector>>;
@@ -204,7 +204,7 @@ describe('GET /api/stream', () => {
     expect(replayed).toBeDefined();
     await resumed.next((e) => items(e).preview === 'n: 1' && items(e).status === 'fulfilled');
     await resumed.next((e) => items(e).preview === 'n: 2' && items(e).status === 'error');
-    expect(resumed.events.every((e) => Number(e.id) > Number(pending[0]!.id))).toBe(true);
+    expect(resumed.events.every((e) => seqOf(e.id) > seqOf(pending[0]!.id))).toBe(true);
     resumed.close();
   });
 
@@ -213,7 +213,7 @@ describe('GET /api/stream', () => {
     const stream = await openStream(`${url}/api/stream`, { 'last-event-id': '999999999' });
     const reset = await stream.next((e) => e.event === 'reset');
     expect(JSON.parse(reset.data)).toEqual({ reason: 'this id is not of this history' });
-    expect(Number(reset.id)).toBeGreaterThanOrEqual(last);
+    expect(seqOf(reset.id)).toBeGreaterThanOrEqual(last);
     const later = flow({ name: 'after-reset', input: custom<{ n: number }>(), output: custom<number>() }, (_ctx, { n }) => n);
     await scope.exec({ flow: later, input: { n: 7 } });
     await tracing.forceFlush();
@@ -240,7 +240,7 @@ describe('GET /api/stream', () => {
       });
       const [first] = await history(other.collector).ingest([root(1)]);
       await history(other.collector).ingest(Array.from({ length: REPLAY_LIMIT + 1 }, (_, i) => root(i + 2)));
-      const resumed = await openStream(`${other.url}/api/stream`, { 'last-event-id': String(first!.seq) });
+      const resumed = await openStream(`${other.url}/api/stream`, { 'last-event-id': `${await other.collector.engine.historyId()}-${first!.seq}` });
       const reset = await resumed.next((e) => e.event === 'reset');
       expect(JSON.parse(reset.data)).toEqual({ reason: `more than ${REPLAY_LIMIT} changes were missed` });
       expect(resumed.events.filter((e) => e.event === 'execution')).toEqual([]);

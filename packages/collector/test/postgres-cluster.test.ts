@@ -3,7 +3,7 @@ import { custom, flow } from '@pumped-fn/core-next';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getJson, startCollector } from './support/collector.js';
 import { postgresForCollectors, stopCollector } from './support/postgres-collectors.js';
-import { openStream, type SseEvent } from './support/sse.js';
+import { openStream, seqOf, type SseEvent } from './support/sse.js';
 import { checkoutSpans, jsonBody, memoryProvider, protobufBody } from './support/traced.js';
 
 const pg15 = postgresForCollectors();
@@ -118,7 +118,7 @@ describe('several collectors on one PostgreSQL database', () => {
       await onA.next((e) => finished(onA)(id) && JSON.parse(e.data).id === id, 10_000);
     }
     // Both streams carry the same numbers, rising, none twice.
-    const seqs = (events: SseEvent[]) => events.map((e) => Number(e.id));
+    const seqs = (events: SseEvent[]) => events.map((e) => seqOf(e.id));
     for (const stream of [onA, onB]) {
       const numbers = seqs(stream.events);
       expect(numbers).toEqual([...new Set(numbers)].sort((x, y) => x - y));
@@ -126,10 +126,10 @@ describe('several collectors on one PostgreSQL database', () => {
     // Resuming from the middle, on the other collector, gives every change after that point.
     const middle = onB.events[Math.floor(onB.events.length / 2)]!;
     const resumed = await openStream(`${a}/api/stream`, { 'last-event-id': middle.id! });
-    const after = onB.events.filter((e) => Number(e.id) > Number(middle.id));
-    const latest = new Map(after.map((e) => [JSON.parse(e.data).id as string, Number(e.id)]));
+    const after = onB.events.filter((e) => seqOf(e.id) > seqOf(middle.id));
+    const latest = new Map(after.map((e) => [JSON.parse(e.data).id as string, seqOf(e.id)]));
     await resumed.next(() => resumed.events.length >= latest.size, 10_000);
-    expect(new Map(resumed.events.map((e) => [JSON.parse(e.data).id as string, Number(e.id)]))).toEqual(latest);
+    expect(new Map(resumed.events.map((e) => [JSON.parse(e.data).id as string, seqOf(e.id)]))).toEqual(latest);
     for (const stream of [onA, onB, resumed]) stream.close();
     await Promise.all(pair.map(stopCollector));
   });

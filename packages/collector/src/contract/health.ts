@@ -22,6 +22,15 @@ export const Health = Type.Object(
       },
       { description: 'The timeout rule, run every few seconds' },
     ),
+    streams: Type.Object(
+      {
+        open: Type.Integer({ minimum: 0, description: 'Live streams connected now (one dropped counts until its connection closes)' }),
+        dropped: Type.Integer({ minimum: 0, description: 'Streams closed because their client fell behind (sent `reset` first)' }),
+        refused: Type.Integer({ minimum: 0, description: 'Streams refused with 503 because as many as the limit were open' }),
+        queuedBytes: Type.Integer({ minimum: 0, description: 'Bytes written for stream clients and not yet sent, now' }),
+      },
+      { description: 'GET /api/stream since start' },
+    ),
     eventLoop: Type.Object(
       { maxMs: Type.Number({ minimum: 0 }), p99Ms: Type.Number({ minimum: 0 }) },
       { description: "The collector's event-loop delay since it started (perf_hooks.monitorEventLoopDelay)" },

@@ -91,27 +91,40 @@ export const ExecutionRecord = Type.Object(
 );
 export type ExecutionRecord = Static<typeof ExecutionRecord>;
 
+/**
+ * Longest free text of a list row, in characters; the same rows go out on the live stream. Longer
+ * text is cut to this length, its last character `…`, so that no row (or event) is larger than a
+ * few kilobytes whatever a span carried; the detail endpoints keep the whole text.
+ */
+export const LIST_TEXT_LENGTH = { name: 120, preview: 120, errorMessage: 1000 } as const;
+const CLIPPED = 'ends with `…` when the text was cut; the detail has it whole';
+
 /** What the list shows of an execution: record fields plus a preview, nothing heavy. */
 export const ExecutionListItem = Type.Composite(
   [
-    Type.Pick(ExecutionRecord, [
-      'id',
-      'flowId',
-      'flowName',
-      'toolName',
-      'status',
-      'errorKind',
-      'startedAt',
-      'endedAt',
-      'durationMs',
-      'timeoutMs',
-    ]),
+    Type.Pick(ExecutionRecord, ['id', 'flowId', 'status', 'errorKind', 'startedAt', 'endedAt', 'durationMs', 'timeoutMs']),
     Type.Object({
-      errorMessage: Type.Optional(Type.String()),
-      preview: Type.String({ description: 'A short text of the first parameter' }),
+      flowName: Type.String({ maxLength: LIST_TEXT_LENGTH.name, description: `At most ${LIST_TEXT_LENGTH.name} characters: ${CLIPPED}` }),
+      toolName: Type.Optional(
+        Type.String({ maxLength: LIST_TEXT_LENGTH.name, description: `At most ${LIST_TEXT_LENGTH.name} characters: ${CLIPPED}` }),
+      ),
+      errorMessage: Type.Optional(
+        Type.String({
+          maxLength: LIST_TEXT_LENGTH.errorMessage,
+          description: `At most ${LIST_TEXT_LENGTH.errorMessage.toLocaleString('en')} characters: ${CLIPPED} (\`errorInfo.message\`)`,
+        }),
+      ),
+      preview: Type.String({
+        maxLength: LIST_TEXT_LENGTH.preview,
+        description: `A short text of the first parameter, at most ${LIST_TEXT_LENGTH.preview} characters: ${CLIPPED} (\`initialParams\`)`,
+      }),
       runningStep: Type.Optional(
         Type.Object(
-          { id: Type.String({ description: 'Span id of the step' }), name: Type.String(), startedAt: IsoTime },
+          {
+            id: Type.String({ description: 'Span id of the step' }),
+            name: Type.String({ maxLength: LIST_TEXT_LENGTH.name, description: `At most ${LIST_TEXT_LENGTH.name} characters: ${CLIPPED}` }),
+            startedAt: IsoTime,
+          },
           { description: 'While the execution is pending: the step it waits on (the deepest running step, the latest to start)' },
         ),
       ),

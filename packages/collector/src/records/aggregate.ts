@@ -1,5 +1,6 @@
 import * as sc from '@flowtrace/tracer/semconv';
 import { nanosToMillis, type Attributes, type Span } from '../otlp/span.js';
+import { LIST_TEXT_LENGTH } from '../contract/records.js';
 import type { ErrorKind, ExecutionListItem, ExecutionStatus } from './types.js';
 
 /**
@@ -99,7 +100,6 @@ export interface InstanceStart {
 }
 
 export const STATUS_ERROR = 2;
-const PREVIEW_LENGTH = 120;
 /** Ids end up in URLs: longer ones are not ids a tracer wrote. */
 const MAX_ID_LENGTH = 128;
 const MAX_NAME_LENGTH = 200;
@@ -286,28 +286,28 @@ export function endOf(summary: ExecutionSummary, outcome: Outcome): number | und
   return summary.end && summary.head?.source === 'root' ? summary.end.endedAtMs : outcome.endedAtMs;
 }
 
-/** The list row of an execution. */
+/** The list row of an execution: its free text cut to {@link LIST_TEXT_LENGTH}, here and nowhere else. */
 export function listItemOf(id: string, summary: ExecutionSummary, outcome: Outcome, defaultTimeoutMs: number): ExecutionListItem {
   const head = summary.head!;
   const item: ExecutionListItem = {
     id,
     flowId: head.flowId,
-    flowName: head.flowName,
+    flowName: clip(head.flowName, LIST_TEXT_LENGTH.name),
     status: outcome.status,
     startedAt: iso(head.startedAtMs),
     timeoutMs: timeoutOf(head, defaultTimeoutMs),
-    preview: head.preview,
+    preview: clip(head.preview, LIST_TEXT_LENGTH.preview),
   };
-  if (head.toolName) item.toolName = head.toolName;
+  if (head.toolName) item.toolName = clip(head.toolName, LIST_TEXT_LENGTH.name);
   if (outcome.errorKind) item.errorKind = outcome.errorKind;
-  if (outcome.errorMessage !== undefined && outcome.status === 'error') item.errorMessage = outcome.errorMessage;
+  if (outcome.errorMessage !== undefined && outcome.status === 'error') item.errorMessage = clip(outcome.errorMessage, LIST_TEXT_LENGTH.errorMessage);
   const endedAtMs = endOf(summary, outcome);
   if (endedAtMs !== undefined) {
     item.endedAt = iso(endedAtMs);
     item.durationMs = round(endedAtMs - head.startedAtMs);
   }
   const waiting = outcome.status === 'pending' ? waitingOn(summary) : undefined;
-  if (waiting) item.runningStep = { id: waiting.spanId, name: waiting.name, startedAt: iso(waiting.startMs) };
+  if (waiting) item.runningStep = { id: waiting.spanId, name: clip(waiting.name, LIST_TEXT_LENGTH.name), startedAt: iso(waiting.startMs) };
   return item;
 }
 
@@ -415,9 +415,9 @@ export function preview(params: unknown): string {
   else if (params && typeof params === 'object') {
     const [entry] = Object.entries(params);
     first = entry ? entry[1] : undefined;
-    if (entry) return clip(`${entry[0]}: ${text(first)}`);
+    if (entry) return clip(`${entry[0]}: ${text(first)}`, LIST_TEXT_LENGTH.preview);
   }
-  return first === undefined ? '' : clip(text(first));
+  return first === undefined ? '' : clip(text(first), LIST_TEXT_LENGTH.preview);
 }
 
 export function tagsOf(attrs: Attributes): Record<string, unknown> {
@@ -433,8 +433,11 @@ function text(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
 }
 
-function clip(value: string): string {
-  return value.length > PREVIEW_LENGTH ? `${value.slice(0, PREVIEW_LENGTH - 1)}…` : value;
+/** Text cut to `max` characters, the last one `…` when cut (never half of a surrogate pair). */
+function clip(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const end = /[\uD800-\uDBFF]/.test(value[max - 2]!) ? max - 2 : max - 1;
+  return `${value.slice(0, end)}…`;
 }
 
 export function str(value: unknown): string | undefined {

@@ -174,16 +174,23 @@ export const openApiDocument = {
       get: {
         summary: 'Live changes as Server-Sent Events',
         description:
-          'Each `execution` event carries an ExecutionListItem as data and the change sequence number as id. ' +
+          'Each `execution` event carries an ExecutionListItem as data (its free text clipped, see ExecutionListItem) and, as id, ' +
+          '`<history>-<seq>`: the id of the database\'s history, then the change sequence number. ' +
           'Reconnect with `Last-Event-ID` (or `?lastEventId=`) to first receive every record changed since. ' +
-          'When that cannot be done (more than 10,000 changes were missed, or the id is not of this history, e.g. a database that was reset), ' +
-          'a `reset` event (data `{ reason }`, id the current sequence number) says so: read everything again, then follow the stream.',
+          'When that cannot be done (more than 10,000 changes were missed, or the id is not of this history: a database that was replaced or reset, ' +
+          'or a plain number from a collector before histories), a `reset` event (data `{ reason }`, id the current change) says so: ' +
+          'read everything again, then follow the stream. A client that falls too far behind (its unsent events past a bound, 1 MiB by default) ' +
+          'is sent `reset` with reason `this client fell behind` as its last event and disconnected; reconnect with that id.',
         parameters: [
           { name: 'flowId', in: 'query', schema: { type: 'string' } },
           { name: 'lastEventId', in: 'query', schema: { type: 'string' } },
           { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
         ],
-        responses: { 200: { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+        responses: {
+          200: { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          400: problem('A Last-Event-ID this stream never sent'),
+          503: problem('As many streams as the collector serves at once (`maxStreams`) are open: retry after the Retry-After header'),
+        },
       },
     },
     '/api/openapi.json': {

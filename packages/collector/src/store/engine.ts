@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Span } from '../otlp/span.js';
 import type { OrderKey } from '../records/project.js';
 import type { ExecutionSummary, InstanceStart, Outcome, SpanRole } from '../records/aggregate.js';
@@ -32,6 +33,11 @@ export interface StorageEngine {
   /** Changes after `seq`, oldest first, for resuming a live stream. */
   changesSince(seq: number, flowId: string | undefined, limit: number): Promise<StoredChange[]>;
   lastSeq(): Promise<number>;
+  /**
+   * Names this history: made with the database and kept in it, so the change numbers of another
+   * database (one replaced or reset, whose numbers start again) are never taken for these.
+   */
+  historyId(): Promise<string>;
   /** Counts by status and duration histograms per bucket, from rollups kept on write. */
   metrics(query: MetricsQuery): Promise<MetricsRollup[]>;
   /** History written by an older release, to be ingested again under the current rules. */
@@ -54,6 +60,11 @@ export class StorageUnavailableError extends Error {
   readonly status = 503;
   readonly expose = true;
   readonly headers = { 'Retry-After': '1' };
+}
+
+/** A new history id: 16 hex digits, random. */
+export function newHistoryId(): string {
+  return randomBytes(8).toString('hex');
 }
 
 export interface LegacyHistory {

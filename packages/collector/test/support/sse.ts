@@ -1,3 +1,8 @@
+/** The change sequence number in an event id (`<history>-<seq>`). */
+export function seqOf(id: string | undefined): number {
+  return Number(id?.slice(id.lastIndexOf('-') + 1));
+}
+
 export interface SseEvent {
   id?: string;
   event: string;

@@ -74,6 +74,7 @@ export class PostgresEngine implements StorageEngine {
   private readonly flowKeys = new Map<string, { key: number; name: string }>();
   private readonly parts = new Map<number, number>();
   private listener: pg.Client | undefined;
+  private history: string | undefined;
   private closed = false;
 
   constructor(private readonly options: PostgresEngineOptions) {
@@ -412,6 +413,11 @@ export class PostgresEngine implements StorageEngine {
             [seq, flowId, limit],
           );
     return rows.map((row) => ({ seq: row.seq, execution: storedExecution(row) }));
+  }
+
+  async historyId(): Promise<string> {
+    this.history ??= (await this.query<{ id: string }>('SELECT id FROM history'))[0]!.id;
+    return this.history;
   }
 
   async lastSeq(): Promise<number> {

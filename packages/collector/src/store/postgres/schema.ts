@@ -9,7 +9,7 @@ import type { PoolClient } from 'pg';
  * time rollups and the trigram search index follow in the same transaction. Versions are rows of
  * `flowtrace_schema`; never edit a released one, add the next.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** The channel that carries each commit's last change sequence number to the other collectors. */
 export const CHANNEL = 'flowtrace_changes';
@@ -122,6 +122,15 @@ const MIGRATIONS: Record<number, string> = {
       started_at   double precision NOT NULL,
       PRIMARY KEY (service_name, instance_id)
     );
+  `,
+  2: `
+    -- One row: the history's id (16 hex digits, as StorageEngine.historyId describes), made with
+    -- the database, so live-stream clients of another database are told apart.
+    CREATE TABLE history (
+      one boolean PRIMARY KEY DEFAULT true CHECK (one),
+      id  text NOT NULL
+    );
+    INSERT INTO history (id) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 16));
   `,
 };
 

@@ -15,9 +15,10 @@ import type {
   StoredExecution,
   WriteTx,
 } from '../engine.js';
+import { newHistoryId } from '../engine.js';
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry } from '../rollups.js';
 import { bodyOf, decodeBody, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin } from '../rows.js';
-import { SCHEMA, SCHEMA_VERSION, userVersion } from './schema.js';
+import { SCHEMA, SCHEMA_3, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
 
 export interface SqliteEngineOptions {
@@ -55,6 +56,7 @@ export class SqliteEngine implements StorageEngine {
   private readonly db: Database.Database;
   private readonly sql;
   private seq: number;
+  private readonly history: string;
   private chain: Promise<unknown> = Promise.resolve();
   private gate: Promise<void> | undefined;
   private readonly traceKeys = new Map<string, number>();
@@ -95,6 +97,7 @@ export class SqliteEngine implements StorageEngine {
     this.migrate();
     this.sql = statements(db);
     this.seq = this.sql.lastSeq.get() as number;
+    this.history = db.prepare('SELECT id FROM history').pluck().get() as string;
     this.writer = this.writeTx();
   }
 
@@ -108,9 +111,13 @@ export class SqliteEngine implements StorageEngine {
     }
     if (version === SCHEMA_VERSION) return;
     this.db.transaction(() => {
-      if (version === 1) this.db.exec(SCHEMA_1_ASIDE);
-      this.db.exec(SCHEMA);
-      if (version === 1) this.db.exec(SCHEMA_1_INSTANCES);
+      if (version < 2) {
+        if (version === 1) this.db.exec(SCHEMA_1_ASIDE);
+        this.db.exec(SCHEMA);
+        if (version === 1) this.db.exec(SCHEMA_1_INSTANCES);
+      }
+      this.db.exec(SCHEMA_3);
+      this.db.prepare('INSERT INTO history (one, id) VALUES (1, ?)').run(newHistoryId());
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }
@@ -449,6 +456,10 @@ export class SqliteEngine implements StorageEngine {
       ) as Array<ExecutionRow & { seq: number }>;
       return rows.map((row) => ({ seq: row.seq, execution: storedExecution(row) }));
     });
+  }
+
+  historyId(): Promise<string> {
+    return Promise.resolve(this.history);
   }
 
   lastSeq(): Promise<number> {

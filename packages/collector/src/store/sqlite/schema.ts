@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
  * ingest rewrites in place; counts, rollups and the search index follow it in the same
  * transaction. Versions are `user_version`; never edit a released one: add the next.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA = `
   CREATE TABLE traces (
@@ -102,6 +102,14 @@ export const SCHEMA = `
     started_at   REAL NOT NULL,
     PRIMARY KEY (service_name, instance_id)
   ) WITHOUT ROWID;
+`;
+
+/** Schema 3: the history's id (one row), made with the database; see StorageEngine.historyId. */
+export const SCHEMA_3 = `
+  CREATE TABLE history (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    id  TEXT NOT NULL
+  );
 `;
 
 export function userVersion(db: Database.Database): number {
