@@ -1,12 +1,21 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import cors from '@koa/cors';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import {
+  DEFAULT_BODY_IDLE_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_READING_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+} from './defaults.js';
 import { Forwarder } from './forward.js';
 import { createDecoder } from './otlp/decoder.js';
 import { bearerAuth } from './http/auth.js';
+import { ByteBudget } from './http/byte-budget.js';
+import { serverTimeouts } from './http/server-timeouts.js';
 import { jsonErrors } from './http/errors.js';
 import { Reconciler } from './reconcile.js';
 import { apiRoutes } from './routes/api.js';
@@ -51,12 +60,23 @@ export interface CollectorOptions {
   maxBodyBytes?: number;
   /** Worker threads that decode request bodies; 0 decodes on the main thread. Default 0 (the CLI uses the spare cores). */
   decodeThreads?: number;
-  /** Ingest requests handled at once before answering 503. Default 32. */
+  /**
+   * Ingest requests decoded and stored at once before answering 503 (bodies still arriving take
+   * none); also what each client's share (429 past it) is cut from. Default 32.
+   */
   maxConcurrentIngests?: number;
   /** Live streams (GET /api/stream) served at once; past it, 503 with Retry-After. Default 200. */
   maxStreams?: number;
   /** Bytes a live stream may have waiting for a slow client before it is sent `reset` and closed. Default 1 MiB. */
   streamBufferBytes?: number;
+  /** Time to receive a request's headers, in ms; Node answers 408 past it. Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Time an ingest body may go without a byte arriving, in ms (408). Default 10 s. */
+  bodyIdleTimeoutMs?: number;
+  /** Time an ingest body may take to arrive whole, in ms (408). Default 60 s. */
+  requestTimeoutMs?: number;
+  /** Bytes all ingest bodies being read may hold together, at least `maxBodyBytes` (503 past it). Default 64 MiB. */
+  maxReadingBytes?: number;
   /**
    * The viewer's bundle (`@flowtrace/viewer/bundle`), served at /viewer/flowtrace-viewer.js with
    * a Usage page at /. Default: found when @flowtrace/viewer is installed; `false` for none.
@@ -147,8 +167,9 @@ export function createCollector(options: CollectorOptions = {}): Collector {
 
   const app = new Koa();
   app.on('error', (error: Error & { code?: string }) => {
-    // A client that goes away (a closed Usage tab ending its live stream) is not a failure.
-    if (error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET') return;
+    // A client that goes away (a closed Usage tab ending its live stream, an exporter hanging up
+    // mid-body) is not a failure.
+    if (error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE') return;
     log(`request failed: ${error.stack ?? error.message}`);
   });
   app.use(jsonErrors(log));
@@ -163,11 +184,15 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   );
   if (options.token) app.use(bearerAuth(options.token, ['/healthz', '/', VIEWER_PATH, `${VIEWER_PATH}.map`]));
 
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const reading = new ByteBudget(Math.max(options.maxReadingBytes ?? DEFAULT_MAX_READING_BYTES, maxBodyBytes));
+  const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.body = {
       status: 'ok',
-      ingest: { ...stats, waiting: commits.waiting },
+      ingest: { ...stats, readingBytes: reading.used, waiting: commits.waiting },
       reconcile: { ...reconciler.stats },
       streams: streams.health(),
       eventLoop: { maxMs: eventLoop.max / 1e6, p99Ms: eventLoop.percentile(99) / 1e6 },
@@ -177,7 +202,12 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     '/v1/traces',
     ingestRoute({
       stats,
-      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      body: {
+        maxBytes: maxBodyBytes,
+        idleTimeoutMs: options.bodyIdleTimeoutMs ?? DEFAULT_BODY_IDLE_TIMEOUT_MS,
+        timeoutMs: requestTimeoutMs,
+        reading,
+      },
       maxConcurrent: options.maxConcurrentIngests ?? 32,
       decode: (encoding, body) => decoder.decode(encoding, body),
       async store(decoded) {
@@ -219,7 +249,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     retain: () => retain(engine, now() - (options.retainDays ?? Number.POSITIVE_INFINITY) * 86_400_000),
     listen(port = 4318, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
-        const server = app.listen(port, host);
+        const server = createServer(serverTimeouts(headersTimeoutMs, requestTimeoutMs), app.callback()).listen(port, host);
         collector.server = server;
         server.once('error', reject);
         server.once('listening', () => {

@@ -1,10 +1,10 @@
 import { history } from './support/history.js';
-import { request } from 'node:http';
 import { startTracing, type TracingHandle } from '@flowtrace/node';
 import { createTracingExtension } from '@flowtrace/tracer';
 import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startCollector } from './support/collector.js';
+import { getJson, startCollector } from './support/collector.js';
+import { RawClient } from './support/raw-http.js';
 
 const job = flow({ name: 'burst', input: custom<{ sender: number; n: number }>(), output: custom<number>() }, async (ctx, input) => {
   await ctx.exec({ key: 'a', fn: () => input.n });
@@ -21,20 +21,19 @@ afterAll(async () => {
 
 describe('overload', () => {
   it('answers 503 with Retry-After when senders outpace it, and the exporters’ retries deliver every execution exactly once', async () => {
-    // Room for one request at a time, which a slow sender holds most of the time: the store is,
-    // in effect, slower than the six services exporting to it.
-    running = await startCollector({ maxConcurrentIngests: 1 });
-    const { hostname, port } = new URL(running.url);
-    let hogging = true;
+    // Room to read 1 MiB of bodies at once, nearly all held by a slow sender until the collector
+    // has turned the others away: for a while, it takes spans slower than six services send them.
+    running = await startCollector({ maxConcurrentIngests: 1, maxBodyBytes: 1024 * 1024, maxReadingBytes: 1024 * 1024 });
+    const slow = await RawClient.open(running.url);
+    await slow.startChunked();
+    await slow.chunk(' '.repeat(1024 * 1024 - 8 * 1024));
+    const health = async () => (await getJson(`${running!.url}/healthz`)).body.ingest;
+    await expect.poll(async () => (await health()).readingBytes).toBe(1024 * 1024 - 8 * 1024);
     const hog = (async () => {
-      while (hogging) {
-        const slow = request({ hostname, port, path: '/v1/traces', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
-        slow.on('error', () => {});
-        slow.write('{');
-        await new Promise((r) => setTimeout(r, 250));
-        slow.destroy();
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await expect.poll(async () => (await health()).busy, { timeout: 30_000 }).toBeGreaterThan(0);
+      await slow.finish();
+      expect((await slow.response()).status).toBe(200);
+      slow.close();
     })();
     const senders = 6;
     const perSender = 400;
@@ -60,7 +59,6 @@ describe('overload', () => {
     );
     const { stats } = running.collector;
     const store = history(running.collector);
-    hogging = false;
     await hog;
     await expect.poll(async () => (await store.listExecutions({ flowId: 'burst', page: 1, limit: 1 })).total, { timeout: 60_000, interval: 250 }).toBe(senders * perSender);
     expect(stats.busy).toBeGreaterThan(0);

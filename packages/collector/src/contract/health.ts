@@ -9,9 +9,13 @@ export const Health = Type.Object(
       accepted: Count,
       spans: Count,
       busy: Count,
+      throttled: Type.Integer({ minimum: 0, description: 'Requests answered 429: their client already had its share of the requests in progress' }),
+      timedOut: Type.Integer({ minimum: 0, description: 'Requests answered 408: their body stalled or took too long to arrive' }),
       refused: Count,
       failed: Count,
       commits: Type.Integer({ minimum: 0, description: 'Transactions that stored them: concurrent requests share one' }),
+      reading: Type.Integer({ minimum: 0, description: 'Requests whose body is arriving, now' }),
+      readingBytes: Type.Integer({ minimum: 0, description: 'Bytes those bodies hold, now (after inflation)' }),
       waiting: Type.Integer({ minimum: 0, description: 'Spans received and waiting for the next transaction, now' }),
     }),
     reconcile: Type.Object(

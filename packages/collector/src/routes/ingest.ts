@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
-import { readBody } from '../http/body.js';
+import { BodyRefused, readBody, type BodyLimits } from '../http/body.js';
+import { FairShare } from '../ingest/fair-share.js';
 import type { Encoding } from '../otlp/decoder.js';
 import { ExportTraceServiceResponse, RpcStatus } from '../otlp/schema.js';
 import { OtlpDecodeError, type DecodedRequest } from '../otlp/span.js';
@@ -9,24 +10,35 @@ export interface IngestStats {
   /** Requests stored and acknowledged. */
   accepted: number;
   spans: number;
-  /** Requests answered 503 because too many were in flight. */
+  /** Requests answered 503 because the collector was full: every slot storing, or no room to read the body. */
   busy: number;
+  /** Requests answered 429 because their client already had its share of the requests in progress. */
+  throttled: number;
+  /** Requests answered 408 because their body stalled or took too long to arrive. */
+  timedOut: number;
   /** Requests refused as unreadable (400), too large (413) or of another type (415). */
   refused: number;
   /** Requests the store could not take (503). */
   failed: number;
   /** Transactions that stored them: concurrent requests share one (group commit). */
   commits: number;
+  /** Requests whose body is arriving, now (not a count since start): slow senders show here. */
+  reading: number;
 }
 
 export function emptyStats(): IngestStats {
-  return { accepted: 0, spans: 0, busy: 0, refused: 0, failed: 0, commits: 0 };
+  return { accepted: 0, spans: 0, busy: 0, throttled: 0, timedOut: 0, refused: 0, failed: 0, commits: 0, reading: 0 };
 }
 
 export interface IngestOptions {
   stats: IngestStats;
-  maxBodyBytes: number;
-  /** Requests being read or stored at once; past it the collector answers 503 with Retry-After. */
+  /** How large a body may be, how long it may take, and how much all bodies being read may hold. */
+  body: BodyLimits;
+  /**
+   * Requests decoded and stored at once (slots); a body takes one only once it has arrived whole.
+   * Past it the collector answers 503 with Retry-After. Each client's share of the requests in
+   * progress is counted against it too (429 past the share).
+   */
   maxConcurrent: number;
   /** Decodes a body (on a worker thread when there are some). */
   decode(encoding: Encoding, body: Buffer): Promise<DecodedRequest>;
@@ -42,7 +54,7 @@ const CONTENT_TYPES: Record<string, Encoding> = {
 };
 
 /** gRPC status codes of the OTLP error body (google.rpc.Status). */
-const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14 };
+const GRPC_CODE: Record<number, number> = { 400: 3, 401: 16, 408: 4, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14 };
 const RETRY_AFTER_SECONDS = '1';
 
 /**
@@ -51,7 +63,8 @@ const RETRY_AFTER_SECONDS = '1';
  * google.rpc.Status, as the OTLP/HTTP specification asks.
  */
 export function ingestRoute(options: IngestOptions) {
-  let inFlight = 0;
+  let storing = 0;
+  const share = new FairShare(options.maxConcurrent);
   return async (ctx: Context) => {
     const encoding = CONTENT_TYPES[(ctx.get('content-type').split(';')[0] ?? '').trim().toLowerCase()];
     const { stats } = options;
@@ -59,41 +72,65 @@ export function ingestRoute(options: IngestOptions) {
       stats.refused++;
       return fail(ctx, 'json', 415, 'Content-Type must be application/x-protobuf or application/json');
     }
-    if (inFlight >= options.maxConcurrent) {
-      stats.busy++;
-      ctx.set('Retry-After', RETRY_AFTER_SECONDS);
-      return fail(ctx, encoding, 503, 'the collector is busy writing: retry later');
+    // The socket's address: Koa trusts no X-Forwarded-For unless app.proxy is set, and the
+    // collector does not set it, so behind a proxy all its exporters are one client.
+    const client = ctx.ip;
+    if (!share.enter(client)) {
+      stats.throttled++;
+      return fail(ctx, encoding, 429, 'this client already has its share of the requests in progress: retry later');
     }
-    inFlight++;
     try {
-      let decoded: DecodedRequest;
+      let body: Buffer;
+      stats.reading++;
       try {
-        const body = await readBody(ctx, options.maxBodyBytes);
-        decoded = await options.decode(encoding, body);
+        body = await readBody(ctx, options.body);
       } catch (error) {
-        stats.refused++;
-        const status = (error as { status?: number }).status;
-        if (status) return fail(ctx, encoding, status, (error as Error).message);
-        // Retrying a body that cannot be read would fail again: never answer it with a 5xx.
-        if (!(error instanceof OtlpDecodeError)) ctx.app.emit('error', error, ctx);
-        return fail(ctx, encoding, 400, error instanceof OtlpDecodeError ? error.message : 'the body could not be decoded as OTLP');
+        if (!(error instanceof BodyRefused)) throw error;
+        if (error.status === 408) stats.timedOut++;
+        else if (error.status === 503) stats.busy++;
+        else stats.refused++;
+        return fail(ctx, encoding, error.status, error.message);
+      } finally {
+        stats.reading--;
       }
+      if (storing >= options.maxConcurrent) {
+        stats.busy++;
+        return fail(ctx, encoding, 503, 'the collector is busy writing: retry later');
+      }
+      storing++;
       try {
-        await options.store(decoded);
-      } catch (error) {
-        // The store refused (disk full, locked): nothing was committed, the exporter may retry.
-        stats.failed++;
-        ctx.app.emit('error', error, ctx);
-        ctx.set('Retry-After', RETRY_AFTER_SECONDS);
-        return fail(ctx, encoding, 503, 'the collector could not store the spans: retry later');
+        await decodeAndStore(ctx, encoding, body, options);
+      } finally {
+        storing--;
       }
-      stats.accepted++;
-      stats.spans += decoded.spans.length;
-      respond(ctx, encoding, decoded);
     } finally {
-      inFlight--;
+      share.leave(client);
     }
   };
+}
+
+async function decodeAndStore(ctx: Context, encoding: Encoding, body: Buffer, options: IngestOptions): Promise<void> {
+  const { stats } = options;
+  let decoded: DecodedRequest;
+  try {
+    decoded = await options.decode(encoding, body);
+  } catch (error) {
+    stats.refused++;
+    // Retrying a body that cannot be read would fail again: never answer it with a 5xx.
+    if (!(error instanceof OtlpDecodeError)) ctx.app.emit('error', error, ctx);
+    return fail(ctx, encoding, 400, error instanceof OtlpDecodeError ? error.message : 'the body could not be decoded as OTLP');
+  }
+  try {
+    await options.store(decoded);
+  } catch (error) {
+    // The store refused (disk full, locked): nothing was committed, the exporter may retry.
+    stats.failed++;
+    ctx.app.emit('error', error, ctx);
+    return fail(ctx, encoding, 503, 'the collector could not store the spans: retry later');
+  }
+  stats.accepted++;
+  stats.spans += decoded.spans.length;
+  respond(ctx, encoding, decoded);
 }
 
 function respond(ctx: Context, encoding: Encoding, decoded: DecodedRequest): void {
@@ -124,5 +161,7 @@ function fail(ctx: Context, encoding: Encoding, status: number, message: string)
     ctx.type = 'application/x-protobuf';
     ctx.body = Buffer.from(RpcStatus.encode({ code, message }).finish());
   }
-  if (status === 413 || status === 400) ctx.set('Connection', 'close');
+  if (status === 429 || status === 503) ctx.set('Retry-After', RETRY_AFTER_SECONDS);
+  // The rest of such a request is not worth reading (or never comes): no next one on this connection.
+  if (status === 400 || status === 408 || status === 413) ctx.set('Connection', 'close');
 }
