@@ -95,6 +95,8 @@ export class LiveStreams {
     this.clients.add(client);
     res.on('close', () => this.remove(client));
     stream.on('error', () => this.remove(client));
+    // Gone while its request was read: no 'close' is to come.
+    if (res.socket?.destroyed !== false) this.remove(client);
     this.keepAlive ??= setInterval(() => {
       for (const each of this.clients) if (!each.done) this.send(each, KEEP_ALIVE);
     }, KEEP_ALIVE_MS).unref();

@@ -54,6 +54,8 @@ export function streamRoute(streams: LiveStreams, engine: StorageEngine, reader:
       void streams.catchUp(client, resumeFrom.seq, replay.map(({ seq, execution }) => ({ seq, item: reader.item(execution) })));
       return;
     }
+    // Unless it was dropped meanwhile, with a reset of its own.
+    if (client.done) return;
     stream.write(resetEvent(history, last, replay ? `more than ${REPLAY_LIMIT} changes were missed` : NOT_OF_THIS_HISTORY));
     streams.follow(client, last);
   };
