@@ -12,6 +12,8 @@ import {
   ATTR_TAG_JSON_PREFIX,
   ATTR_TAG_PREFIX,
   ATTR_TIMEOUT_MS,
+  TIMEOUT_MS_MAX,
+  TIMEOUT_MS_MIN,
 } from './semconv.js';
 import type { FlowDefinition, TracingExtensionOptions } from './types.js';
 
@@ -153,5 +155,14 @@ export function abortAttributes(target: Attributes, watch: AbortWatch | undefine
  * Declares an execution's time budget to the collector (`flowtrace.timeout_ms`), which marks
  * it `error`/`timeout` once it runs past it. Attach it to a flow definition's or an exec's
  * `tags`; pass the same number as `timeout` to `scope.exec` to also abort the signal.
+ * Throws a RangeError for a budget outside [1 ms, 7 days]: a configuration error is found where
+ * the flow is defined, not when the collector would have to correct it.
  */
-export const timeoutTag: Tag.Tag<number, false> = tag(custom<number>(), { label: ATTR_TIMEOUT_MS });
+export const timeoutTag: Tag.Tag<number, false> = tag(custom<number>(checkTimeoutMs), { label: ATTR_TIMEOUT_MS });
+
+function checkTimeoutMs(ms: unknown): number {
+  if (typeof ms !== 'number' || !(ms >= TIMEOUT_MS_MIN && ms <= TIMEOUT_MS_MAX)) {
+    throw new RangeError(`a timeout must be a number of ms from ${TIMEOUT_MS_MIN} ms to ${TIMEOUT_MS_MAX} ms (7 days); got ${String(ms)}`);
+  }
+  return ms;
+}

@@ -11,6 +11,8 @@ export interface DecodeRequest {
   id: number;
   encoding: Encoding;
   body: Uint8Array<ArrayBuffer>;
+  /** When the body arrived (ms), not when a worker got to it: the clock times are clamped against. */
+  receivedAtMs: number;
 }
 
 export type DecodeReply = { id: number; decoded: DecodedRequest } | { id: number; error: { message: string; decode: boolean } };
@@ -31,7 +33,7 @@ const WORKER = fileURLToPath(new URL('./decode-worker.js', import.meta.url));
 export function createDecoder(threads: number): Decoder {
   if (threads <= 0 || !existsSync(WORKER)) {
     return {
-      decode: async (encoding, body) => (encoding === 'json' ? decodeJson(body) : decodeProtobuf(body)),
+      decode: async (encoding, body) => decodeBody(encoding, body, Date.now()),
       close: async () => {},
     };
   }
@@ -69,11 +71,15 @@ export function createDecoder(threads: number): Decoder {
       const worker = workers[next++ % workers.length]!;
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve, reject });
-        worker.postMessage({ id, encoding, body: copy } satisfies DecodeRequest, [copy.buffer]);
+        worker.postMessage({ id, encoding, body: copy, receivedAtMs: Date.now() } satisfies DecodeRequest, [copy.buffer]);
       });
     },
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));
     },
   };
+}
+
+export function decodeBody(encoding: Encoding, body: Buffer, receivedAtMs: number): DecodedRequest {
+  return encoding === 'json' ? decodeJson(body, receivedAtMs) : decodeProtobuf(body, receivedAtMs);
 }

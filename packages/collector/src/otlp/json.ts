@@ -4,16 +4,16 @@ import { checkNanos, InvalidSpanError, OtlpDecodeError, type AttributeValue, typ
 /**
  * OTLP/JSON (the OTLP/HTTP JSON encoding): lowerCamelCase field names, ids as hex in any case,
  * 64-bit integers as numbers or strings, enums as integers, bytes as base64, unknown fields
- * ignored.
+ * ignored. `receivedAtMs` is the collector's clock when the body arrived.
  */
-export function decodeJson(body: Buffer): DecodedRequest {
+export function decodeJson(body: Buffer, receivedAtMs = Date.now()): DecodedRequest {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch (error) {
     throw new OtlpDecodeError(`the body is not valid JSON: ${(error as Error).message}`);
   }
-  return normalizeRequest(parsed, jsonLeaves);
+  return normalizeRequest(parsed, jsonLeaves, receivedAtMs);
 }
 
 const jsonLeaves: Leaves = {

@@ -1,3 +1,4 @@
+import { clampSpan, type Clamp } from './clamp.js';
 import {
   addReason,
   checkId,
@@ -22,8 +23,8 @@ export interface Leaves {
   anyValue(value: unknown, depth: number): AttributeValue;
   /** A small integer (enum, flags). */
   int(value: unknown, field: string): number;
-  /** The span's own bytes, when the encoding keeps them. */
-  wire?(span: unknown): Uint8Array | undefined;
+  /** The span's own bytes, when the encoding keeps them; with what `clamp` corrected in them. */
+  wire?(span: unknown, clamp: Clamp | undefined): Uint8Array;
 }
 
 /** Deeper AnyValues than this are refused: nothing real nests so far, and it bounds recursion. */
@@ -31,8 +32,11 @@ export const MAX_VALUE_DEPTH = 32;
 
 type Obj = Record<string, unknown>;
 
-/** Walks an ExportTraceServiceRequest (already parsed) into spans, refusing bad spans one by one. */
-export function normalizeRequest(body: unknown, leaves: Leaves): DecodedRequest {
+/**
+ * Walks an ExportTraceServiceRequest (already parsed) into spans, refusing bad spans one by one
+ * and clamping impossible times against `receivedAtMs`, the collector's clock on arrival.
+ */
+export function normalizeRequest(body: unknown, leaves: Leaves, receivedAtMs: number): DecodedRequest {
   if (!isObject(body)) throw new OtlpDecodeError('the body must be an ExportTraceServiceRequest object');
   const result: DecodedRequest = { spans: [], rejected: 0, reasons: [] };
   const wires: Uint8Array[] | undefined = leaves.wire ? (result.wires = []) : undefined;
@@ -47,8 +51,10 @@ export function normalizeRequest(body: unknown, leaves: Leaves): DecodedRequest 
       const scope = scopeOf(scopeSpans.scope);
       for (const span of list(scopeSpans.spans, 'spans')) {
         try {
-          result.spans.push(spanOf(span, resource, scope, leaves));
-          if (wires) wires.push(leaves.wire!(span)!);
+          const normalized = spanOf(span, resource, scope, leaves);
+          const clamp = clampSpan(normalized, receivedAtMs);
+          result.spans.push(normalized);
+          if (wires) wires.push(leaves.wire!(span, clamp));
         } catch (error) {
           if (!(error instanceof InvalidSpanError)) throw error;
           result.rejected++;

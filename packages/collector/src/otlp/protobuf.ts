@@ -1,31 +1,31 @@
 import Long from 'long';
 import protobuf from 'protobufjs';
+import { ATTR_CLAMPED, type Clamp } from './clamp.js';
 import { attributes, MAX_VALUE_DEPTH, normalizeRequest, spanOf, type Leaves } from './normalize.js';
-import { ResourceMessage, ScopeMessage, SpanMessage } from './schema.js';
-import { InvalidSpanError, OtlpDecodeError, type AttributeValue, type Attributes, type DecodedRequest, type Span } from './span.js';
+import { ExportTraceServiceRequest, ResourceMessage, ScopeMessage, SpanMessage } from './schema.js';
+import { checkWire } from './wire-check.js';
+import { InvalidSpanError, type AttributeValue, type Attributes, type DecodedRequest, type Span } from './span.js';
 
 /** Where a span's own encoding is kept on its decoded message. */
 const WIRE = Symbol('wire');
 const LEN = 2;
 
 /**
- * OTLP/HTTP binary protobuf: an encoded ExportTraceServiceRequest. The envelope is walked by
- * hand so each span keeps its own bytes: the store appends them as they came, without
- * re-encoding anything.
+ * OTLP/HTTP binary protobuf: an encoded ExportTraceServiceRequest. The whole body is checked
+ * first (checkWire): a malformed one is refused before anything is read from it. The envelope is
+ * then walked by hand so each span keeps its own bytes: the store appends them as they came,
+ * without re-encoding anything. `receivedAtMs` is the collector's clock when the body arrived.
  */
-export function decodeProtobuf(body: Buffer): DecodedRequest {
-  let message: unknown;
-  try {
-    message = { resourceSpans: fields(body, 1, resourceSpans) };
-  } catch (error) {
-    throw new OtlpDecodeError(`the body is not a protobuf ExportTraceServiceRequest: ${(error as Error).message}`);
-  }
-  return normalizeRequest(message, protobufLeaves);
+export function decodeProtobuf(body: Buffer, receivedAtMs = Date.now()): DecodedRequest {
+  checkWire(body, ExportTraceServiceRequest);
+  return normalizeRequest({ resourceSpans: fields(body, 1, resourceSpans) }, protobufLeaves, receivedAtMs);
 }
 
 /** A span as the store kept it: its own protobuf bytes, with the resource and scope it came with. */
 export function decodeStoredSpan(bytes: Uint8Array, resource: Attributes, scope: Span['scope']): Span {
-  return spanOf(SpanMessage.decode(bytes), resource, scope, protobufLeaves);
+  // A Buffer, as at ingest: protobufjs reads its strings with Node's UTF-8 decoder, which never
+  // reads past a string's end and replaces invalid bytes as Node does; not its own for a Uint8Array.
+  return spanOf(SpanMessage.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), resource, scope, protobufLeaves);
 }
 
 function resourceSpans(bytes: Uint8Array) {
@@ -51,7 +51,6 @@ function fields<T>(bytes: Uint8Array, field: number, read: (sub: Uint8Array) => 
     if (tag >>> 3 === field && (tag & 7) === LEN) {
       const length = reader.uint32();
       const start = reader.pos;
-      if (start + length > reader.len) throw new Error(`field ${field} is longer than its message`);
       found.push(read(bytes.subarray(start, start + length)));
       reader.pos = start + length;
     } else {
@@ -76,8 +75,9 @@ const protobufLeaves: Leaves = {
   int(value) {
     return typeof value === 'number' ? value : 0;
   },
-  wire(span) {
-    return (span as Record<symbol, Uint8Array | undefined>)[WIRE];
+  wire(span, clamp) {
+    const own = (span as Record<symbol, Uint8Array>)[WIRE]!;
+    return clamp ? Buffer.concat([own, clampPatch(clamp)]) : own;
   },
   anyValue(value, depth): AttributeValue {
     if (depth > MAX_VALUE_DEPTH) throw new InvalidSpanError(`attribute values nest deeper than ${MAX_VALUE_DEPTH}`);
@@ -101,3 +101,16 @@ const protobufLeaves: Leaves = {
   },
 };
 
+
+/**
+ * The corrected fields of a clamped span, to append to its own bytes: a later value of a field
+ * replaces an earlier one and a later attribute of the same key wins, so the stored span reads
+ * back corrected and flagged, and the rest of it stays as it came.
+ */
+function clampPatch(clamp: Clamp): Uint8Array {
+  return SpanMessage.encode({
+    startTimeUnixNano: Long.fromString(clamp.startTimeUnixNano, true),
+    endTimeUnixNano: Long.fromString(clamp.endTimeUnixNano, true),
+    attributes: [{ key: ATTR_CLAMPED, value: { stringValue: clamp.flag } }],
+  }).finish();
+}

@@ -70,7 +70,7 @@ export function checkId(id: string, bytes: 16 | 8, field: string): string {
   return lower;
 }
 
-const MAX_U64 = 18446744073709551615n;
+export const MAX_U64 = 18446744073709551615n;
 
 /** Validates an unsigned 64-bit nanosecond time given as a decimal string or number. */
 export function checkNanos(value: unknown, field: string): string {

@@ -1,4 +1,5 @@
 import * as sc from '@flowtrace/tracer/semconv';
+import { timeoutBudget } from '../otlp/clamp.js';
 import { nanosToMillis, type Attributes, type Span } from '../otlp/span.js';
 import { LIST_TEXT_LENGTH } from '../contract/records.js';
 import type { ErrorKind, ExecutionListItem, ExecutionStatus } from './types.js';
@@ -315,7 +316,7 @@ function headOf(span: Span, source: Head['source']): Head {
   const attrs = span.attributes;
   const toolName = name(attrs[sc.ATTR_GEN_AI_TOOL_NAME]);
   const flowName = name(attrs[sc.ATTR_FLOW_NAME]) ?? toolName ?? name(span.name) ?? 'unnamed';
-  const declared = attrs[sc.ATTR_TIMEOUT_MS];
+  const timeoutMs = timeoutBudget(attrs[sc.ATTR_TIMEOUT_MS]);
   const head: Head = {
     source,
     spanId: span.spanId,
@@ -332,7 +333,7 @@ function headOf(span: Span, source: Head['source']): Head {
   if (toolName) head.toolName = toolName;
   const instance = str(span.resource[sc.ATTR_SERVICE_INSTANCE_ID]);
   if (instance) head.serviceInstanceId = instance;
-  if (typeof declared === 'number' && declared > 0) head.timeoutMs = declared;
+  if (timeoutMs !== undefined) head.timeoutMs = timeoutMs;
   return head;
 }
 

@@ -46,6 +46,8 @@ export function registerFlowTool<I, O>(
   flow: Flow.Flow<I, O>,
   options: FlowToolOptions,
 ) {
+  // Tagged once, here: a budget out of range is refused when the tool is defined.
+  const budget = options.timeoutMs === undefined ? undefined : timeoutTag(options.timeoutMs);
   declareFlowTool(server, options.name, {
     flowId: options.flowId ?? flow.definition.name,
     flowName: flow.definition.name,
@@ -62,7 +64,7 @@ export function registerFlowTool<I, O>(
     const execution = scope.exec({
       flow,
       input: args as I,
-      ...(options.timeoutMs ? { timeout: options.timeoutMs, tags: [timeoutTag(options.timeoutMs)] } : {}),
+      ...(budget ? { timeout: budget.value, tags: [budget] } : {}),
     });
     // A client that cancels the request aborts the flow's signal.
     let cancelled = false;
