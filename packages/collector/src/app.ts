@@ -16,6 +16,8 @@ import { createDecoder } from './otlp/decoder.js';
 import { bearerAuth } from './http/auth.js';
 import { ByteBudget } from './http/byte-budget.js';
 import { serverTimeouts } from './http/server-timeouts.js';
+import { capConnections, defaultMaxConnections } from './http/connection-cap.js';
+import { loopbackHostCheck } from './http/host-check.js';
 import { jsonErrors } from './http/errors.js';
 import { Reconciler } from './reconcile.js';
 import { apiRoutes } from './routes/api.js';
@@ -56,6 +58,8 @@ export interface CollectorOptions {
   token?: string;
   /** Origins allowed to call the collector from a browser. Default none. */
   corsOrigins?: string[];
+  /** `Host` names served on loopback besides localhost and loopback addresses (DNS-rebinding protection). */
+  allowedHosts?: string[];
   /** Largest accepted request body after gzip inflation. Default 16 MiB. */
   maxBodyBytes?: number;
   /** Worker threads that decode request bodies; 0 decodes on the main thread. Default 0 (the CLI uses the spare cores). */
@@ -65,6 +69,11 @@ export interface CollectorOptions {
    * none); also what each client's share (429 past it) is cut from. Default 32.
    */
   maxConcurrentIngests?: number;
+  /**
+   * Connections open at once; past it a new one is answered 503 and closed, so held connections
+   * never take the file descriptors ingest and the database need. Default: 3/4 of the open-file limit.
+   */
+  maxConnections?: number;
   /** Live streams (GET /api/stream) served at once; past it, 503 with Retry-After. Default 200. */
   maxStreams?: number;
   /** Bytes a live stream may have waiting for a slow client before it is sent `reset` and closed. Default 1 MiB. */
@@ -143,6 +152,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const reader = new ExecutionReader(engine, timeoutMs);
   const changes = new ChangeFeed(engine, reader, (error) => log(`live changes could not be read: ${String(error)}`));
   const publish = (list: ExecutionChange[]) => changes.committed(list);
+  /** Connections answered 503 at the cap, since start. */
+  const connections = { refused: 0 };
   const streams = new LiveStreams(changes, { maxStreams: options.maxStreams, bufferBytes: options.streamBufferBytes });
   const forwarder = new Forwarder(options.forward ?? []);
   const decoder = createDecoder(options.decodeThreads ?? 0);
@@ -173,6 +184,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     log(`request failed: ${error.stack ?? error.message}`);
   });
   app.use(jsonErrors(log));
+  app.use(loopbackHostCheck(options.allowedHosts ?? []));
   const origins = new Set(options.corsOrigins ?? []);
   app.use(
     cors({
@@ -195,6 +207,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       ingest: { ...stats, readingBytes: reading.used, waiting: commits.waiting },
       reconcile: { ...reconciler.stats },
       streams: streams.health(),
+      connections: { ...connections },
       eventLoop: { maxMs: eventLoop.max / 1e6, p99Ms: eventLoop.percentile(99) / 1e6 },
     };
   });
@@ -249,7 +262,9 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     retain: () => retain(engine, now() - (options.retainDays ?? Number.POSITIVE_INFINITY) * 86_400_000),
     listen(port = 4318, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
-        const server = createServer(serverTimeouts(headersTimeoutMs, requestTimeoutMs), app.callback()).listen(port, host);
+        const server = createServer(serverTimeouts(headersTimeoutMs, requestTimeoutMs), app.callback());
+        capConnections(server, options.maxConnections ?? defaultMaxConnections(), () => connections.refused++);
+        server.listen(port, host);
         collector.server = server;
         server.once('error', reject);
         server.once('listening', () => {

@@ -1,7 +1,7 @@
 /** The collector's command line: flags, environment, their checks. */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAMS, DEFAULT_TIMEOUT_MS } from './defaults.js';
 import { isPostgresUrl } from './store/open.js';
 
 export const HELP = `flowtrace-collector — OTLP/HTTP in, flowtrace execution records out
@@ -23,6 +23,8 @@ Usage: flowtrace-collector [options]
   --allowed-host <name> also serve this Host on loopback, besides localhost and loopback addresses
                         (DNS-rebinding protection; repeatable; name or name:port)
   --max-body <bytes>    largest request body after gzip inflation (default ${DEFAULT_MAX_BODY_BYTES})
+  --max-connections <n> connections open at once; past it, 503 (default: 3/4 of the open-file limit)
+  --max-streams <n>     live streams (GET /api/stream) open at once; past it, 503 (default ${DEFAULT_MAX_STREAMS})
   --decode-threads <n>  worker threads decoding request bodies; 0 = the main thread (default: cores - 1)
   --trace-url <tmpl>    link trace ids in the Usage page, e.g. http://localhost:16686/trace/{traceId}
                         (an http or https URL)
@@ -30,7 +32,7 @@ Usage: flowtrace-collector [options]
   -h, --help            show this help
 
 Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_DB_POOL, FLOWTRACE_DB_CONNECT_TIMEOUT,
-FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_ALLOWED_HOSTS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_DECODE_THREADS,
+FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_ALLOWED_HOSTS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_MAX_CONNECTIONS, FLOWTRACE_MAX_STREAMS, FLOWTRACE_DECODE_THREADS,
 FLOWTRACE_TRACE_URL and FLOWTRACE_INSECURE=true set the same options.
 `;
 
@@ -54,6 +56,13 @@ function parsePort(text: string): number {
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 /** Below this no OTLP batch fits. */
 const MIN_MAX_BODY_BYTES = 1024;
+
+/** A whole number of at least `min`, or undefined when not given. */
+function count(text: string | undefined, name: string, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,7}$/.test(text) || Number(text) < min) throw new UsageError(`${name} must be a whole number, at least ${min} (got "${text}")`);
+  return Number(text);
+}
 
 /** The Usage page turns the template into links: only web addresses, never `javascript:`. */
 function checkTraceUrl(template: string): void {
@@ -89,6 +98,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         'cors-origin': { type: 'string', multiple: true },
         'allowed-host': { type: 'string', multiple: true },
         'max-body': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-streams': { type: 'string' },
         'decode-threads': { type: 'string' },
         'trace-url': { type: 'string' },
         insecure: { type: 'boolean' },
@@ -115,6 +126,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   if (maxBody !== undefined && !(/^\d+$/.test(maxBody) && Number(maxBody) >= MIN_MAX_BODY_BYTES)) {
     throw new UsageError(`--max-body must be a number of bytes, at least ${MIN_MAX_BODY_BYTES} (got "${maxBody}")`);
   }
+  const maxConnections = count(v['max-connections'] ?? env.FLOWTRACE_MAX_CONNECTIONS, '--max-connections', 16);
+  const maxStreams = count(v['max-streams'] ?? env.FLOWTRACE_MAX_STREAMS, '--max-streams', 1);
   const traceUrl = v['trace-url'] ?? env.FLOWTRACE_TRACE_URL;
   if (traceUrl !== undefined) checkTraceUrl(traceUrl);
   const timeout = v.timeout ?? env.FLOWTRACE_TIMEOUT;
@@ -153,6 +166,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
       corsOrigins: v['cors-origin'] ?? list(env.FLOWTRACE_CORS_ORIGINS),
       allowedHosts: v['allowed-host'] ?? list(env.FLOWTRACE_ALLOWED_HOSTS),
       maxBodyBytes: maxBody ? Number(maxBody) : DEFAULT_MAX_BODY_BYTES,
+      ...(maxConnections !== undefined ? { maxConnections } : {}),
+      ...(maxStreams !== undefined ? { maxStreams } : {}),
       traceUrl,
     },
   };

@@ -34,6 +34,14 @@ describe('collector flags that would make it unsafe or useless are refused with 
     expect(parseCli(['--max-body', '1048576'], {}).options.maxBodyBytes).toBe(1_048_576);
   });
 
+  it('takes capacity limits as whole numbers', () => {
+    expect(parseCli(['--max-connections', '2000', '--max-streams', '50'], {}).options).toMatchObject({ maxConnections: 2000, maxStreams: 50 });
+    expect(parseCli([], { FLOWTRACE_MAX_STREAMS: '10' }).options.maxStreams).toBe(10);
+    expect(usage(['--max-connections', '3'])).toContain('--max-connections must be a whole number, at least 16');
+    expect(usage(['--max-streams', '0'])).toContain('--max-streams must be a whole number, at least 1');
+    expect(usage(['--max-streams', 'lots'])).toContain('--max-streams');
+  });
+
   it('reads allowed hosts from the flag (repeatable) or the environment (comma-separated)', () => {
     expect(parseCli(['--allowed-host', 'a.example', '--allowed-host', 'b.example:8443'], {}).options.allowedHosts).toEqual(['a.example', 'b.example:8443']);
     expect(parseCli([], { FLOWTRACE_ALLOWED_HOSTS: 'a.example, b.example' }).options.allowedHosts).toEqual(['a.example', 'b.example']);

@@ -35,6 +35,10 @@ export const Health = Type.Object(
       },
       { description: 'GET /api/stream since start' },
     ),
+    connections: Type.Object(
+      { refused: Type.Integer({ minimum: 0, description: 'Connections answered 503 and closed because as many as the limit were open' }) },
+      { description: 'Connections since start' },
+    ),
     eventLoop: Type.Object(
       { maxMs: Type.Number({ minimum: 0 }), p99Ms: Type.Number({ minimum: 0 }) },
       { description: "The collector's event-loop delay since it started (perf_hooks.monitorEventLoopDelay)" },

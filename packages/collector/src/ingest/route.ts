@@ -6,7 +6,9 @@ import type { IncomingSpan } from '../store/engine.js';
 export function routeSpans(decoded: DecodedRequest): IncomingSpan[] {
   return decoded.spans.map((span, i) => {
     const role = roleOf(span);
-    const incoming: IncomingSpan = { span, role, executionId: role === 'instance-start' ? undefined : executionIdOf(span) };
+    // Markers about a process belong to no execution.
+    const aboutProcess = role === 'instance-start' || role === 'heartbeat';
+    const incoming: IncomingSpan = { span, role, executionId: aboutProcess ? undefined : executionIdOf(span) };
     const wire = decoded.wires?.[i];
     if (wire) incoming.wire = wire;
     return incoming;

@@ -2,7 +2,10 @@ import * as sc from '@flowtrace/tracer/semconv';
 import { nanosToMillis } from '../otlp/span.js';
 import {
   foldSpan,
+  goneAt,
+  instanceIdOf,
   listItemOf,
+  runOf,
   outcomeOf,
   searchTextOf,
   timeoutOf,
@@ -37,16 +40,29 @@ export class ExecutionRules {
     return this.engine.transaction(async (tx) => {
       const touched = new Map<string, StoredExecution>();
       for (const { span, role } of spans) {
-        if (role !== 'instance-start') continue;
+        if (role !== 'instance-start' && role !== 'heartbeat') continue;
         const service = span.resource[sc.ATTR_SERVICE_NAME];
-        const instance = span.resource[sc.ATTR_SERVICE_INSTANCE_ID];
-        if (typeof service !== 'string' || typeof instance !== 'string') continue;
-        await tx.addInstanceStart({ serviceName: service, instanceId: instance, startedAt: nanosToMillis(span.startTimeUnixNano) });
+        const instance = instanceIdOf(span.resource);
+        if (typeof service !== 'string' || instance === undefined) continue;
+        const at = nanosToMillis(span.startTimeUnixNano);
+        const promised = span.attributes[sc.ATTR_HEARTBEAT_INTERVAL_MS];
+        const heartbeatMs = typeof promised === 'number' && promised > 0 ? promised : undefined;
+        if (role === 'heartbeat') {
+          if (heartbeatMs !== undefined) await tx.instanceSeen({ serviceName: service, instanceId: instance, heartbeatMs, at });
+          continue;
+        }
+        const start: InstanceStart & { serviceName: string } = { serviceName: service, instanceId: instance, startedAt: at };
+        const replica = span.resource[sc.ATTR_REPLICA_ID];
+        if (typeof replica === 'string' && replica) start.replicaId = replica;
+        await tx.addInstanceStart(start);
+        if (heartbeatMs !== undefined) await tx.instanceSeen({ serviceName: service, instanceId: instance, heartbeatMs, at });
         // The restart rule: the service's pending executions may now be interrupted.
         for (const execution of await tx.pendingOfService(service)) touched.set(execution.id, execution);
       }
+      // A heartbeat has done its work once the process's last-seen time moved: it is not kept.
+      const kept = spans.filter(({ role }) => role !== 'heartbeat');
       const firstSeen = new Map<string, number>();
-      for (const { span, executionId } of spans) {
+      for (const { span, executionId } of kept) {
         if (executionId === undefined) continue;
         const start = nanosToMillis(span.startTimeUnixNano);
         const earliest = firstSeen.get(executionId);
@@ -55,13 +71,13 @@ export class ExecutionRules {
       const executions = await tx.executions([...firstSeen.keys()], firstSeen);
       const keys = new Map([...executions.values()].map((e) => [e.id, e.key]));
       const fresh: boolean[] = [];
-      for (let start = 0; start < spans.length; start += YIELD_EVERY) {
+      for (let start = 0; start < kept.length; start += YIELD_EVERY) {
         // Other requests and /healthz go on between chunks; reads wait for the commit.
         if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-        fresh.push(...(await tx.appendSpans(spans.slice(start, start + YIELD_EVERY), keys)));
+        fresh.push(...(await tx.appendSpans(kept.slice(start, start + YIELD_EVERY), keys)));
       }
       const searchTexts = new Map<string, { text: string; replaces: boolean }>();
-      spans.forEach(({ span, role, executionId }, i) => {
+      kept.forEach(({ span, role, executionId }, i) => {
         if (!fresh[i] || executionId === undefined) return;
         const execution = executions.get(executionId)!;
         const before = execution.summary.head;
@@ -79,9 +95,23 @@ export class ExecutionRules {
     });
   }
 
-  /** Re-evaluates pending executions whose time budget ran out by `now`. */
+  /**
+   * Re-evaluates pending executions whose time budget ran out by `now`, and those of processes
+   * that stopped sending heartbeats (each such process once, when it falls silent).
+   */
   reconcile(now: number): Promise<ExecutionChange[]> {
-    return this.engine.transaction(async (tx) => this.decide(tx, await tx.pendingPastDeadline(now, RECONCILE_BATCH), now, new Map(), false));
+    return this.engine.transaction(async (tx) => {
+      const due = new Map((await tx.pendingPastDeadline(now, RECONCILE_BATCH)).map((e) => [e.id, e]));
+      const silent = (await tx.livenessOf(now)).filter((instance) => goneAt(instance, now) !== undefined);
+      for (const instance of silent) {
+        for (const execution of await tx.pendingOfService(instance.serviceName)) {
+          const head = execution.summary.head;
+          if (head && runOf(head) === instance.instanceId) due.set(execution.id, execution);
+        }
+      }
+      if (silent.length > 0) await tx.markGone(silent, now);
+      return this.decide(tx, [...due.values()], now, new Map(), false);
+    });
   }
 
   /**

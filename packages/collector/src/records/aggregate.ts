@@ -38,6 +38,10 @@ export interface Head {
   toolName?: string;
   serviceName: string;
   serviceInstanceId?: string;
+  /** The run of the process that started it (`flowtrace.start.id`); older tracers send none. */
+  startId?: string;
+  /** The replica that process is (`flowtrace.replica.id`); older tracers send none. */
+  replicaId?: string;
   startedAtMs: number;
   /** A hash of the parameters' text: the search index is rewritten only when it changes. */
   paramsHash: number;
@@ -91,13 +95,29 @@ export interface RuleContext {
   now: number;
   /** Budget of executions that declare none. */
   defaultTimeoutMs: number;
-  /** Instance starts of the execution's service (ms). */
+  /** Instance starts of the execution's service (ms), with what is known of each one's liveness. */
   instanceStarts: ReadonlyArray<InstanceStart>;
 }
 
+/** A run of a traced process, as its start marker and heartbeats told the collector. */
 export interface InstanceStart {
+  /** Its `flowtrace.start.id` (or, from older tracers, `service.instance.id`). */
   instanceId: string;
   startedAt: number;
+  replicaId?: string;
+  /** How often it promised a heartbeat, when it did. */
+  heartbeatMs?: number;
+  /** Its last heartbeat (or start), when it promised heartbeats. */
+  lastSeenAt?: number;
+}
+
+/** Heartbeats a process may miss before it is taken as gone. */
+export const MISSED_HEARTBEATS = 3;
+
+/** The moment a run that promised heartbeats is taken as gone, if it has stopped sending them by `now`. */
+export function goneAt(instance: InstanceStart, now: number): number | undefined {
+  if (instance.heartbeatMs === undefined || instance.lastSeenAt === undefined) return undefined;
+  return now > instance.lastSeenAt + MISSED_HEARTBEATS * instance.heartbeatMs ? instance.lastSeenAt : undefined;
 }
 
 export const STATUS_ERROR = 2;
@@ -113,7 +133,7 @@ const MAX_NAME_LENGTH = 200;
 const MAX_RUNNING = 64;
 const MAX_FAILURES = 256;
 
-export type SpanRole = 'root' | 'marker' | 'step' | 'step-marker' | 'instance-start' | 'other-marker';
+export type SpanRole = 'root' | 'marker' | 'step' | 'step-marker' | 'instance-start' | 'heartbeat' | 'other-marker';
 
 export function executionIdOf(span: Span): string | undefined {
   const id = span.attributes[sc.ATTR_EXECUTION_ID];
@@ -127,6 +147,7 @@ export function roleOf(span: Span): SpanRole {
   if (marker === undefined) return root ? 'root' : 'step';
   if (marker === sc.MARKER_START) return root ? 'marker' : 'step-marker';
   if (marker === sc.MARKER_INSTANCE_START) return 'instance-start';
+  if (marker === sc.MARKER_HEARTBEAT) return 'heartbeat';
   return 'other-marker';
 }
 
@@ -252,25 +273,39 @@ export function outcomeOf(summary: ExecutionSummary, context: RuleContext): Outc
     const outcome: Outcome = { status: 'error', errorKind: 'timeout', errorType: 'timeout', errorMessage: timeoutMessage(timeoutMs) };
     return { ...outcome, errorNodeId: hung?.spanId ?? head.rootSpanId, endedAtMs: deadline };
   }
+  const interrupted = (errorMessage: string, endedAtMs: number): Outcome => ({
+    status: 'error',
+    errorKind: 'interrupted',
+    errorType: 'interrupted',
+    errorMessage,
+    errorNodeId: hung?.spanId ?? head.rootSpanId,
+    endedAtMs,
+  });
   const restart = restartOf(head, context.instanceStarts);
-  if (restart) {
-    return {
-      status: 'error',
-      errorKind: 'interrupted',
-      errorType: 'interrupted',
-      errorMessage: `${head.serviceName} restarted (new instance ${restart.instanceId}) before this execution finished`,
-      errorNodeId: hung?.spanId ?? head.rootSpanId,
-      endedAtMs: restart.startedAt,
-    };
+  if (restart) return interrupted(`${head.serviceName} restarted (new instance ${restart.instanceId}) before this execution finished`, restart.startedAt);
+  const own = context.instanceStarts.find((start) => start.instanceId === runOf(head));
+  const gone = own && goneAt(own, context.now);
+  if (gone !== undefined) {
+    const silence = `${MISSED_HEARTBEATS} heartbeats (${formatSeconds(MISSED_HEARTBEATS * own!.heartbeatMs!)})`;
+    return interrupted(`${head.serviceName} (instance ${own!.instanceId}) stopped: no heartbeat for ${silence} after ${iso(gone)}, before this execution finished`, gone);
   }
   return { status: 'pending' };
 }
 
-/** The earliest start of another instance of the service after the execution began. */
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+/**
+ * The earliest start, after the execution began, of the same replica as the process that ran it
+ * — that process is gone. Another replica's start says nothing about it. From tracers that send
+ * no replica id, any other instance of the service counts (the rule before replicas).
+ */
 function restartOf(head: Head, starts: ReadonlyArray<InstanceStart>): InstanceStart | undefined {
   let found: InstanceStart | undefined;
   for (const start of starts) {
-    if (start.instanceId === head.serviceInstanceId || start.startedAt <= head.startedAtMs) continue;
+    if (start.instanceId === runOf(head) || start.startedAt <= head.startedAtMs) continue;
+    if (head.replicaId !== undefined && start.replicaId !== undefined && start.replicaId !== head.replicaId) continue;
     if (!found || start.startedAt < found.startedAt || (start.startedAt === found.startedAt && start.instanceId < found.instanceId)) {
       found = start;
     }
@@ -333,6 +368,10 @@ function headOf(span: Span, source: Head['source']): Head {
   if (toolName) head.toolName = toolName;
   const instance = str(span.resource[sc.ATTR_SERVICE_INSTANCE_ID]);
   if (instance) head.serviceInstanceId = instance;
+  const start = str(span.resource[sc.ATTR_START_ID]);
+  if (start) head.startId = start;
+  const replica = str(span.resource[sc.ATTR_REPLICA_ID]);
+  if (replica) head.replicaId = replica;
   if (timeoutMs !== undefined) head.timeoutMs = timeoutMs;
   return head;
 }
@@ -346,6 +385,16 @@ function rootEnd(span: Span): RootEnd {
     end.cancelled = { reason: str(a[sc.ATTR_ABORT_REASON]) ?? 'aborted', kind: str(a[sc.ATTR_ABORT_KIND]) ?? 'abort' };
   }
   return end;
+}
+
+/** Which run of a process started an execution, as its instance starts are keyed. */
+export function runOf(head: Head): string | undefined {
+  return head.startId ?? head.serviceInstanceId;
+}
+
+/** Which run of a process a resource is: its start id, or (older tracers) its service instance id. */
+export function instanceIdOf(resource: Span['resource']): string | undefined {
+  return str(resource[sc.ATTR_START_ID]) ?? str(resource[sc.ATTR_SERVICE_INSTANCE_ID]);
 }
 
 /** The execution's parameters as captured: flow input or tool arguments (JSON text). */

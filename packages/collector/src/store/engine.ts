@@ -93,8 +93,22 @@ export interface WriteTx {
    * in order; an unlisted one (steps before its head) keeps only its summary.
    */
   putExecutions(updates: readonly ExecutionUpdate[]): Promise<number[]>;
+  /** Records a process start (once per instance id: a re-sent marker changes nothing). */
   addInstanceStart(start: InstanceStart & { serviceName: string }): Promise<void>;
+  /** The service's process starts, each with its liveness when it promised heartbeats. */
   instanceStarts(serviceName: string): Promise<InstanceStart[]>;
+  /**
+   * A process that promised heartbeats every `heartbeatMs` was alive at `at`: its last-seen time
+   * moves forward (never back), and a process taken as gone is alive again.
+   */
+  instanceSeen(seen: { serviceName: string; instanceId: string; heartbeatMs: number; at: number }): Promise<void>;
+  /**
+   * Processes that promised heartbeats, are not marked gone, and whose last one is older than
+   * MISSED_HEARTBEATS of their intervals at `now` — the rules decide which of them are gone.
+   */
+  livenessOf(now: number): Promise<Array<InstanceStart & { serviceName: string }>>;
+  /** Marks processes gone, so `livenessOf` stops returning them until they are seen again. */
+  markGone(instances: ReadonlyArray<{ serviceName: string; instanceId: string }>, now: number): Promise<void>;
   pendingPastDeadline(now: number, limit: number): Promise<StoredExecution[]>;
   pendingOfService(serviceName: string): Promise<StoredExecution[]>;
   /** Hides a flow from the flow list; false for an unknown flow. */

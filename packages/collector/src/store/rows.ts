@@ -1,14 +1,14 @@
 import * as sc from '@flowtrace/tracer/semconv';
 import { decodeStoredSpan } from '../otlp/protobuf.js';
 import { nanosToMillis, type Attributes, type Span } from '../otlp/span.js';
-import type { Outcome, SpanRole } from '../records/aggregate.js';
+import type { InstanceStart, Outcome, SpanRole } from '../records/aggregate.js';
 import type { StoredExecution } from './engine.js';
 
 /**
  * How every engine stores spans and executions. A span: its role as a small code, and its body as it came — a
  * protobuf span's own bytes, or a JSON span without the resource and scope kept beside it.
  */
-export const ROLE_CODE: Record<SpanRole, number> = { step: 0, root: 1, marker: 2, 'instance-start': 3, 'other-marker': 3, 'step-marker': 4 };
+export const ROLE_CODE: Record<SpanRole, number> = { step: 0, root: 1, marker: 2, 'instance-start': 3, heartbeat: 3, 'other-marker': 3, 'step-marker': 4 };
 export const FORMAT_PROTOBUF = 1;
 export const FORMAT_JSON = 2;
 
@@ -52,4 +52,27 @@ export function storedExecution(row: ExecutionRow): StoredExecution {
   const execution: StoredExecution = { key: row.id, id: row.execution_id, summary: JSON.parse(row.summary) };
   if (row.outcome) execution.outcome = JSON.parse(row.outcome) as Outcome;
   return execution;
+}
+
+/** A process start joined with its liveness, as both engines select it (absent values are null). */
+export interface InstanceRow {
+  serviceName: string;
+  instanceId: string;
+  startedAt: number | null;
+  replicaId: string | null;
+  heartbeatMs: number | null;
+  lastSeenAt: number | null;
+}
+
+export function instanceOf(row: InstanceRow): InstanceStart & { serviceName: string } {
+  // A process heard only through heartbeats (its start marker went to a database since reset) started no later than it was seen.
+  const instance: InstanceStart & { serviceName: string } = {
+    serviceName: row.serviceName,
+    instanceId: row.instanceId,
+    startedAt: row.startedAt ?? row.lastSeenAt ?? 0,
+  };
+  if (row.replicaId !== null) instance.replicaId = row.replicaId;
+  if (row.heartbeatMs !== null) instance.heartbeatMs = row.heartbeatMs;
+  if (row.lastSeenAt !== null) instance.lastSeenAt = row.lastSeenAt;
+  return instance;
 }

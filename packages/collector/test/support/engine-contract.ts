@@ -271,6 +271,34 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       });
     });
 
+    it('keeps each process’s replica and last heartbeat, and lists the silent ones until marked gone', async () => {
+      await engine.transaction(async (tx) => {
+        await tx.addInstanceStart({ serviceName: 'svc', instanceId: 'run-1', startedAt: BASE, replicaId: 'replica-a' });
+        await tx.instanceSeen({ serviceName: 'svc', instanceId: 'run-1', heartbeatMs: 1000, at: BASE });
+        await tx.instanceSeen({ serviceName: 'svc', instanceId: 'run-1', heartbeatMs: 1000, at: BASE + 5000 });
+        // A heartbeat delivered late never moves the last-seen time back.
+        await tx.instanceSeen({ serviceName: 'svc', instanceId: 'run-1', heartbeatMs: 1000, at: BASE + 2000 });
+        await tx.addInstanceStart({ serviceName: 'svc', instanceId: 'run-2', startedAt: BASE + 100, replicaId: 'replica-b' });
+      });
+      await engine.transaction(async (tx) => {
+        expect(await tx.instanceStarts('svc')).toEqual(
+          expect.arrayContaining([
+            { serviceName: 'svc', instanceId: 'run-1', startedAt: BASE, replicaId: 'replica-a', heartbeatMs: 1000, lastSeenAt: BASE + 5000 },
+            { serviceName: 'svc', instanceId: 'run-2', startedAt: BASE + 100, replicaId: 'replica-b' },
+          ]),
+        );
+        // Silent once three heartbeats are missed: not at +7.9 s, at +8.1 s.
+        expect(await tx.livenessOf(BASE + 7900)).toEqual([]);
+        expect((await tx.livenessOf(BASE + 8100)).map((i) => [i.serviceName, i.instanceId, i.replicaId])).toEqual([['svc', 'run-1', 'replica-a']]);
+        await tx.markGone([{ serviceName: 'svc', instanceId: 'run-1' }], BASE + 8100);
+        expect(await tx.livenessOf(BASE + 60_000)).toEqual([]);
+        // Seen again: alive, and silent again later.
+        await tx.instanceSeen({ serviceName: 'svc', instanceId: 'run-1', heartbeatMs: 1000, at: BASE + 9000 });
+        expect(await tx.livenessOf(BASE + 11_000)).toEqual([]);
+        expect((await tx.livenessOf(BASE + 12_100)).map((i) => i.instanceId)).toEqual(['run-1']);
+      });
+    });
+
     it('removes whole executions that started before a time, with their spans, counts and search entries', async () => {
       const spans = decodeJson(jsonBody(await checkoutSpans([{ sku: 'old', qty: 1 }], memoryProvider()))).spans;
       const foreign: Span = { ...spans[0]!, spanId: 'f'.repeat(16), attributes: { 'http.route': '/x' } };

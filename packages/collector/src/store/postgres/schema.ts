@@ -9,7 +9,7 @@ import type { PoolClient } from 'pg';
  * time rollups and the trigram search index follow in the same transaction. Versions are rows of
  * `flowtrace_schema`; never edit a released one, add the next.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The channel that carries each commit's last change sequence number to the other collectors. */
 export const CHANNEL = 'flowtrace_changes';
@@ -131,6 +131,19 @@ const MIGRATIONS: Record<number, string> = {
       id  text NOT NULL
     );
     INSERT INTO history (id) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 16));
+  `,
+  3: `
+    -- Replicas and liveness: a start's replica id (the restart rule compares replicas), and per
+    -- process that promised heartbeats, the last one seen and whether it was taken as gone.
+    ALTER TABLE instances ADD COLUMN replica_id text;
+    CREATE TABLE liveness (
+      service_name text NOT NULL,
+      instance_id  text NOT NULL,
+      heartbeat_ms double precision NOT NULL,
+      last_seen_at double precision NOT NULL,
+      gone_at      double precision,
+      PRIMARY KEY (service_name, instance_id)
+    );
   `,
 };
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Attributes, Span } from '../../otlp/span.js';
-import type { InstanceStart } from '../../records/aggregate.js';
+import { MISSED_HEARTBEATS, type InstanceStart } from '../../records/aggregate.js';
 import type { ExecutionStatus } from '../../records/types.js';
 import type { ExecutionUpdate, IncomingSpan, StoredExecution, WriteTx } from '../engine.js';
 import { rollupEntryOf, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry } from '../rollups.js';
-import { bodyOf, EXECUTION_COLUMNS, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow } from '../rows.js';
+import { bodyOf, EXECUTION_COLUMNS, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow } from '../rows.js';
 import { dayOf, dropPartitionsBefore } from './partitions.js';
 import { CHANNEL } from './schema.js';
 
@@ -321,15 +321,52 @@ export class PostgresWriteTx implements WriteTx {
   }
 
   async addInstanceStart(start: InstanceStart & { serviceName: string }): Promise<void> {
-    await this.client.query('INSERT INTO instances (service_name, instance_id, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-      start.serviceName,
-      start.instanceId,
-      start.startedAt,
-    ]);
+    await this.client.query(
+      'INSERT INTO instances (service_name, instance_id, started_at, replica_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+      [start.serviceName, start.instanceId, start.startedAt, start.replicaId ?? null],
+    );
   }
 
   async instanceStarts(serviceName: string): Promise<InstanceStart[]> {
-    return this.rows<InstanceStart>('SELECT instance_id AS "instanceId", started_at AS "startedAt" FROM instances WHERE service_name = $1', [serviceName]);
+    const rows = await this.rows<InstanceRow>(
+      `SELECT i.service_name AS "serviceName", i.instance_id AS "instanceId", i.started_at AS "startedAt", i.replica_id AS "replicaId",
+              l.heartbeat_ms AS "heartbeatMs", l.last_seen_at AS "lastSeenAt"
+         FROM instances i LEFT JOIN liveness l ON l.service_name = i.service_name AND l.instance_id = i.instance_id
+        WHERE i.service_name = $1`,
+      [serviceName],
+    );
+    return rows.map(instanceOf);
+  }
+
+  // A late heartbeat never moves the last-seen time back, nor revives a process it was not after.
+  async instanceSeen(seen: { serviceName: string; instanceId: string; heartbeatMs: number; at: number }): Promise<void> {
+    await this.client.query(
+      `INSERT INTO liveness (service_name, instance_id, heartbeat_ms, last_seen_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (service_name, instance_id) DO UPDATE SET
+         heartbeat_ms = excluded.heartbeat_ms,
+         gone_at = CASE WHEN excluded.last_seen_at > liveness.last_seen_at THEN NULL ELSE liveness.gone_at END,
+         last_seen_at = greatest(liveness.last_seen_at, excluded.last_seen_at)`,
+      [seen.serviceName, seen.instanceId, seen.heartbeatMs, seen.at],
+    );
+  }
+
+  async livenessOf(now: number): Promise<Array<InstanceStart & { serviceName: string }>> {
+    const rows = await this.rows<InstanceRow>(
+      `SELECT l.service_name AS "serviceName", l.instance_id AS "instanceId", i.started_at AS "startedAt", i.replica_id AS "replicaId",
+              l.heartbeat_ms AS "heartbeatMs", l.last_seen_at AS "lastSeenAt"
+         FROM liveness l LEFT JOIN instances i ON i.service_name = l.service_name AND i.instance_id = l.instance_id
+        WHERE l.gone_at IS NULL AND l.last_seen_at + $1 * l.heartbeat_ms < $2`,
+      [MISSED_HEARTBEATS, now],
+    );
+    return rows.map(instanceOf);
+  }
+
+  async markGone(instances: ReadonlyArray<{ serviceName: string; instanceId: string }>, now: number): Promise<void> {
+    if (instances.length === 0) return;
+    await this.client.query(
+      'UPDATE liveness SET gone_at = $1 FROM unnest($2::text[], $3::text[]) AS g(service_name, instance_id) WHERE liveness.service_name = g.service_name AND liveness.instance_id = g.instance_id',
+      [now, instances.map((i) => i.serviceName), instances.map((i) => i.instanceId)],
+    );
   }
 
   async pendingPastDeadline(now: number, limit: number): Promise<StoredExecution[]> {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Attributes, Span } from '../../otlp/span.js';
-import type { ExecutionSummary, InstanceStart, SpanRole } from '../../records/aggregate.js';
+import { MISSED_HEARTBEATS, type ExecutionSummary, type InstanceStart, type SpanRole } from '../../records/aggregate.js';
 import type { OrderKey } from '../../records/project.js';
 import type { ExecutionStatus, FlowSummary } from '../../records/types.js';
 import type {
@@ -17,8 +17,8 @@ import type {
 } from '../engine.js';
 import { newHistoryId } from '../engine.js';
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry } from '../rollups.js';
-import { bodyOf, decodeBody, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin } from '../rows.js';
-import { SCHEMA, SCHEMA_3, SCHEMA_VERSION, userVersion } from './schema.js';
+import { bodyOf, decodeBody, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type InstanceRow, type Origin } from '../rows.js';
+import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
 
 export interface SqliteEngineOptions {
@@ -116,8 +116,11 @@ export class SqliteEngine implements StorageEngine {
         this.db.exec(SCHEMA);
         if (version === 1) this.db.exec(SCHEMA_1_INSTANCES);
       }
-      this.db.exec(SCHEMA_3);
-      this.db.prepare('INSERT INTO history (one, id) VALUES (1, ?)').run(newHistoryId());
+      if (version < 3) {
+        this.db.exec(SCHEMA_3);
+        this.db.prepare('INSERT INTO history (one, id) VALUES (1, ?)').run(newHistoryId());
+      }
+      this.db.exec(SCHEMA_4);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }
@@ -187,10 +190,18 @@ export class SqliteEngine implements StorageEngine {
         this.applyRollups(rollups);
         return changes;
       },
-      addInstanceStart: async ({ serviceName, instanceId, startedAt }) => {
-        if (sql().addInstance.run(serviceName, instanceId, startedAt).changes > 0) this.instances.delete(serviceName);
+      addInstanceStart: async ({ serviceName, instanceId, startedAt, replicaId }) => {
+        if (sql().addInstance.run(serviceName, instanceId, startedAt, replicaId ?? null).changes > 0) this.instances.delete(serviceName);
       },
       instanceStarts: async (serviceName) => this.instanceStarts(serviceName),
+      instanceSeen: async ({ serviceName, instanceId, heartbeatMs, at }) => {
+        sql().instanceSeen.run(serviceName, instanceId, heartbeatMs, at);
+        this.instances.delete(serviceName);
+      },
+      livenessOf: async (now) => (sql().livenessOf.all(MISSED_HEARTBEATS, now) as InstanceRow[]).map(instanceOf),
+      markGone: async (instances, now) => {
+        for (const { serviceName, instanceId } of instances) sql().markGone.run(now, serviceName, instanceId);
+      },
       pendingPastDeadline: async (now, limit) => (sql().pendingPastDeadline.all(now, limit) as ExecutionRow[]).map(storedExecution),
       pendingOfService: async (serviceName) => (sql().pendingOfService.all(serviceName) as ExecutionRow[]).map(storedExecution),
       deleteFlow: async (flowId, now) => sql().deleteFlow.run(now, flowId).changes > 0,
@@ -282,7 +293,7 @@ export class SqliteEngine implements StorageEngine {
   private instanceStarts(serviceName: string): InstanceStart[] {
     let starts = this.instances.get(serviceName);
     if (!starts) {
-      starts = this.sql.instancesOf.all(serviceName) as InstanceStart[];
+      starts = (this.sql.instancesOf.all(serviceName) as InstanceRow[]).map(instanceOf);
       this.instances.set(serviceName, starts);
     }
     return starts;
@@ -547,8 +558,28 @@ function statements(db: Database.Database) {
     ),
     deleteSearch: db.prepare('DELETE FROM search WHERE rowid = ?'),
     insertSearch: db.prepare('INSERT INTO search (rowid, params) VALUES (?, ?)'),
-    addInstance: db.prepare('INSERT OR IGNORE INTO instances (service_name, instance_id, started_at) VALUES (?, ?, ?)'),
-    instancesOf: db.prepare('SELECT instance_id AS instanceId, started_at AS startedAt FROM instances WHERE service_name = ?'),
+    addInstance: db.prepare('INSERT OR IGNORE INTO instances (service_name, instance_id, started_at, replica_id) VALUES (?, ?, ?, ?)'),
+    instancesOf: db.prepare(
+      `SELECT i.service_name AS serviceName, i.instance_id AS instanceId, i.started_at AS startedAt, i.replica_id AS replicaId,
+              l.heartbeat_ms AS heartbeatMs, l.last_seen_at AS lastSeenAt
+         FROM instances i LEFT JOIN liveness l ON l.service_name = i.service_name AND l.instance_id = i.instance_id
+        WHERE i.service_name = ?`,
+    ),
+    // A late heartbeat never moves the last-seen time back, nor revives a process it was not after.
+    instanceSeen: db.prepare(
+      `INSERT INTO liveness (service_name, instance_id, heartbeat_ms, last_seen_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (service_name, instance_id) DO UPDATE SET
+         heartbeat_ms = excluded.heartbeat_ms,
+         gone_at = CASE WHEN excluded.last_seen_at > last_seen_at THEN NULL ELSE gone_at END,
+         last_seen_at = max(last_seen_at, excluded.last_seen_at)`,
+    ),
+    livenessOf: db.prepare(
+      `SELECT l.service_name AS serviceName, l.instance_id AS instanceId, i.started_at AS startedAt, i.replica_id AS replicaId,
+              l.heartbeat_ms AS heartbeatMs, l.last_seen_at AS lastSeenAt
+         FROM liveness l LEFT JOIN instances i ON i.service_name = l.service_name AND i.instance_id = l.instance_id
+        WHERE l.gone_at IS NULL AND l.last_seen_at + ? * l.heartbeat_ms < ?`,
+    ),
+    markGone: db.prepare('UPDATE liveness SET gone_at = ? WHERE service_name = ? AND instance_id = ?'),
     pendingPastDeadline: db.prepare(`SELECT ${executionColumns} FROM executions WHERE status = 0 AND deadline <= ? LIMIT ?`),
     pendingOfService: db.prepare(`SELECT ${executionColumns} FROM executions WHERE status = 0 AND service = ?`),
     deleteFlow: db.prepare('UPDATE flows SET deleted_at = ? WHERE flow_id = ?'),

@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
  * ingest rewrites in place; counts, rollups and the search index follow it in the same
  * transaction. Versions are `user_version`; never edit a released one: add the next.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const SCHEMA = `
   CREATE TABLE traces (
@@ -110,6 +110,22 @@ export const SCHEMA_3 = `
     one INTEGER PRIMARY KEY CHECK (one = 1),
     id  TEXT NOT NULL
   );
+`;
+
+/**
+ * Schema 4: replicas and liveness. A start's replica id (the restart rule compares replicas),
+ * and per process that promised heartbeats, the last one seen and whether it was taken as gone.
+ */
+export const SCHEMA_4 = `
+  ALTER TABLE instances ADD COLUMN replica_id TEXT;
+  CREATE TABLE liveness (
+    service_name TEXT NOT NULL,
+    instance_id  TEXT NOT NULL,
+    heartbeat_ms REAL NOT NULL,
+    last_seen_at REAL NOT NULL,
+    gone_at      REAL,
+    PRIMARY KEY (service_name, instance_id)
+  ) WITHOUT ROWID;
 `;
 
 export function userVersion(db: Database.Database): number {
