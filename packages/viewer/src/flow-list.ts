@@ -1,7 +1,7 @@
-import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
+import { css, html, nothing, type PropertyValues } from 'lit';
 import { emit, FLOW_SELECT_EVENT, type FlowSelectDetail } from './events.js';
 import { isolate } from './format.js';
-import { HttpSource, type FlowtraceSource } from './source.js';
+import { SourcedElement } from './sourced-element.js';
 import { STATUS } from './status.js';
 import { theme } from './theme.js';
 import type { FlowSummary } from './types.js';
@@ -23,24 +23,18 @@ const REFRESH_DEBOUNCE_MS = 250;
  * @fires flowtrace-flow-select - `{ flowId }` when the reader picks a flow
  * @csspart flows, flow, count, deleted, deleted-toggle, error
  */
-export class FlowtraceFlowList extends LitElement {
+export class FlowtraceFlowList extends SourcedElement {
   static override properties = {
-    apiBase: { attribute: 'api-base' },
-    token: {},
     selected: { reflect: true },
     showDeleted: { type: Boolean, attribute: 'show-deleted', reflect: true },
     autoSelect: { type: Boolean, attribute: 'auto-select' },
-    source: { attribute: false },
     flows: { state: true },
     error: { state: true },
   };
 
-  declare apiBase: string | undefined;
-  declare token: string | undefined;
   declare selected: string | undefined;
   declare showDeleted: boolean;
   declare autoSelect: boolean;
-  declare source: FlowtraceSource | undefined;
   declare flows: FlowSummary[] | undefined;
   declare error: string | undefined;
   private request: AbortController | undefined;
@@ -49,12 +43,9 @@ export class FlowtraceFlowList extends LitElement {
 
   constructor() {
     super();
-    this.apiBase = undefined;
-    this.token = undefined;
     this.selected = undefined;
     this.showDeleted = false;
     this.autoSelect = false;
-    this.source = undefined;
     this.flows = undefined;
     this.error = undefined;
   }
@@ -106,24 +97,14 @@ export class FlowtraceFlowList extends LitElement {
     `,
   ];
 
-  private get data(): FlowtraceSource {
-    this.source ??= new HttpSource({ apiBase: this.apiBase, token: this.token });
-    return this.source;
-  }
-
-  override connectedCallback() {
-    super.connectedCallback();
-    this.requestUpdate();
-  }
-
   override disconnectedCallback() {
     super.disconnectedCallback();
     this.stop();
   }
 
   protected override willUpdate(changed: PropertyValues<this>) {
+    super.willUpdate(changed);
     if (!this.isConnected) return;
-    if ((changed.has('apiBase') || changed.has('token')) && this.source instanceof HttpSource) this.source = undefined;
     if (!this.subscription || changed.has('apiBase') || changed.has('token') || changed.has('source')) this.start();
     else if (changed.has('showDeleted')) void this.load();
   }

@@ -1,9 +1,10 @@
-import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
+import { css, html, nothing, type PropertyValues } from 'lit';
 import { FILTER_EVENT, PAGE_EVENT, RETRY_EVENT, SELECT_EVENT, type FilterDetail, type MoreStepsDetail, type PageDetail, type SelectDetail } from './events.js';
 import './execution-detail.js';
 import './execution-list.js';
 import { filterQuery, matchesFilters, NO_FILTERS, type Filters } from './filters.js';
-import { HttpSource, SourceError, type FlowtraceSource, type LiveState } from './source.js';
+import { SourceError, type LiveState } from './source.js';
+import { SourcedElement } from './sourced-element.js';
 import { theme } from './theme.js';
 import { UrlStateController, type ViewState } from './url-state.js';
 import type { ExecutionListItem, ExecutionRecord, Page } from './types.js';
@@ -33,15 +34,12 @@ const POLL_MS = 2000;
  * @csspart live-state - "reconnecting" while the live stream is down
  * @csspart detail-panel - the right column; its parts are exported too (header, duration, node, failing, node-time, …)
  */
-export class FlowtraceUsageTab extends LitElement {
+export class FlowtraceUsageTab extends SourcedElement {
   static override properties = {
     flowId: { attribute: 'flow-id' },
-    apiBase: { attribute: 'api-base' },
-    token: {},
     pageSize: { type: Number, attribute: 'page-size' },
     traceUrl: { attribute: 'trace-url' },
     executionId: { attribute: 'execution-id', reflect: true },
-    source: { attribute: false },
     urlState: { attribute: 'url-state' },
     page: { state: true },
     filters: { attribute: false },
@@ -56,12 +54,9 @@ export class FlowtraceUsageTab extends LitElement {
   };
 
   declare flowId: string;
-  declare apiBase: string | undefined;
-  declare token: string | undefined;
   declare pageSize: number;
   declare traceUrl: string | undefined;
   declare executionId: string | undefined;
-  declare source: FlowtraceSource | undefined;
   declare urlState: string | null | undefined;
   declare page: number;
   declare filters: Filters;
@@ -89,12 +84,9 @@ export class FlowtraceUsageTab extends LitElement {
   constructor() {
     super();
     this.flowId = '';
-    this.apiBase = undefined;
-    this.token = undefined;
     this.pageSize = 20;
     this.traceUrl = undefined;
     this.executionId = undefined;
-    this.source = undefined;
     this.urlState = undefined;
     this.page = 1;
     this.filters = NO_FILTERS;
@@ -172,18 +164,6 @@ export class FlowtraceUsageTab extends LitElement {
     `,
   ];
 
-  /** The source in use: the injected one, or the collector's HTTP API. */
-  private get data(): FlowtraceSource {
-    this.source ??= new HttpSource({ apiBase: this.apiBase, token: this.token });
-    return this.source;
-  }
-
-  override connectedCallback() {
-    super.connectedCallback();
-    // Back in the page: willUpdate starts the list and the live stream again.
-    this.requestUpdate();
-  }
-
   override disconnectedCallback() {
     super.disconnectedCallback();
     this.startedFor = undefined;
@@ -195,9 +175,8 @@ export class FlowtraceUsageTab extends LitElement {
   }
 
   protected override willUpdate(changed: PropertyValues<this>) {
+    super.willUpdate(changed);
     if (!this.isConnected || !this.flowId) return;
-    // A source the tab made itself follows api-base and token; an injected one is kept.
-    if ((changed.has('apiBase') || changed.has('token')) && this.source instanceof HttpSource) this.source = undefined;
     // Another flow: the open execution was the previous flow's, unless the host names one of the new flow in the same change.
     if (changed.get('flowId') && !changed.has('executionId')) this.executionId = undefined;
     if (this.record && this.record.flowId !== this.flowId) {
