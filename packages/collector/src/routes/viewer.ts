@@ -1,13 +1,21 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
 import { hostPage } from './host-page.js';
 
-/** The viewer bundle's location: given, or `@flowtrace/viewer` installed next to the collector. */
-export function findViewerBundle(given: string | false | undefined): string | undefined {
+/**
+ * The viewer bundle's location: given, or `@flowtrace/viewer` installed next to the collector.
+ * The module URL becomes a path with `fileURLToPath` — a URL's `pathname` keeps `%20` for a
+ * space, and an install under "My Projects" would not find its own bundle.
+ */
+export function findViewerBundle(
+  given: string | false | undefined,
+  resolve: (specifier: string) => string = (specifier) => import.meta.resolve(specifier),
+): string | undefined {
   if (given === false) return undefined;
   if (given) return given;
   try {
-    return new URL(import.meta.resolve('@flowtrace/viewer/bundle')).pathname;
+    return fileURLToPath(resolve('@flowtrace/viewer/bundle'));
   } catch {
     return undefined;
   }
