@@ -60,6 +60,12 @@ export interface CollectorOptions {
   corsOrigins?: string[];
   /** `Host` names served on loopback besides localhost and loopback addresses (DNS-rebinding protection). */
   allowedHosts?: string[];
+  /**
+   * Behind a reverse proxy: take each client's address from the last `X-Forwarded-For` entry
+   * (the one the proxy added), so fair shares are per exporter, not one for the proxy. Only
+   * when every request comes through that proxy: otherwise a client can name any address.
+   */
+  trustProxy?: boolean;
   /** Largest accepted request body after gzip inflation. Default 16 MiB. */
   maxBodyBytes?: number;
   /** Worker threads that decode request bodies; 0 decodes on the main thread. Default 0 (the CLI uses the spare cores). */
@@ -177,6 +183,11 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const ready = upgradeHistory(engine, rules, now, log).catch((error) => log(`upgrade failed: ${String(error)}`));
 
   const app = new Koa();
+  if (options.trustProxy) {
+    app.proxy = true;
+    // The last entry is the proxy's own view of the client; earlier ones the client may have written.
+    app.maxIpsCount = 1;
+  }
   app.on('error', (error: Error & { code?: string }) => {
     // A client that goes away (a closed Usage tab ending its live stream, an exporter hanging up
     // mid-body) is not a failure.

@@ -29,11 +29,13 @@ Usage: flowtrace-collector [options]
   --trace-url <tmpl>    link trace ids in the Usage page, e.g. http://localhost:16686/trace/{traceId}
                         (an http or https URL)
   --insecure            allow a non-loopback --host without a token
+  --trust-proxy         take client addresses from X-Forwarded-For (its last entry): only when
+                        every request comes through your reverse proxy
   -h, --help            show this help
 
 Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_DB_POOL, FLOWTRACE_DB_CONNECT_TIMEOUT,
 FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_ALLOWED_HOSTS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_MAX_CONNECTIONS, FLOWTRACE_MAX_STREAMS, FLOWTRACE_DECODE_THREADS,
-FLOWTRACE_TRACE_URL and FLOWTRACE_INSECURE=true set the same options.
+FLOWTRACE_TRACE_URL, FLOWTRACE_INSECURE=true and FLOWTRACE_TRUST_PROXY=true set the same options.
 `;
 
 export class UsageError extends Error {}
@@ -103,6 +105,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         'decode-threads': { type: 'string' },
         'trace-url': { type: 'string' },
         insecure: { type: 'boolean' },
+        'trust-proxy': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -165,6 +168,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
       token,
       corsOrigins: v['cors-origin'] ?? list(env.FLOWTRACE_CORS_ORIGINS),
       allowedHosts: v['allowed-host'] ?? list(env.FLOWTRACE_ALLOWED_HOSTS),
+      trustProxy: v['trust-proxy'] === true || env.FLOWTRACE_TRUST_PROXY === 'true',
       maxBodyBytes: maxBody ? Number(maxBody) : DEFAULT_MAX_BODY_BYTES,
       ...(maxConnections !== undefined ? { maxConnections } : {}),
       ...(maxStreams !== undefined ? { maxStreams } : {}),

@@ -46,6 +46,9 @@ describe('collector flags that would make it unsafe or useless are refused with 
     expect(parseCli(['--allowed-host', 'a.example', '--allowed-host', 'b.example:8443'], {}).options.allowedHosts).toEqual(['a.example', 'b.example:8443']);
     expect(parseCli([], { FLOWTRACE_ALLOWED_HOSTS: 'a.example, b.example' }).options.allowedHosts).toEqual(['a.example', 'b.example']);
     expect(parseCli([], {}).options.allowedHosts).toEqual([]);
+    expect(parseCli(['--trust-proxy'], {}).options.trustProxy).toBe(true);
+    expect(parseCli([], { FLOWTRACE_TRUST_PROXY: 'true' }).options.trustProxy).toBe(true);
+    expect(parseCli([], {}).options.trustProxy).toBe(false);
   });
 
   it('says which database it cannot open, without a stack trace, and exits 1', () => {

@@ -140,6 +140,25 @@ describe('slow clients', () => {
     expect(collector.stats).toMatchObject({ throttled: 1, busy: 0, accepted: 5 });
   });
 
+  it('behind a trusted proxy, shares are per forwarded client, not one for the proxy', async () => {
+    const { collector, url } = await collectorUnderTest({ maxConcurrentIngests: 4, trustProxy: true });
+    // Every request comes from the proxy's one address; X-Forwarded-For says whose it is (the
+    // last entry: an earlier one is what a client wrote itself).
+    const via = (address: string) => ({ 'x-forwarded-for': `203.0.113.66, ${address}` });
+    const greedy = await Promise.all([1, 2, 3].map(() => client(url)));
+    for (const raw of greedy) await raw.startChunked('application/json', via('198.51.100.2'));
+    const other = await client(url);
+    await other.startChunked('application/json', via('198.51.100.3'));
+    await expect.poll(() => collector.stats.reading).toBe(4);
+
+    const more = await client(url);
+    await more.startChunked('application/json', via('198.51.100.2'));
+    expect((await more.response()).status).toBe(429);
+    for (const raw of [...greedy, other]) await raw.finish();
+    expect((await Promise.all([...greedy, other].map((raw) => raw.response()))).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(collector.stats).toMatchObject({ throttled: 1, accepted: 4 });
+  });
+
   it('the real OTLP exporter retries a 429 after Retry-After and its spans are stored exactly once', async () => {
     const { collector, url } = await collectorUnderTest({ maxConcurrentIngests: 2 });
     const spans = await checkoutSpans([{ sku: 'R', qty: 3 }], memoryProvider());

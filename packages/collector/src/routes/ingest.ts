@@ -72,8 +72,8 @@ export function ingestRoute(options: IngestOptions) {
       stats.refused++;
       return fail(ctx, 'json', 415, 'Content-Type must be application/x-protobuf or application/json');
     }
-    // The socket's address: Koa trusts no X-Forwarded-For unless app.proxy is set, and the
-    // collector does not set it, so behind a proxy all its exporters are one client.
+    // The socket's address, or with trustProxy the address the proxy saw: behind a proxy that
+    // is not trusted, all its exporters are one client.
     const client = ctx.ip;
     if (!share.enter(client)) {
       stats.throttled++;
