@@ -108,4 +108,42 @@ console.log(JSON.stringify({ result, names: names.sort() }));
       names: ['flow double', 'flow double', 'flowtrace instance-start', 'step multiply', 'step multiply'],
     });
   }, INSTALL_TIMEOUT);
+
+  it('works from a CommonJS app too: require() loads the ES modules (their `default` export condition, Node 20.19+)', async () => {
+    // pumped-fn ships a CommonJS build of its own: the app's flows come from it, while the tracer
+    // imports the ES build. Spans must come out the same, with no pumped-fn internals as tags.
+    const output = await host.node(
+      `
+const { createServer } = require('node:http');
+const { startTracing } = require('@flowtrace/node');
+const { createTracingExtension } = require('@flowtrace/tracer');
+const { createScope, custom, flow } = require('@pumped-fn/core-next');
+const spans = [];
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    for (const rs of JSON.parse(Buffer.concat(chunks)).resourceSpans)
+      for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ name: s.name, keys: s.attributes.map((a) => a.key) });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+});
+server.listen(0, '127.0.0.1', async () => {
+  const tracing = startTracing({ serviceName: 'cjs-host', collectorUrl: 'http://127.0.0.1:' + server.address().port, collectorProtocol: 'http/json' });
+  const double = flow({ name: 'double', input: custom(), output: custom() }, async (ctx, n) => ctx.exec({ fn: (x) => x * 2, params: [n], key: 'multiply' }));
+  const result = await createScope({ extensions: [createTracingExtension()] }).exec({ flow: double, input: 21 });
+  await tracing.shutdown();
+  server.close();
+  const tags = spans.flatMap((s) => s.keys.filter((k) => k.startsWith('flowtrace.tag')));
+  console.log(JSON.stringify({ result, names: spans.map((s) => s.name).sort(), tags }));
+});
+`,
+      'cjs',
+    );
+    expect(JSON.parse(output)).toEqual({
+      result: 42,
+      names: ['flow double', 'flow double', 'flowtrace instance-start', 'step multiply', 'step multiply'],
+      tags: [],
+    });
+  }, INSTALL_TIMEOUT);
 });

@@ -22,7 +22,8 @@ export interface Host {
   /** Every package name in `npm ls --all`. */
   installed(): Promise<Set<string>>;
   /** Runs an ES module in the host and returns its stdout. */
-  node(source: string): Promise<string>;
+  /** Runs `source` as an ES module, or with `'cjs'` as a CommonJS script, in the app's folder. */
+  node(source: string, kind?: 'esm' | 'cjs'): Promise<string>;
   remove(): Promise<void>;
 }
 
@@ -50,8 +51,8 @@ export async function installHost(dependencies: Record<string, string>): Promise
       walk((JSON.parse(stdout) as { dependencies?: never }).dependencies);
       return names;
     },
-    async node(source: string) {
-      const file = join(dir, `script-${Date.now()}.mjs`);
+    async node(source: string, kind = 'esm') {
+      const file = join(dir, `script-${Date.now()}.${kind === 'cjs' ? 'cjs' : 'mjs'}`);
       await writeFile(file, source);
       const { stdout } = await run(process.execPath, [file], { cwd: dir });
       return stdout;
