@@ -32,6 +32,18 @@ ${after}
 `;
 const runFlow = flowScript('console.log(JSON.stringify(result));');
 
+/** An OTLP/JSON receiver for the app's scripts (`createServer` in scope): `spans` collects each span's name and attribute keys. */
+const RECEIVER = `const spans = [];
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    for (const rs of JSON.parse(Buffer.concat(chunks)).resourceSpans)
+      for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ name: s.name, keys: s.attributes.map((a) => a.key) });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+});`;
+
 describe('a host with its own OpenTelemetry setup installs @flowtrace/tracer alone', () => {
   let host: Host;
   beforeAll(async () => {
@@ -85,22 +97,13 @@ describe('a host that lets @flowtrace/node set OpenTelemetry up', () => {
     const output = await host.node(`
 import { createServer } from 'node:http';
 import { startTracing } from '@flowtrace/node';
-const names = [];
-const server = createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    for (const rs of JSON.parse(Buffer.concat(chunks)).resourceSpans)
-      for (const ss of rs.scopeSpans) for (const s of ss.spans) names.push(s.name);
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-  });
-});
+${RECEIVER}
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const tracing = startTracing({ serviceName: 'host', collectorUrl: 'http://127.0.0.1:' + server.address().port, collectorProtocol: 'http/json' });
 ${flowScript(`
 await tracing.shutdown();
 server.close();
-console.log(JSON.stringify({ result, names: names.sort() }));
+console.log(JSON.stringify({ result, names: spans.map((s) => s.name).sort() }));
 `)}
 `);
     expect(JSON.parse(output)).toEqual({
@@ -118,16 +121,7 @@ const { createServer } = require('node:http');
 const { startTracing } = require('@flowtrace/node');
 const { createTracingExtension } = require('@flowtrace/tracer');
 const { createScope, custom, flow } = require('@pumped-fn/core-next');
-const spans = [];
-const server = createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    for (const rs of JSON.parse(Buffer.concat(chunks)).resourceSpans)
-      for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ name: s.name, keys: s.attributes.map((a) => a.key) });
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-  });
-});
+${RECEIVER}
 server.listen(0, '127.0.0.1', async () => {
   const tracing = startTracing({ serviceName: 'cjs-host', collectorUrl: 'http://127.0.0.1:' + server.address().port, collectorProtocol: 'http/json' });
   const double = flow({ name: 'double', input: custom(), output: custom() }, async (ctx, n) => ctx.exec({ fn: (x) => x * 2, params: [n], key: 'multiply' }));
