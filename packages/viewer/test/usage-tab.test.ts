@@ -201,10 +201,11 @@ describe('live updates', () => {
     const page = await suite.openTab({ 'flow-id': 'waiting', 'page-size': '10' });
     const offline = suite.stack.heldService();
     const release = gate();
-    const startedAt = Date.now();
     const early = offline.scope.exec({ flow: waiting, input: { label: 'started-first', until: release.opened } });
-    // The SDK stamps starts to the millisecond, and a tie is ordered by span id: let the clock
-    // move on, so "started first" is what the spans say too.
+    // The tracer starts a span a microtask after the call: let it start, then let the clock move
+    // on (a tie of millisecond stamps is ordered by span id), so "started first" is what the spans say.
+    await new Promise((resolve) => setImmediate(resolve));
+    const startedAt = Date.now();
     while (Date.now() <= startedAt) await new Promise((resolve) => setImmediate(resolve));
     const later = gate();
     later.open();
