@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
+import { holdLock } from './pid-lock.js';
 
 /**
  * A replica's identity that survives its restarts, so the collector can tell "this replica
@@ -37,13 +38,9 @@ export function claimReplicaId(dir: string): ReplicaIdentity {
     mkdirSync(dir, { recursive: true });
     for (let slot = 0; slot < MAX_SLOTS; slot++) {
       const lock = join(dir, `replica-${slot}.lock`);
-      if (!takeLock(lock)) continue;
       // Released at shutdown or exit; after a crash the next start finds a dead pid.
-      const release = () => {
-        process.off('exit', release);
-        releaseLock(lock);
-      };
-      process.once('exit', release);
+      const release = holdLock(lock);
+      if (!release) continue;
       return { replicaId: slotId(join(dir, `replica-${slot}.id`)), persisted: true, release };
     }
     diag.warn(`flowtrace: all ${MAX_SLOTS} replica slots in ${dir} are held by live processes; this one gets a fresh replica id`);
@@ -51,39 +48,6 @@ export function claimReplicaId(dir: string): ReplicaIdentity {
     diag.warn(`flowtrace: cannot keep a replica id in ${dir} (${(error as Error).message}); this process gets a fresh one`);
   }
   return { replicaId: randomUUID(), persisted: false, release: () => {} };
-}
-
-function takeLock(lock: string): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      // Another process may have cleared the same stale lock and written its own meanwhile.
-      return readFileSync(lock, 'utf8') === String(process.pid);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(lock, 'utf8'));
-      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) return false;
-      removeStale(lock);
-    }
-  }
-  return false;
-}
-
-function removeStale(lock: string): void {
-  try {
-    unlinkSync(lock);
-  } catch (error) {
-    // Another starting process removed it first.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-}
-
-function releaseLock(lock: string): void {
-  try {
-    if (readFileSync(lock, 'utf8') === String(process.pid)) unlinkSync(lock);
-  } catch {
-    // already gone
-  }
 }
 
 function slotId(file: string): string {
@@ -96,13 +60,4 @@ function slotId(file: string): string {
   const id = randomUUID();
   writeFileSync(file, id);
   return id;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
