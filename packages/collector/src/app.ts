@@ -21,6 +21,7 @@ import { loopbackHostCheck } from './http/host-check.js';
 import { jsonErrors } from './http/errors.js';
 import { Reconciler } from './reconcile.js';
 import { apiRoutes } from './routes/api.js';
+import { conflictLog } from './ingest/ownership.js';
 import { emptyStats, ingestRoute, type IngestStats } from './routes/ingest.js';
 import { openApiDocument } from './routes/openapi.js';
 import { LiveStreams } from './routes/live-streams.js';
@@ -154,7 +155,12 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const log = options.log ?? ((message: string) => console.error(`[flowtrace-collector] ${message}`));
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const engine = options.engine ?? openEngine(options.db ?? './flowtrace.db', options.postgres ?? {}, log);
-  const rules = new ExecutionRules(engine, timeoutMs);
+  const stats = emptyStats();
+  const logConflict = conflictLog(log);
+  const rules = new ExecutionRules(engine, timeoutMs, (conflict) => {
+    stats.conflicts++;
+    logConflict(conflict);
+  });
   const reader = new ExecutionReader(engine, timeoutMs);
   const changes = new ChangeFeed(engine, reader, (error) => log(`live changes could not be read: ${String(error)}`));
   const publish = (list: ExecutionChange[]) => changes.committed(list);
@@ -163,7 +169,6 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   const streams = new LiveStreams(changes, { maxStreams: options.maxStreams, bufferBytes: options.streamBufferBytes });
   const forwarder = new Forwarder(options.forward ?? []);
   const decoder = createDecoder(options.decodeThreads ?? 0);
-  const stats = emptyStats();
   const commits = new GroupCommit(async (spans) => {
     const list = await rules.ingest(spans, now());
     stats.commits++;

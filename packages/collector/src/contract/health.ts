@@ -17,6 +17,10 @@ export const Health = Type.Object(
       reading: Type.Integer({ minimum: 0, description: 'Requests whose body is arriving, now' }),
       readingBytes: Type.Integer({ minimum: 0, description: 'Bytes those bodies hold, now (after inflation)' }),
       waiting: Type.Integer({ minimum: 0, description: 'Spans received and waiting for the next transaction, now' }),
+      conflicts: Type.Integer({
+        minimum: 0,
+        description: 'Spans sent again under another execution than a stored copy: each stays with one execution (the smaller id) and is logged',
+      }),
     }),
     reconcile: Type.Object(
       {

@@ -1,6 +1,7 @@
 import * as sc from '@flowtrace/tracer/semconv';
 import { nanosToMillis } from '../otlp/span.js';
 import {
+  emptySummary,
   foldSpan,
   goneAt,
   instanceIdOf,
@@ -14,7 +15,8 @@ import {
   type RuleContext,
 } from '../records/aggregate.js';
 import type { ExecutionListItem } from '../records/types.js';
-import type { ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
+import { claimWins, type OwnershipConflict } from './ownership.js';
+import type { Appended, ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
 
 /** Spans appended between two turns of the event loop, so a large transaction never stalls it long. */
 const YIELD_EVERY = 256;
@@ -30,14 +32,19 @@ export class ExecutionRules {
   constructor(
     private readonly engine: StorageEngine,
     private readonly defaultTimeoutMs: number,
+    /** Told, after each commit, of every span two executions claimed (see ownership.ts). */
+    private readonly onConflict?: (conflict: OwnershipConflict) => void,
   ) {}
 
   /**
    * Stores the spans of one or more requests and updates the executions they touch. `decided`
    * carries outcomes decided elsewhere (by an older release) for executions still unfinished.
    */
-  ingest(spans: readonly IncomingSpan[], now: number, decided?: ReadonlyMap<string, Outcome>): Promise<ExecutionChange[]> {
-    return this.engine.transaction(async (tx) => {
+  async ingest(spans: readonly IncomingSpan[], now: number, decided?: ReadonlyMap<string, Outcome>): Promise<ExecutionChange[]> {
+    let conflicts: OwnershipConflict[] = [];
+    const changes = await this.engine.transaction(async (tx) => {
+      // Reported once committed: an engine may run this again after a conflict between writers.
+      conflicts = [];
       const touched = new Map<string, StoredExecution>();
       for (const { span, role } of spans) {
         if (role !== 'instance-start' && role !== 'heartbeat') continue;
@@ -70,12 +77,13 @@ export class ExecutionRules {
       }
       const executions = await tx.executions([...firstSeen.keys()], firstSeen);
       const keys = new Map([...executions.values()].map((e) => [e.id, e.key]));
-      const fresh: boolean[] = [];
+      const appended: Appended[] = [];
       for (let start = 0; start < kept.length; start += YIELD_EVERY) {
         // Other requests and /healthz go on between chunks; reads wait for the commit.
         if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-        fresh.push(...(await tx.appendSpans(kept.slice(start, start + YIELD_EVERY), keys)));
+        appended.push(...(await tx.appendSpans(kept.slice(start, start + YIELD_EVERY), keys)));
       }
+      const { fresh, losers } = await this.settleClaims(tx, kept, appended, executions, conflicts);
       const searchTexts = new Map<string, { text: string; replaces: boolean }>();
       kept.forEach(({ span, role, executionId }, i) => {
         if (!fresh[i] || executionId === undefined) return;
@@ -90,9 +98,78 @@ export class ExecutionRules {
           searchTexts.set(executionId, { text: searchTextOf(span), replaces });
         }
       });
+      await this.refold(tx, losers, executions, touched, searchTexts);
       if (decided) for (const [id, outcome] of decided) if (touched.has(id)) touched.get(id)!.outcome = outcome;
       return this.decide(tx, [...touched.values()], now, searchTexts, true);
     });
+    for (const conflict of conflicts) this.onConflict?.(conflict);
+    return changes;
+  }
+
+  /**
+   * Decides the spans that another execution (or none) held already, by the ownership rule: a
+   * winning claim takes the span over. Returns which spans are new to the execution they name,
+   * and the executions (key → id) that lost a span.
+   */
+  private async settleClaims(
+    tx: WriteTx,
+    spans: readonly IncomingSpan[],
+    appended: readonly Appended[],
+    executions: ReadonlyMap<string, StoredExecution>,
+    conflicts: OwnershipConflict[],
+  ): Promise<{ fresh: boolean[]; losers: Map<number, string> }> {
+    const fresh = appended.map((result) => result === 'new');
+    const losers = new Map<number, string>();
+    const moved = new Map<string, string>();
+    for (const [i, result] of appended.entries()) {
+      if (typeof result === 'string') continue;
+      const { span, executionId: claimant } = spans[i]!;
+      const holder = result.heldBy;
+      const wins = claimWins(claimant!, holder.id);
+      conflicts.push({ traceId: span.traceId, spanId: span.spanId, owner: wins ? claimant! : holder.id!, loser: wins ? holder.id : claimant });
+      if (!wins) continue;
+      await tx.moveSpan(spans[i]!, executions.get(claimant!)!.key);
+      fresh[i] = true;
+      moved.set(`${span.traceId}/${span.spanId}`, claimant!);
+      if (holder.id !== undefined) losers.set(holder.key, holder.id);
+    }
+    // A copy stored by this same request for the execution that has just lost it is not its.
+    if (moved.size > 0) {
+      spans.forEach(({ span, executionId }, i) => {
+        const owner = moved.get(`${span.traceId}/${span.spanId}`);
+        if (owner !== undefined && owner !== executionId) fresh[i] = false;
+      });
+    }
+    return { fresh, losers };
+  }
+
+  /**
+   * Folds each execution that lost a span again, from the spans it keeps (this request's
+   * included), and writes its search text anew when its parameters changed with its head.
+   */
+  private async refold(
+    tx: WriteTx,
+    losers: ReadonlyMap<number, string>,
+    executions: ReadonlyMap<string, StoredExecution>,
+    touched: Map<string, StoredExecution>,
+    searchTexts: Map<string, { text: string; replaces: boolean }>,
+  ): Promise<void> {
+    if (losers.size === 0) return;
+    const unknown = [...losers.values()].filter((id) => !executions.has(id));
+    const loaded = unknown.length > 0 ? await tx.executions(unknown) : new Map<string, StoredExecution>();
+    for (const [key, id] of losers) {
+      const execution = executions.get(id) ?? loaded.get(id)!;
+      const before = execution.summary.head;
+      const kept = await tx.executionSpans(key);
+      execution.summary = emptySummary();
+      for (const span of kept) foldSpan(execution.summary, span);
+      touched.set(id, execution);
+      const head = execution.summary.head;
+      if (head && head.paramsHash !== before?.paramsHash) {
+        searchTexts.set(id, { text: searchTextOf(kept.find((span) => span.spanId === head.spanId)!), replaces: true });
+      }
+      if (!head) searchTexts.delete(id);
+    }
   }
 
   /**
@@ -133,7 +210,10 @@ export class ExecutionRules {
       const head = execution.summary.head;
       if (!head) {
         // Steps before their execution's head: kept in the summary, listed once the head comes.
-        if (summaryChanged) updates.push({ key: execution.key, id: execution.id, summary: execution.summary });
+        // One listed before has lost its head to another execution's claim: it leaves the list.
+        const update: ExecutionUpdate = { key: execution.key, id: execution.id, summary: execution.summary };
+        if (execution.outcome) update.unlisted = true;
+        if (summaryChanged) updates.push(update);
         continue;
       }
       let instanceStarts: InstanceStart[] = [];

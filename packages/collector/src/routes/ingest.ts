@@ -24,10 +24,12 @@ export interface IngestStats {
   commits: number;
   /** Requests whose body is arriving, now (not a count since start): slow senders show here. */
   reading: number;
+  /** Spans sent for two executions (see ingest/ownership.ts). */
+  conflicts: number;
 }
 
 export function emptyStats(): IngestStats {
-  return { accepted: 0, spans: 0, busy: 0, throttled: 0, timedOut: 0, refused: 0, failed: 0, commits: 0, reading: 0 };
+  return { accepted: 0, spans: 0, busy: 0, throttled: 0, timedOut: 0, refused: 0, failed: 0, commits: 0, reading: 0, conflicts: 0 };
 }
 
 export interface IngestOptions {

@@ -86,8 +86,20 @@ export interface WriteTx {
    * engine that places an execution by time places a new one by it.
    */
   executions(ids: readonly string[], firstSeen?: ReadonlyMap<string, number>): Promise<Map<string, StoredExecution>>;
-  /** Appends the spans not stored yet; says for each whether it was new (re-delivery is not). */
-  appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<boolean[]>;
+  /**
+   * Appends the spans not stored yet and says for each what became of it: stored now, stored
+   * already for the same execution (re-delivery), or — for a span that names an execution — held
+   * by another execution, or by none, under the same trace and span id: left as it is for the
+   * rules to decide ({@link WriteTx.moveSpan}).
+   */
+  appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<Appended[]>;
+  /**
+   * Replaces every stored copy of the span (same trace and span id) with `incoming`, stored for
+   * the execution with key `to`.
+   */
+  moveSpan(incoming: IncomingSpan, to: number): Promise<void>;
+  /** The spans stored for an execution, as this transaction sees them. */
+  executionSpans(key: number): Promise<Span[]>;
   /**
    * Stores changed executions. Each listed one gets the next change sequence number, returned
    * in order; an unlisted one (steps before its head) keeps only its summary.
@@ -120,6 +132,15 @@ export interface WriteTx {
   removeStartedBefore(cutoff: number, limit: number): Promise<number>;
 }
 
+/** What {@link WriteTx.appendSpans} did with one span. */
+export type Appended = 'new' | 'again' | { heldBy: SpanHolder };
+
+/** The execution a stored copy of a span belongs to; no id for a copy of no execution. */
+export interface SpanHolder {
+  key: number;
+  id?: string;
+}
+
 /** A span as ingest hands it to the engine. */
 export interface IncomingSpan {
   span: Span;
@@ -150,6 +171,11 @@ export interface ExecutionUpdate {
   summary: ExecutionSummary;
   /** Absent while the execution's head has not arrived: it is not listed yet. */
   listed?: ListedExecution;
+  /**
+   * The execution was listed and has lost its head (to another execution's claim): it leaves
+   * the list, the flow counts, the rollups and the search index until a head arrives again.
+   */
+  unlisted?: true;
 }
 
 export interface ListedExecution {

@@ -53,7 +53,15 @@ export interface RollupEntry {
 }
 
 /** What a stored execution row contributes; nothing until its head made it listed. */
-export function rollupEntryOf(row: { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null }): RollupEntry | undefined {
+/** An execution's row as far as the rollups count it (all null while it is not listed). */
+export interface RollupRow {
+  flow: number | null;
+  status: number | null;
+  started_at: number | null;
+  duration_ms: number | null;
+}
+
+export function rollupEntryOf(row: RollupRow): RollupEntry | undefined {
   if (row.flow === null || row.status === null || row.started_at === null) return undefined;
   const entry: RollupEntry = { flowKey: row.flow, startedAtMs: row.started_at, status: STATUS_OF[row.status]! };
   if (row.duration_ms !== null) entry.durationMs = row.duration_ms;

@@ -23,6 +23,13 @@ export function bodyOf(span: Span, wire: Uint8Array | undefined): { format: numb
   return { format: FORMAT_JSON, body: Buffer.from(JSON.stringify(own)) };
 }
 
+/** A stored span as both engines read it back. */
+export interface SpanRow {
+  origin: number;
+  format: number;
+  body: Buffer;
+}
+
 export function decodeBody(format: number, body: Uint8Array, origin: Origin): Span {
   if (format === FORMAT_PROTOBUF) return decodeStoredSpan(body, origin.resource, origin.scope);
   return { ...(JSON.parse(Buffer.from(body).toString('utf8')) as Omit<Span, 'resource' | 'scope'>), resource: origin.resource, scope: origin.scope };

@@ -1,4 +1,5 @@
 import type { Collector } from '../../src/app.js';
+import type { OwnershipConflict } from '../../src/ingest/ownership.js';
 import { ExecutionRules } from '../../src/ingest/rules.js';
 import { routeSpans } from '../../src/ingest/route.js';
 import type { Span } from '../../src/otlp/span.js';
@@ -18,8 +19,13 @@ export interface PageQuery {
  * The collector's history as the tests read and write it: the real rules, reader and engine,
  * with an explicit clock, called the way the HTTP routes call them.
  */
-export function historyOf(engine: StorageEngine, defaultTimeoutMs: number, clock: () => number = Date.now) {
-  const rules = new ExecutionRules(engine, defaultTimeoutMs);
+export function historyOf(
+  engine: StorageEngine,
+  defaultTimeoutMs: number,
+  clock: () => number = Date.now,
+  onConflict?: (conflict: OwnershipConflict) => void,
+) {
+  const rules = new ExecutionRules(engine, defaultTimeoutMs, onConflict);
   const reader = new ExecutionReader(engine, defaultTimeoutMs);
   return {
     engine,

@@ -15,7 +15,7 @@ import {
   type WriteTx,
 } from '../engine.js';
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, STATUS_CODE, STATUS_OF } from '../rollups.js';
-import { decodeBody, ROLE_CODE, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin } from '../rows.js';
+import { decodeBody, ROLE_CODE, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin, type SpanRow } from '../rows.js';
 import { createPartitions, dayOf } from './partitions.js';
 import { CHANNEL, migrate } from './schema.js';
 import { PostgresWriteTx } from './write-tx.js';
@@ -44,12 +44,6 @@ const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', '08000', 
 /** Conflicts between concurrent collectors: the transaction is run again. */
 const RETRY_CODES = new Set(['40001', '40P01']);
 
-
-interface SpanRow {
-  origin: number;
-  format: number;
-  body: Buffer;
-}
 
 /** bigint columns come back as numbers: keys and sequence numbers stay far below 2^53. */
 const types = {
@@ -155,7 +149,7 @@ export class PostgresEngine implements StorageEngine {
       try {
         return await this.withClient(async (client) => {
           await this.upkeep(client);
-          const tx = new PostgresWriteTx(client, this.flowKeys, this.originKeys);
+          const tx = new PostgresWriteTx(client, this.flowKeys, this.originKeys, (rows) => this.decodeAll(rows, client));
           await client.query('BEGIN');
           try {
             const result = await work(tx);
@@ -453,10 +447,13 @@ export class PostgresEngine implements StorageEngine {
     return buckets;
   }
 
-  private async decodeAll(rows: SpanRow[]): Promise<Span[]> {
+  /** Decodes stored spans; `client`: a transaction's connection, which sees the origins it added. */
+  private async decodeAll(rows: SpanRow[], client?: pg.PoolClient): Promise<Span[]> {
     const missing = [...new Set(rows.map((r) => r.origin).filter((o) => !this.origins.has(o)))];
     if (missing.length > 0) {
-      for (const row of await this.query<{ id: number; resource: string; scope: string }>('SELECT id, resource, scope FROM origins WHERE id = ANY($1)', [missing])) {
+      const text = 'SELECT id, resource, scope FROM origins WHERE id = ANY($1)';
+      type OriginRow = { id: number; resource: string; scope: string };
+      for (const row of client ? (await client.query<OriginRow>(text, [missing])).rows : await this.query<OriginRow>(text, [missing])) {
         this.origins.set(row.id, { resource: JSON.parse(row.resource) as Attributes, scope: JSON.parse(row.scope) as Span['scope'] });
       }
     }

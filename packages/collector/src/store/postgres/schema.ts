@@ -9,7 +9,10 @@ import type { PoolClient } from 'pg';
  * time rollups and the trigram search index follow in the same transaction. Versions are rows of
  * `flowtrace_schema`; never edit a released one, add the next.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/** First key of the two-key advisory locks ingest takes on the traces it writes (see write-tx.ts). */
+export const TRACE_LOCKS = 0x7472; // 'tr'
 
 /** The channel that carries each commit's last change sequence number to the other collectors. */
 export const CHANNEL = 'flowtrace_changes';
@@ -144,6 +147,12 @@ const MIGRATIONS: Record<number, string> = {
       gone_at      double precision,
       PRIMARY KEY (service_name, instance_id)
     );
+  `,
+  4: `
+    -- A span's identity (trace, span id), looked up before each append: a span belongs to one
+    -- execution, and a partitioned table cannot hold that as a unique key. It serves trace reads too.
+    CREATE INDEX spans_identity ON spans (trace_id, span_id);
+    DROP INDEX spans_of_trace;
   `,
 };
 

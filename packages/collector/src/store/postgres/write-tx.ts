@@ -3,11 +3,11 @@ import type pg from 'pg';
 import type { Attributes, Span } from '../../otlp/span.js';
 import { MISSED_HEARTBEATS, type InstanceStart } from '../../records/aggregate.js';
 import type { ExecutionStatus } from '../../records/types.js';
-import type { ExecutionUpdate, IncomingSpan, StoredExecution, WriteTx } from '../engine.js';
-import { rollupEntryOf, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry } from '../rollups.js';
-import { bodyOf, EXECUTION_COLUMNS, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow } from '../rows.js';
+import type { Appended, ExecutionUpdate, IncomingSpan, SpanHolder, StoredExecution, WriteTx } from '../engine.js';
+import { rollupEntryOf, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry, type RollupRow } from '../rollups.js';
+import { bodyOf, EXECUTION_COLUMNS, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow, type SpanRow } from '../rows.js';
 import { dayOf, dropPartitionsBefore } from './partitions.js';
-import { CHANNEL } from './schema.js';
+import { CHANNEL, TRACE_LOCKS } from './schema.js';
 
 /**
  * One transaction on one connection. Caches of keys it creates join the engine's only when it
@@ -30,6 +30,7 @@ export class PostgresWriteTx implements WriteTx {
     private readonly client: pg.PoolClient,
     private readonly flowKeys: Map<string, { key: number; name: string }>,
     private readonly originKeys: Map<string, number>,
+    private readonly decode: (rows: SpanRow[]) => Promise<Span[]>,
   ) {}
 
   committed(): void {
@@ -71,7 +72,7 @@ export class PostgresWriteTx implements WriteTx {
     return found;
   }
 
-  async appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<boolean[]> {
+  async appendSpans(spans: readonly IncomingSpan[], keys: ReadonlyMap<string, number>): Promise<Appended[]> {
     if (spans.length === 0) return [];
     const executionOf = spans.map((s) => (s.executionId === undefined ? 0 : (keys.get(s.executionId) ?? 0)));
     await this.unknownParts(executionOf);
@@ -93,12 +94,14 @@ export class PostgresWriteTx implements WriteTx {
         this.partsOf.set(key, part);
       }
     }
-    // Spans of an execution this transaction created cannot be stored already, but by this
-    // transaction: they are checked here and inserted plainly. The others go through ON CONFLICT.
+    const result = await this.claims(spans, executionOf, keys);
+    // Spans of an execution this transaction created cannot be stored already for it, but by
+    // this transaction: they are checked here and inserted plainly. The others go through ON CONFLICT.
     const fresh = new Array<boolean>(spans.length).fill(false);
     const plain: number[] = [];
     const checked: number[] = [];
     spans.forEach(({ span }, i) => {
+      if (result[i] !== undefined) return;
       const key = executionOf[i]!;
       if (key === 0 || !this.created.has(key)) return void checked.push(i);
       const identity = `${key}/${span.spanId}`;
@@ -114,7 +117,67 @@ export class PostgresWriteTx implements WriteTx {
       // The first of several copies in one request is the new one.
       for (const i of checked) fresh[i] = stored.delete(`${executionOf[i]}/${spans[i]!.span.spanId}`);
     }
-    return fresh;
+    return spans.map((_, i) => result[i] ?? (fresh[i] ? 'new' : 'again'));
+  }
+
+  /**
+   * What is stored already of each span under another execution (or none), and which copies in
+   * this request name a second execution: those are not inserted, the rules decide. Unlike
+   * SQLite's, this table cannot hold a unique (trace, span) key (it is partitioned by execution
+   * day), so the check reads the identity index, after locking the traces (two-key advisory
+   * locks, in one order) so that two collectors cannot both store copies of one span.
+   */
+  private async claims(spans: readonly IncomingSpan[], executionOf: readonly number[], keys: ReadonlyMap<string, number>): Promise<Array<Appended | undefined>> {
+    const idOf = new Map([...keys].map(([id, key]) => [key, id]));
+    const traces = [...new Set(spans.map(({ span }) => traceLockOf(span.traceId)))].sort((a, b) => a - b);
+    await this.client.query('SELECT pg_advisory_xact_lock($1, t) FROM unnest($2::int[]) AS t', [TRACE_LOCKS, traces]);
+    const identities = Buffer.alloc(spans.length * 24);
+    spans.forEach(({ span }, i) => {
+      identities.write(span.traceId, i * 24, 16, 'hex');
+      identities.write(span.spanId, i * 24 + 16, 8, 'hex');
+    });
+    const held = await this.rows<{ i: number; execution: number; execution_id: string | null }>(
+      `SELECT u.i::int AS i, s.execution, e.execution_id
+       FROM generate_series(1, $2::int) AS u(i)
+       JOIN spans s ON s.trace_id = substring($1::bytea FROM u.i * 24 - 23 FOR 16) AND s.span_id = substring($1::bytea FROM u.i * 24 - 7 FOR 8)
+       LEFT JOIN executions e ON e.id = s.execution`,
+      [identities, spans.length],
+    );
+    const holders = new Map<number, SpanHolder[]>();
+    for (const row of held) {
+      const list = holders.get(row.i - 1) ?? [];
+      list.push(row.execution_id === null ? { key: row.execution } : { key: row.execution, id: row.execution_id });
+      holders.set(row.i - 1, list);
+    }
+    const result = new Array<Appended | undefined>(spans.length);
+    /** The execution of the first copy of each span this request will insert. */
+    const first = new Map<string, number>();
+    spans.forEach(({ span }, i) => {
+      const key = executionOf[i]!;
+      const stored = holders.get(i) ?? [];
+      if (stored.some((h) => h.key === key) || (key === 0 && stored.length > 0)) return void (result[i] = 'again');
+      const [holder] = stored.sort((a, b) => (a.id === undefined ? 1 : b.id === undefined ? -1 : a.id < b.id ? -1 : 1));
+      if (holder) return void (result[i] = key === 0 ? 'again' : { heldBy: holder });
+      const identity = `${span.traceId}/${span.spanId}`;
+      const earlier = first.get(identity);
+      if (earlier === undefined) return void first.set(identity, key);
+      if (earlier === key) return;
+      if (key === 0) return void (result[i] = 'again');
+      result[i] = { heldBy: earlier === 0 ? { key: 0 } : { key: earlier, id: idOf.get(earlier)! } };
+    });
+    return result;
+  }
+
+  async moveSpan(incoming: IncomingSpan, to: number): Promise<void> {
+    const { span } = incoming;
+    await this.client.query('DELETE FROM spans WHERE trace_id = $1 AND span_id = $2', [Buffer.from(span.traceId, 'hex'), Buffer.from(span.spanId, 'hex')]);
+    await this.insertSpans([incoming], [to], [0], false);
+  }
+
+  async executionSpans(key: number): Promise<Span[]> {
+    const part = this.partOf(key);
+    if (part === undefined || part === null) return [];
+    return this.decode(await this.rows<SpanRow>('SELECT origin, format, body FROM spans WHERE part = $1 AND execution = $2', [part, key]));
   }
 
   /**
@@ -205,13 +268,14 @@ export class PostgresWriteTx implements WriteTx {
   }
 
   async putExecutions(updates: readonly ExecutionUpdate[]): Promise<number[]> {
-    const unlisted = updates.filter((u) => !u.listed);
-    if (unlisted.length > 0) {
+    const summaries = updates.filter((u) => !u.listed && !u.unlisted);
+    if (summaries.length > 0) {
       await this.client.query('UPDATE executions SET summary = u.summary FROM unnest($1::bigint[], $2::text[]) AS u(id, summary) WHERE executions.id = u.id', [
-        unlisted.map((u) => u.key),
-        unlisted.map((u) => JSON.stringify(u.summary)),
+        summaries.map((u) => u.key),
+        summaries.map((u) => JSON.stringify(u.summary)),
       ]);
     }
+    await this.unlist(updates.filter((u) => u.unlisted));
     const listed = updates.filter((u) => u.listed);
     if (listed.length === 0) return [];
     await this.serialise();
@@ -228,7 +292,7 @@ export class PostgresWriteTx implements WriteTx {
     });
     const column = <K extends keyof (typeof values)[number]>(name: K) => values.map((v) => v[name]);
     // The join with the table itself reads each row as it was before this statement changed it.
-    const before = await this.rows<{ id: number; flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null }>(
+    const before = await this.rows<RollupRow & { id: number }>(
       `UPDATE executions e SET flow = u.flow, status = u.status, started_at = u.started_at, duration_ms = u.duration_ms,
          deadline = u.deadline, service = u.service, seq = u.seq, summary = u.summary, outcome = u.outcome
        FROM unnest($1::bigint[], $2::int[], $3::smallint[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::bigint[],
@@ -259,6 +323,23 @@ export class PostgresWriteTx implements WriteTx {
     await this.applyRollups(rollups);
     await this.client.query('SELECT pg_notify($1, $2)', [CHANNEL, String(last)]);
     return seqs;
+  }
+
+  /** Takes executions that lost their head out of the list, the counts and the search index. */
+  private async unlist(updates: readonly ExecutionUpdate[]): Promise<void> {
+    if (updates.length === 0) return;
+    const before = await this.rows<RollupRow>(
+      `UPDATE executions e SET flow = NULL, status = NULL, started_at = NULL, duration_ms = NULL, deadline = NULL, service = NULL,
+         seq = NULL, outcome = NULL, summary = u.summary
+       FROM unnest($1::bigint[], $2::text[]) AS u(id, summary), executions o
+       WHERE e.id = u.id AND o.id = u.id
+       RETURNING o.flow, o.status, o.started_at, o.duration_ms`,
+      [updates.map((u) => u.key), updates.map((u) => JSON.stringify(u.summary))],
+    );
+    await this.client.query('DELETE FROM search WHERE execution = ANY($1)', [updates.map((u) => u.key)]);
+    const rollups = new RollupBatch();
+    for (const row of before) rollups.move(rollupEntryOf(row), undefined);
+    await this.applyRollups(rollups);
   }
 
   /** Flow keys by flow id; the latest name wins. */
@@ -427,4 +508,7 @@ export class PostgresWriteTx implements WriteTx {
   }
 }
 
-
+/** A trace's advisory lock: 32 bits of its id (a shared lock now and then only waits a little). */
+function traceLockOf(traceId: string): number {
+  return Number.parseInt(traceId.slice(0, 8), 16) | 0;
+}

@@ -4,6 +4,7 @@ import { MISSED_HEARTBEATS, type ExecutionSummary, type InstanceStart, type Span
 import type { OrderKey } from '../../records/project.js';
 import type { ExecutionStatus, FlowSummary } from '../../records/types.js';
 import type {
+  Appended,
   IncomingSpan,
   ListedExecution,
   LegacyHistory,
@@ -16,8 +17,8 @@ import type {
   WriteTx,
 } from '../engine.js';
 import { newHistoryId } from '../engine.js';
-import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry } from '../rollups.js';
-import { bodyOf, decodeBody, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type InstanceRow, type Origin } from '../rows.js';
+import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry, type RollupRow } from '../rollups.js';
+import { bodyOf, decodeBody, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type InstanceRow, type Origin, type SpanRow } from '../rows.js';
 import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
 
@@ -34,12 +35,6 @@ const CACHE_KIB = 64 * 1024;
 /** Beyond any real time in ms (the largest valid Date). */
 const FAR = 8.64e15;
 
-
-interface SpanRow {
-  origin: number;
-  format: number;
-  body: Buffer;
-}
 
 /** Thrown when another process holds the database file. */
 export class DatabaseInUseError extends Error {
@@ -180,11 +175,22 @@ export class SqliteEngine implements StorageEngine {
         return found;
       },
       appendSpans: async (spans, keys) => spans.map((incoming) => this.appendSpan(incoming, keys)),
+      moveSpan: async (incoming, to) => {
+        const { span } = incoming;
+        sql().moveSpan.run(...this.spanColumns(incoming, to), this.traceKey(span.traceId), Buffer.from(span.spanId, 'hex'));
+      },
+      executionSpans: async (key) => (sql().spansOfExecution.all(key) as SpanRow[]).map((row) => this.decode(row)),
       putExecutions: async (updates) => {
         const rollups = new RollupBatch();
         const changes = updates.flatMap((update) => {
           if (update.listed) return [this.putExecution(update.key, update.summary, update.listed, rollups)];
-          sql().updateSummary.run(JSON.stringify(update.summary), update.key);
+          if (update.unlisted) {
+            rollups.move(rollupEntryOf(sql().rollupEntry.get(update.key) as RollupRow), undefined);
+            sql().unlistExecution.run(JSON.stringify(update.summary), update.key);
+            sql().deleteSearch.run(update.key);
+          } else {
+            sql().updateSummary.run(JSON.stringify(update.summary), update.key);
+          }
           return [];
         });
         this.applyRollups(rollups);
@@ -209,12 +215,23 @@ export class SqliteEngine implements StorageEngine {
     };
   }
 
-  private appendSpan({ span, role, executionId, wire }: IncomingSpan, keys: ReadonlyMap<string, number>): boolean {
+  private appendSpan(incoming: IncomingSpan, keys: ReadonlyMap<string, number>): Appended {
+    const { span, executionId } = incoming;
+    const trace = this.traceKey(span.traceId);
+    const spanId = Buffer.from(span.spanId, 'hex');
+    const key = executionId === undefined ? null : (keys.get(executionId) ?? null);
+    if (this.sql.appendSpan.run(trace, spanId, ...this.spanColumns(incoming, key)).changes > 0) return 'new';
+    if (key === null) return 'again';
+    const held = this.sql.spanHolder.get(trace, spanId) as { key: number | null; id: string | null };
+    if (held.key === key) return 'again';
+    return { heldBy: held.id === null ? { key: held.key ?? 0 } : { key: held.key!, id: held.id } };
+  }
+
+  /** A span's columns after its identity (trace, span id), as appendSpan and moveSpan write them. */
+  private spanColumns({ span, role, wire }: IncomingSpan, execution: number | null) {
     const { format, body } = bodyOf(span, wire);
-    const result = this.sql.appendSpan.run(
-      this.traceKey(span.traceId),
-      Buffer.from(span.spanId, 'hex'),
-      executionId === undefined ? null : (keys.get(executionId) ?? null),
+    return [
+      execution,
       ROLE_CODE[role],
       span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : null,
       stepIndexOf(span),
@@ -222,8 +239,7 @@ export class SqliteEngine implements StorageEngine {
       this.originKey(span.resource, span.scope),
       format,
       body,
-    );
-    return result.changes > 0;
+    ] as const;
   }
 
   private traceKey(traceId: string): number {
@@ -250,7 +266,7 @@ export class SqliteEngine implements StorageEngine {
   }
 
   private putExecution(key: number, summary: ExecutionSummary, update: ListedExecution, rollups: RollupBatch): number {
-    const before = this.sql.rollupEntry.get(key) as { flow: number | null; status: number | null; started_at: number | null; duration_ms: number | null };
+    const before = this.sql.rollupEntry.get(key) as RollupRow;
     const flowKey = this.flowKey(update.flowId, update.flowName);
     const seq = ++this.seq;
     this.sql.updateExecution.run({
@@ -534,7 +550,18 @@ function statements(db: Database.Database) {
       `INSERT INTO spans (trace, span_id, execution, role, parent_id, step_index, start_ms, origin, format, body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace, span_id) DO NOTHING`,
     ),
+    spanHolder: db.prepare(
+      'SELECT s.execution AS key, e.execution_id AS id FROM spans s LEFT JOIN executions e ON e.id = s.execution WHERE s.trace = ? AND s.span_id = ?',
+    ),
+    moveSpan: db.prepare(
+      `UPDATE spans SET execution = ?, role = ?, parent_id = ?, step_index = ?, start_ms = ?, origin = ?, format = ?, body = ?
+       WHERE trace = ? AND span_id = ?`,
+    ),
     updateSummary: db.prepare('UPDATE executions SET summary = ? WHERE id = ?'),
+    unlistExecution: db.prepare(
+      `UPDATE executions SET flow = NULL, status = NULL, started_at = NULL, duration_ms = NULL, deadline = NULL, service = NULL,
+         seq = NULL, outcome = NULL, summary = ? WHERE id = ?`,
+    ),
     rollupEntry: db.prepare('SELECT flow, status, started_at, duration_ms FROM executions WHERE id = ?'),
     updateExecution: db.prepare(
       `UPDATE executions SET flow = @flow, status = @status, started_at = @startedAt, duration_ms = @durationMs,
