@@ -9,8 +9,10 @@ import type { Span } from '../src/otlp/span.js';
 import type { StorageEngine } from '../src/store/engine.js';
 import { PostgresEngine } from '../src/store/postgres/engine.js';
 import { SqliteEngine } from '../src/store/sqlite/engine.js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { getJson, startCollector } from './support/collector.js';
 import { historyOf } from './support/history.js';
-import { checkoutSpans, memoryProvider, normalized } from './support/traced.js';
+import { checkoutSpans, memoryProvider, normalized, protobufBody } from './support/traced.js';
 
 /**
  * A span sent again under another execution (a tracer bug, a replayed or forged request) belongs
@@ -169,3 +171,34 @@ describe('who owns a span claimed by two executions, sent to two collectors on o
     }
   });
 });
+
+describe('how a running collector reports a span claimed by two executions', () => {
+  it('logs the ids of both claims and the owner, and counts it on /healthz; repeats become a count per minute', async () => {
+    const lines: string[] = [];
+    const running = await startCollector({ log: (line) => lines.push(line) });
+    try {
+      const sdkSpans = await checkoutSpans([{ sku: 'A', qty: 2 }], provider);
+      const step = sdkSpans.find((s) => s.attributes[sc.ATTR_MARKER] === undefined && s.attributes[sc.ATTR_EXECUTION_ROOT] === undefined)!;
+      const aId = step.attributes[sc.ATTR_EXECUTION_ID] as string;
+      const post = (spans: ReadableSpan[]) =>
+        fetch(`${running.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: protobufBody(spans) });
+      expect((await post(sdkSpans)).status).toBe(200);
+      const forgedIds = Array.from({ length: 12 }, (_, i) => `z-forged-${String(i).padStart(2, '0')}`);
+      for (const id of forgedIds) expect((await post([withAttributes(step, { [sc.ATTR_EXECUTION_ID]: id })])).status).toBe(200);
+      const health = await getJson(`${running.url}/healthz`);
+      expect(health.body.ingest.conflicts).toBe(forgedIds.length);
+      const { spanId, traceId } = step.spanContext();
+      // The first ten are told one by one; the rest wait for the minute's count.
+      expect(lines.filter((line) => line.includes(`span ${spanId} of trace ${traceId}`) && line.includes(`stays with execution ${aId}`))).toHaveLength(10);
+      expect(lines.some((line) => line.includes('z-forged-00'))).toBe(true);
+      expect(lines.some((line) => line.includes('z-forged-11'))).toBe(false);
+    } finally {
+      await running.close();
+    }
+  });
+});
+
+/** A copy of an SDK span with attributes replaced, as the serializers read it. */
+function withAttributes(span: ReadableSpan, attributes: ReadableSpan['attributes']): ReadableSpan {
+  return Object.assign(Object.create(span) as ReadableSpan, { attributes: { ...span.attributes, ...attributes } });
+}
