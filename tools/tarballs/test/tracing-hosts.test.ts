@@ -1,24 +1,13 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installHost, pack, type Host } from './support/host.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { installHost, type Host } from './support/host.js';
+import { COMMONJS_HOST, STRICT_HOSTS } from './support/typescript.js';
 
-// These install from the npm registry into directories outside the repository, as users do.
-const INSTALL_TIMEOUT = 240_000;
-const packages = fileURLToPath(new URL('../..', import.meta.url));
+// These install from the packed tarballs and the npm registry into directories outside the
+// repository, as users do.
 const PEER_WARNING = /ERESOLVE|overriding peer|peer dep|EBADENGINE|invalid/i;
-
-let tarballs: string;
-let tracerTgz: string;
-let nodeTgz: string;
-beforeAll(async () => {
-  tarballs = await mkdtemp(join(tmpdir(), 'flowtrace-tarballs-'));
-  tracerTgz = await pack(join(packages, 'tracer'), tarballs);
-  nodeTgz = await pack(join(packages, 'node'), tarballs);
-}, INSTALL_TIMEOUT);
-afterAll(() => rm(tarballs, { recursive: true, force: true }));
+const { tracer: tracerTgz, node: nodeTgz } = inject('packed');
 
 /** An ES module that runs a traced flow, then \`after\` (with the flow's \`result\` in scope). */
 const flowScript = (after: string) => `
@@ -47,14 +36,35 @@ const server = createServer((req, res) => {
 describe('a host with its own OpenTelemetry setup installs @flowtrace/tracer alone', () => {
   let host: Host;
   beforeAll(async () => {
-    host = await installHost({ '@flowtrace/tracer': `file:${tracerTgz}`, '@opentelemetry/api': '^1.10.0', '@pumped-fn/core-next': '0.5.94' });
-  }, INSTALL_TIMEOUT);
+    // A Node app's TypeScript setup has @types/node: the declarations name AbortController.
+    host = await installHost(
+      { '@flowtrace/tracer': `file:${tracerTgz}`, '@opentelemetry/api': '^1.10.0', '@pumped-fn/core-next': '0.5.94' },
+      { devDependencies: { '@types/node': '^20.19.0' } },
+    );
+  });
   afterAll(() => host?.remove());
 
   it('gets neither the SDK nor the exporters, without peer warnings', async () => {
     expect(host.installOutput).not.toMatch(PEER_WARNING);
     const otel = [...(await host.installed())].filter((name) => name.startsWith('@opentelemetry/'));
     expect(otel).toEqual(['@opentelemetry/api']);
+  });
+
+  it('type-checks a strict TypeScript app against the shipped declarations, ES module and CommonJS', async () => {
+    const app = `import { createScope, custom, flow } from '@pumped-fn/core-next';
+import { createTracingExtension, timeoutTag, type TracingExtensionOptions } from '@flowtrace/tracer';
+import { ATTR_EXECUTION_ID } from '@flowtrace/tracer/semconv';
+const options: TracingExtensionOptions = {};
+const double = flow({ name: 'double', input: custom<number>(), output: custom<number>() }, async (ctx, n) => n * 2);
+const result: number = await createScope({ extensions: [createTracingExtension(options)] }).exec({ flow: double, input: 21 });
+export const used = [result, timeoutTag, ATTR_EXECUTION_ID.length];
+`;
+    for (const options of Object.values(STRICT_HOSTS)) expect(await host.typecheck({ 'app.ts': app }, { ...options, types: ['node'] })).toEqual([]);
+    const cjs = `import tracer = require('@flowtrace/tracer');
+const extension = tracer.createTracingExtension();
+export = extension;
+`;
+    expect(await host.typecheck({ 'app.cts': cjs }, { ...COMMONJS_HOST, types: ['node'] })).toEqual([]);
   });
 
   it('runs traced flows on the current API, and records them on the oldest it accepts (1.3.0) with SDK 1.x', async () => {
@@ -73,14 +83,14 @@ provider.register();
 ${flowScript(`console.log(JSON.stringify({ result, spans: exporter.getFinishedSpans().map((s) => [s.name, s.parentSpanId !== undefined]).sort() }));`)}
 `);
     expect(JSON.parse(recorded)).toEqual({ result: 42, spans: [['flow double', false], ['step multiply', true]] });
-  }, INSTALL_TIMEOUT);
+  });
 });
 
 describe('a host that lets @flowtrace/node set OpenTelemetry up', () => {
   let host: Host;
   beforeAll(async () => {
     host = await installHost({ '@flowtrace/node': `file:${nodeTgz}`, '@flowtrace/tracer': `file:${tracerTgz}`, '@pumped-fn/core-next': '0.5.94' });
-  }, INSTALL_TIMEOUT);
+  });
   afterAll(() => host?.remove());
 
   it('installs the SDK and exporters without peer warnings, with an API they accept', async () => {
@@ -110,7 +120,16 @@ console.log(JSON.stringify({ result, names: spans.map((s) => s.name).sort() }));
       result: 42,
       names: ['flow double', 'flow double', 'flowtrace instance-start', 'step multiply', 'step multiply'],
     });
-  }, INSTALL_TIMEOUT);
+  });
+
+  it('type-checks a strict TypeScript app that sets tracing up, against the shipped declarations', async () => {
+    const app = `import { startTracing, type StartTracingOptions, type TracingHandle } from '@flowtrace/node';
+const options: StartTracingOptions = { serviceName: 'host', collectorUrl: 'http://127.0.0.1:4318' };
+const tracing: TracingHandle = startTracing(options);
+await tracing.shutdown();
+`;
+    for (const options of Object.values(STRICT_HOSTS)) expect(await host.typecheck({ 'app.ts': app }, options)).toEqual([]);
+  });
 
   it('works from a CommonJS app too: require() loads the ES modules (their `default` export condition, Node 20.19+)', async () => {
     // pumped-fn ships a CommonJS build of its own: the app's flows come from it, while the tracer
@@ -139,5 +158,5 @@ server.listen(0, '127.0.0.1', async () => {
       names: ['flow double', 'flow double', 'flowtrace instance-start', 'step multiply', 'step multiply'],
       tags: [],
     });
-  }, INSTALL_TIMEOUT);
+  });
 });

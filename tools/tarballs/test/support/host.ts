@@ -1,18 +1,20 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { inject } from 'vitest';
 
 const run = promisify(execFile);
+const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
-/** `npm pack` of a built workspace package into `destination`; returns the tarball's path. */
-export async function pack(packageDir: string, destination: string): Promise<string> {
-  if (!existsSync(join(packageDir, 'dist', 'index.js'))) throw new Error(`${packageDir} is not built: run npm run build`);
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', destination], { cwd: packageDir });
-  const [packed] = JSON.parse(stdout) as Array<{ filename: string }>;
-  return join(destination, packed!.filename);
+export interface HostOptions {
+  /** The app's folder, inside a fresh temporary one: a name with a space tests paths. */
+  folder?: string;
+  devDependencies?: Record<string, string>;
+  /** Where npm takes packages the app does not name itself (flowtrace's own, from tarballs). */
+  overrides?: Record<string, string>;
 }
 
 export interface Host {
@@ -21,20 +23,31 @@ export interface Host {
   installOutput: string;
   /** Every package name in `npm ls --all`. */
   installed(): Promise<Set<string>>;
-  /** Runs an ES module in the host and returns its stdout. */
   /** Runs `source` as an ES module, or with `'cjs'` as a CommonJS script, in the app's folder. */
   node(source: string, kind?: 'esm' | 'cjs'): Promise<string>;
+  /**
+   * Type-checks `files` (name → source) with `compilerOptions` by the workspace's TypeScript and
+   * returns the errors in the app's files and in flowtrace's declarations; another package's
+   * own declaration errors are that package's.
+   */
+  typecheck(files: Record<string, string>, compilerOptions: Record<string, unknown>): Promise<string[]>;
   remove(): Promise<void>;
 }
 
 /**
- * An application directory outside the repository, installed by npm from the registry and the
- * given tarballs, as a user would install flowtrace.
+ * An application directory outside the repository, installed by npm from the given tarballs and
+ * the registry (npm's cache first), as a user would install flowtrace.
  */
-export async function installHost(dependencies: Record<string, string>): Promise<Host> {
-  const dir = await mkdtemp(join(tmpdir(), 'flowtrace-host-'));
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'host', private: true, type: 'module', dependencies }));
-  const install = await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=warn'], { cwd: dir });
+export async function installHost(dependencies: Record<string, string>, options: HostOptions = {}): Promise<Host> {
+  const base = await mkdtemp(join(tmpdir(), 'flowtrace-host-'));
+  const dir = join(base, options.folder ?? 'app');
+  await mkdir(dir);
+  const { devDependencies, overrides } = options;
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'host', private: true, type: 'module', dependencies, devDependencies, overrides }));
+  const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn'], {
+    cwd: dir,
+    env: { ...process.env, npm_config_better_sqlite3_local_prebuilds: inject('packed').prebuilds },
+  });
   return {
     dir,
     installOutput: install.stdout + install.stderr,
@@ -57,6 +70,16 @@ export async function installHost(dependencies: Record<string, string>): Promise
       const { stdout } = await run(process.execPath, [file], { cwd: dir });
       return stdout;
     },
-    remove: () => rm(dir, { recursive: true, force: true }),
+    async typecheck(files, compilerOptions) {
+      const project = `tsconfig-${Date.now()}.json`;
+      for (const [name, source] of Object.entries(files)) await writeFile(join(dir, name), source);
+      await writeFile(join(dir, project), JSON.stringify({ compilerOptions: { ...compilerOptions, noEmit: true }, files: Object.keys(files) }));
+      const output = await run(process.execPath, [TSC, '-p', project, '--pretty', 'false'], { cwd: dir }).then(
+        ({ stdout }) => stdout,
+        (error: { stdout: string }) => error.stdout,
+      );
+      return output.split('\n').filter((line) => /: error TS\d+/.test(line) && (!line.startsWith('node_modules/') || line.startsWith('node_modules/@flowtrace/')));
+    },
+    remove: () => rm(base, { recursive: true, force: true }),
   };
 }
