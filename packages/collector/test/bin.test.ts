@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +18,18 @@ describe('the flowtrace-collector command', () => {
   it('is a source file, not a build output, and runs the built CLI', async () => {
     expect(bin['flowtrace-collector']).not.toMatch(/^\.?\/?dist\//);
     const { stdout } = await run(process.execPath, [command, '--help']);
+    expect(stdout).toContain('Usage: flowtrace-collector [options]');
+  });
+
+  it('is committed as an executable file with a node shebang, so the link npm makes at install runs', async () => {
+    const { stdout: staged } = await run('git', ['ls-files', '--stage', '--error-unmatch', bin['flowtrace-collector']!], { cwd: ROOT });
+    expect(staged.split(' ')[0]).toBe('100755');
+    expect(readFileSync(command, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    // The checkout's link, made by `npm install`, which is what `npx flowtrace-collector` runs;
+    // run as a shell runs it: by its path, not through node.
+    const linked = join(ROOT, '..', '..', 'node_modules', '.bin', 'flowtrace-collector');
+    expect(realpathSync(linked)).toBe(realpathSync(command));
+    const { stdout } = await run(linked, ['--help']);
     expect(stdout).toContain('Usage: flowtrace-collector [options]');
   });
 
