@@ -121,6 +121,12 @@ function withoutSpans(engine: StorageEngine): StorageEngine {
         pendingOfService: (...args) => tx.pendingOfService(...args),
         deleteFlow: (...args) => tx.deleteFlow(...args),
         removeStartedBefore: (...args) => tx.removeStartedBefore(...args),
+        enqueueOutbox: (...args) => tx.enqueueOutbox(...args),
+        leaseOutbox: (...args) => tx.leaseOutbox(...args),
+        releaseOutbox: (...args) => tx.releaseOutbox(...args),
+        deleteOutbox: (...args) => tx.deleteOutbox(...args),
+        trimOutbox: (...args) => tx.trimOutbox(...args),
+        removeOutboxBefore: (...args) => tx.removeOutboxBefore(...args),
       }),
     );
   return new Proxy(engine, { get: (target, key, receiver) => (key === 'transaction' ? transaction : Reflect.get(target, key, receiver)) });

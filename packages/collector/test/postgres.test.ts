@@ -37,13 +37,13 @@ describe('the PostgreSQL schema', () => {
     const url = await server.createDatabase();
     const engines = Array.from({ length: 4 }, () => new PostgresEngine({ url }));
     await Promise.all(engines.map((engine) => engine.ready()));
-    expect(await sql(url, 'SELECT version FROM flowtrace_schema')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(await sql(url, 'SELECT version FROM flowtrace_schema')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     const again = new PostgresEngine({ url });
     await again.ready();
     // One history id, made with the database, whichever collector reads it.
     const histories = new Set(await Promise.all([...engines, again].map((engine) => engine.historyId())));
     expect([...histories]).toEqual([expect.stringMatching(/^[0-9a-f]{16}$/)]);
-    expect(await sql(url, 'SELECT count(*)::int AS n FROM flowtrace_schema')).toEqual([{ n: 4 }]);
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM flowtrace_schema')).toEqual([{ n: 5 }]);
     // Day partitions exist around today, so no day starts without one.
     const today = new Date(dayOf(Date.now()) * DAY).toISOString().slice(0, 10).replace(/-/g, '_');
     expect((await sql<{ name: string }>(url, `SELECT relname AS name FROM pg_class WHERE relname LIKE 'spans_2%'`)).map((r) => r.name)).toContain(`spans_${today}`);
@@ -57,7 +57,7 @@ describe('the PostgreSQL schema', () => {
     await first.close();
     await sql(url, 'INSERT INTO flowtrace_schema (version) VALUES (99)');
     const engine = new PostgresEngine({ url });
-    await expect(engine.ready()).rejects.toThrow(/newer flowtrace collector \(schema 99, this one knows 4\); upgrade the collector/);
+    await expect(engine.ready()).rejects.toThrow(/newer flowtrace collector \(schema 99, this one knows 5\); upgrade the collector/);
     await engine.close();
   });
 

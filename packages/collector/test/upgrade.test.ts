@@ -51,7 +51,7 @@ describe('opening a database written by the first release (schema 1)', () => {
     await collector.close();
 
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     expect(db.prepare(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'v1_%'`).pluck().get()).toBe(0);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();

@@ -38,6 +38,8 @@ export interface StorageEngine {
    * database (one replaced or reset, whose numbers start again) are never taken for these.
    */
   historyId(): Promise<string>;
+  /** What waits in a destination's forwarding outbox (leased payloads included). */
+  outboxSize(destination: string): Promise<{ payloads: number; bytes: number }>;
   /** Counts by status and duration histograms per bucket, from rollups kept on write. */
   metrics(query: MetricsQuery): Promise<MetricsRollup[]>;
   /** History written by an older release, to be ingested again under the current rules. */
@@ -130,6 +132,38 @@ export interface WriteTx {
    * rollup counts), and spans of no execution whose trace keeps no execution. Returns how many.
    */
   removeStartedBefore(cutoff: number, limit: number): Promise<number>;
+
+  // The forwarding outbox: payloads queued per destination in the transaction that stores their
+  // spans, then leased, sent and deleted by the forwarder (src/forward/).
+
+  /** Queues payloads, each for its destination, at `now`. */
+  enqueueOutbox(entries: readonly OutboxEntry[], now: number): Promise<void>;
+  /**
+   * The oldest `limit` payloads of a destination that nobody holds a lease on at `now`, oldest
+   * first, each now leased until `until`. Another writer's leases are skipped, not waited for.
+   */
+  leaseOutbox(destination: string, limit: number, until: number, now: number): Promise<LeasedPayload[]>;
+  /** Gives leases up: the payloads can be leased again at once. */
+  releaseOutbox(ids: readonly number[]): Promise<void>;
+  /** Deletes payloads (sent, or refused for good). */
+  deleteOutbox(ids: readonly number[]): Promise<void>;
+  /** Deletes a destination's oldest payloads until what is left holds at most `maxBytes`; returns how many. */
+  trimOutbox(destination: string, maxBytes: number): Promise<number>;
+  /** Deletes payloads of any destination queued before `cutoff`; returns how many. */
+  removeOutboxBefore(cutoff: number): Promise<number>;
+}
+
+/** A payload to forward: a request's bytes, markers cut out, and the Content-Type it came with. */
+export interface OutboxEntry {
+  destination: string;
+  contentType: string;
+  payload: Uint8Array;
+}
+
+export interface LeasedPayload {
+  id: number;
+  contentType: string;
+  payload: Buffer;
 }
 
 /** What {@link WriteTx.appendSpans} did with one span. */

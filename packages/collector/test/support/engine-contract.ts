@@ -5,7 +5,7 @@ import type { Span } from '../../src/otlp/span.js';
 import { routeSpans } from '../../src/ingest/route.js';
 import type { ExecutionSummary, Outcome } from '../../src/records/aggregate.js';
 import type { ExecutionStatus } from '../../src/records/types.js';
-import type { ExecutionUpdate, IncomingSpan, StorageEngine } from '../../src/store/engine.js';
+import type { ExecutionUpdate, IncomingSpan, LeasedPayload, OutboxEntry, StorageEngine } from '../../src/store/engine.js';
 import { HOUR, percentileOfBins } from '../../src/store/rollups.js';
 import { checkoutSpans, jsonBody, memoryProvider, protobufBody } from './traced.js';
 
@@ -317,6 +317,65 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       expect((await engine.listFlows())[0]!.executionCount).toBe(1);
       const [day] = await engine.metrics({ flowId: 'f', from: BASE, to: BASE + 86_400_000, bucketMs: 86_400_000 });
       expect(day!.counts.fulfilled).toBe(0);
+    });
+
+    describe('forwarding outbox', () => {
+      const entry = (destination: string, text: string): OutboxEntry => ({ destination, contentType: 'application/x-protobuf', payload: Buffer.from(text) });
+      const texts = (leased: LeasedPayload[]) => leased.map((p) => p.payload.toString());
+      const lease = (destination: string, limit: number, now: number) => engine.transaction((tx) => tx.leaseOutbox(destination, limit, now + 60_000, now));
+
+      it('queues payloads per destination in the write transaction, or not at all when it rolls back', async () => {
+        await engine.transaction((tx) => tx.enqueueOutbox([entry('a', 'one'), entry('b', 'one for b'), entry('a', 'two')], BASE));
+        await expect(
+          engine.transaction(async (tx) => {
+            await tx.enqueueOutbox([entry('a', 'lost')], BASE);
+            throw new Error('rolled back');
+          }),
+        ).rejects.toThrow('rolled back');
+        expect(await engine.outboxSize('a')).toEqual({ payloads: 2, bytes: 6 });
+        expect(await engine.outboxSize('b')).toEqual({ payloads: 1, bytes: 9 });
+        expect(await engine.outboxSize('c')).toEqual({ payloads: 0, bytes: 0 });
+        const leased = await lease('a', 10, BASE);
+        expect(texts(leased)).toEqual(['one', 'two']);
+        expect(leased[0]!.contentType).toBe('application/x-protobuf');
+        expect(Buffer.isBuffer(leased[0]!.payload)).toBe(true);
+      });
+
+      it('leases the oldest payloads to one sender until the lease ends, released or deleted ones as asked', async () => {
+        await engine.transaction((tx) => tx.enqueueOutbox(['1', '2', '3', '4'].map((t) => entry('a', t)), BASE));
+        const first = await lease('a', 2, BASE);
+        expect(texts(first)).toEqual(['1', '2']);
+        // Held: the next lease skips them.
+        expect(texts(await lease('a', 5, BASE + 1))).toEqual(['3', '4']);
+        expect(await lease('a', 5, BASE + 2)).toEqual([]);
+        // A lease that ran out (its sender died mid-send) is taken over.
+        expect(texts(await lease('a', 1, BASE + 60_001))).toEqual(['1']);
+        await engine.transaction((tx) => tx.deleteOutbox([first[0]!.id]));
+        await engine.transaction((tx) => tx.releaseOutbox([first[1]!.id]));
+        // 2 given up, 3 and 4 out of their lease; 1 is gone.
+        expect(texts(await lease('a', 5, BASE + 60_002))).toEqual(['2', '3', '4']);
+        expect(await engine.outboxSize('a')).toEqual({ payloads: 3, bytes: 3 });
+      });
+
+      it('gives concurrent senders disjoint payloads', async () => {
+        await engine.transaction((tx) => tx.enqueueOutbox(Array.from({ length: 20 }, (_, i) => entry('a', String(i))), BASE));
+        const leases = await Promise.all(Array.from({ length: 4 }, () => lease('a', 5, BASE)));
+        const all = leases.flatMap(texts);
+        expect(new Set(all).size).toBe(all.length);
+        expect(all.sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i)).sort());
+      });
+
+      it('drops the oldest payloads past a byte cap, and those queued before a time', async () => {
+        await engine.transaction((tx) => tx.enqueueOutbox(['aaaa', 'bbbb', 'cccc', 'dddd'].map((t) => entry('a', t)), BASE));
+        await engine.transaction((tx) => tx.enqueueOutbox([entry('b', 'old'), entry('a', 'eeee')], BASE + 1000));
+        expect(await engine.transaction((tx) => tx.trimOutbox('a', 20))).toBe(0);
+        expect(await engine.transaction((tx) => tx.trimOutbox('a', 9))).toBe(3);
+        expect(texts(await lease('a', 10, BASE))).toEqual(['dddd', 'eeee']);
+        expect(await engine.outboxSize('b')).toEqual({ payloads: 1, bytes: 3 });
+        expect(await engine.transaction((tx) => tx.removeOutboxBefore(BASE + 1000))).toBe(1);
+        expect(await engine.outboxSize('a')).toEqual({ payloads: 1, bytes: 4 });
+        expect(await engine.outboxSize('b')).toEqual({ payloads: 1, bytes: 3 });
+      });
     });
   });
 }

@@ -196,6 +196,14 @@ export class PostgresEngine implements StorageEngine {
 
   // Reads
 
+  async outboxSize(destination: string): Promise<{ payloads: number; bytes: number }> {
+    const [row] = await this.query<{ payloads: number; bytes: number }>(
+      'SELECT count(*)::int AS payloads, coalesce(sum(bytes), 0)::float8 AS bytes FROM outbox WHERE destination = $1',
+      [destination],
+    );
+    return row!;
+  }
+
   async execution(id: string): Promise<StoredExecution | undefined> {
     const [row] = await this.query<ExecutionRow>(`SELECT ${EXECUTION_COLUMNS} FROM executions WHERE execution_id = $1`, [id]);
     return row ? storedExecution(row) : undefined;

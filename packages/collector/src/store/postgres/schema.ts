@@ -9,7 +9,7 @@ import type { PoolClient } from 'pg';
  * time rollups and the trigram search index follow in the same transaction. Versions are rows of
  * `flowtrace_schema`; never edit a released one, add the next.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** First key of the two-key advisory locks ingest takes on the traces it writes (see write-tx.ts). */
 export const TRACE_LOCKS = 0x7472; // 'tr'
@@ -153,6 +153,21 @@ const MIGRATIONS: Record<number, string> = {
     -- execution, and a partitioned table cannot hold that as a unique key. It serves trace reads too.
     CREATE INDEX spans_identity ON spans (trace_id, span_id);
     DROP INDEX spans_of_trace;
+  `,
+  5: `
+    -- The forwarding outbox, as in SQLite: one row per payload and destination, queued by the
+    -- transaction that stores its spans; leased_until (ms) holds it while a collector sends it.
+    CREATE TABLE outbox (
+      id           bigserial PRIMARY KEY,
+      destination  text NOT NULL,
+      queued_at    double precision NOT NULL,
+      leased_until double precision NOT NULL DEFAULT 0,
+      content_type text NOT NULL,
+      bytes        integer NOT NULL,
+      payload      bytea NOT NULL
+    );
+    CREATE INDEX outbox_queue ON outbox (destination, id) INCLUDE (bytes);
+    CREATE INDEX outbox_age ON outbox (queued_at);
   `,
 };
 

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Attributes, Span } from '../../otlp/span.js';
 import { MISSED_HEARTBEATS, type InstanceStart } from '../../records/aggregate.js';
 import type { ExecutionStatus } from '../../records/types.js';
-import type { Appended, ExecutionUpdate, IncomingSpan, SpanHolder, StoredExecution, WriteTx } from '../engine.js';
+import type { Appended, ExecutionUpdate, IncomingSpan, LeasedPayload, OutboxEntry, SpanHolder, StoredExecution, WriteTx } from '../engine.js';
 import { rollupEntryOf, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry, type RollupRow } from '../rollups.js';
 import { bodyOf, EXECUTION_COLUMNS, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow, type SpanRow } from '../rows.js';
 import { dayOf, dropPartitionsBefore } from './partitions.js';
@@ -505,6 +505,48 @@ export class PostgresWriteTx implements WriteTx {
       );
     }
     return rows.length;
+  }
+
+  async enqueueOutbox(entries: readonly OutboxEntry[], now: number): Promise<void> {
+    if (entries.length === 0) return;
+    // Payloads go as binary parameters: an array of bytea would be sent as hex text, twice the size.
+    const values = entries.flatMap(({ destination, contentType, payload }) => [destination, now, contentType, payload.byteLength, payload]);
+    const rows = entries.map((_, i) => `($${i * 5 + 1}, $${i * 5 + 2}, $${i * 5 + 3}, $${i * 5 + 4}, $${i * 5 + 5})`);
+    await this.client.query(`INSERT INTO outbox (destination, queued_at, content_type, bytes, payload) VALUES ${rows.join(', ')}`, values);
+  }
+
+  async leaseOutbox(destination: string, limit: number, until: number, now: number): Promise<LeasedPayload[]> {
+    // SKIP LOCKED: collectors sharing the database lease disjoint payloads without waiting on each other.
+    const rows = await this.rows<{ id: number; content_type: string; payload: Buffer }>(
+      `UPDATE outbox SET leased_until = $3 WHERE id IN (
+         SELECT id FROM outbox WHERE destination = $1 AND leased_until <= $4 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id, content_type, payload`,
+      [destination, limit, until, now],
+    );
+    return rows.sort((a, b) => a.id - b.id).map((row) => ({ id: row.id, contentType: row.content_type, payload: row.payload }));
+  }
+
+  async releaseOutbox(ids: readonly number[]): Promise<void> {
+    await this.client.query('UPDATE outbox SET leased_until = 0 WHERE id = ANY($1::bigint[])', [ids]);
+  }
+
+  async deleteOutbox(ids: readonly number[]): Promise<void> {
+    await this.client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+  }
+
+  async trimOutbox(destination: string, maxBytes: number): Promise<number> {
+    // The newest payloads whose bytes add up to at most the cap are kept; the first one past it and older go.
+    const result = await this.client.query(
+      `DELETE FROM outbox WHERE destination = $1 AND id <= (
+         SELECT id FROM (SELECT id, sum(bytes) OVER (ORDER BY id DESC) AS newer FROM outbox WHERE destination = $1) AS w
+         WHERE newer > $2 ORDER BY id DESC LIMIT 1)`,
+      [destination, maxBytes],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async removeOutboxBefore(cutoff: number): Promise<number> {
+    return (await this.client.query('DELETE FROM outbox WHERE queued_at < $1', [cutoff])).rowCount ?? 0;
   }
 }
 

@@ -6,6 +6,7 @@ import type { ExecutionStatus, FlowSummary } from '../../records/types.js';
 import type {
   Appended,
   IncomingSpan,
+  LeasedPayload,
   ListedExecution,
   LegacyHistory,
   ListQuery,
@@ -19,7 +20,7 @@ import type {
 import { newHistoryId } from '../engine.js';
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry, type RollupRow } from '../rollups.js';
 import { bodyOf, decodeBody, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type InstanceRow, type Origin, type SpanRow } from '../rows.js';
-import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_VERSION, userVersion } from './schema.js';
+import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
 
 export interface SqliteEngineOptions {
@@ -94,6 +95,8 @@ export class SqliteEngine implements StorageEngine {
     this.seq = this.sql.lastSeq.get() as number;
     this.history = db.prepare('SELECT id FROM history').pluck().get() as string;
     this.writer = this.writeTx();
+    // The file is this process's alone: a lease left by an earlier one (stopped mid-send) is void.
+    this.sql.releaseAllOutbox.run();
   }
 
   /** Creates or upgrades the schema; schema 1's data is kept aside for {@link legacy}. */
@@ -115,7 +118,8 @@ export class SqliteEngine implements StorageEngine {
         this.db.exec(SCHEMA_3);
         this.db.prepare('INSERT INTO history (one, id) VALUES (1, ?)').run(newHistoryId());
       }
-      this.db.exec(SCHEMA_4);
+      if (version < 4) this.db.exec(SCHEMA_4);
+      this.db.exec(SCHEMA_5);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }
@@ -212,6 +216,22 @@ export class SqliteEngine implements StorageEngine {
       pendingOfService: async (serviceName) => (sql().pendingOfService.all(serviceName) as ExecutionRow[]).map(storedExecution),
       deleteFlow: async (flowId, now) => sql().deleteFlow.run(now, flowId).changes > 0,
       removeStartedBefore: async (cutoff, limit) => this.removeStartedBefore(cutoff, limit),
+      enqueueOutbox: async (entries, now) => {
+        for (const { destination, contentType, payload } of entries) sql().enqueueOutbox.run(destination, now, contentType, payload.byteLength, payload);
+      },
+      leaseOutbox: async (destination, limit, until, now) => {
+        const rows = sql().leasable.all(destination, now, limit) as Array<{ id: number; content_type: string; payload: Buffer }>;
+        for (const row of rows) sql().leaseOutbox.run(until, row.id);
+        return rows.map((row): LeasedPayload => ({ id: row.id, contentType: row.content_type, payload: row.payload }));
+      },
+      releaseOutbox: async (ids) => {
+        for (const id of ids) sql().releaseOutbox.run(id);
+      },
+      deleteOutbox: async (ids) => {
+        for (const id of ids) sql().deleteOutbox.run(id);
+      },
+      trimOutbox: async (destination, maxBytes) => sql().trimOutbox.run(destination, destination, maxBytes).changes,
+      removeOutboxBefore: async (cutoff) => sql().removeOutboxBefore.run(cutoff).changes,
     };
   }
 
@@ -489,6 +509,10 @@ export class SqliteEngine implements StorageEngine {
     return Promise.resolve(this.history);
   }
 
+  outboxSize(destination: string): Promise<{ payloads: number; bytes: number }> {
+    return this.read(() => this.sql.outboxSize.get(destination) as { payloads: number; bytes: number });
+  }
+
   lastSeq(): Promise<number> {
     return this.read(() => this.seq);
   }
@@ -637,5 +661,25 @@ function statements(db: Database.Database) {
     ),
     countsIn: db.prepare('SELECT bucket, status, n FROM counts WHERE flow = ? AND grain = ? AND bucket >= ? AND bucket < ?'),
     durationsIn: db.prepare('SELECT bucket, bin, n FROM durations WHERE flow = ? AND grain = ? AND bucket >= ? AND bucket < ?'),
+    ...outboxStatements(db),
+  };
+}
+
+function outboxStatements(db: Database.Database) {
+  return {
+    enqueueOutbox: db.prepare('INSERT INTO outbox (destination, queued_at, content_type, bytes, payload) VALUES (?, ?, ?, ?, ?)'),
+    leasable: db.prepare('SELECT id, content_type, payload FROM outbox WHERE destination = ? AND leased_until <= ? ORDER BY id LIMIT ?'),
+    leaseOutbox: db.prepare('UPDATE outbox SET leased_until = ? WHERE id = ?'),
+    releaseOutbox: db.prepare('UPDATE outbox SET leased_until = 0 WHERE id = ?'),
+    releaseAllOutbox: db.prepare('UPDATE outbox SET leased_until = 0 WHERE leased_until > 0'),
+    deleteOutbox: db.prepare('DELETE FROM outbox WHERE id = ?'),
+    // The newest payloads whose bytes add up to at most the cap are kept; the first one past it and older go.
+    trimOutbox: db.prepare(
+      `DELETE FROM outbox WHERE destination = ? AND id <= (
+         SELECT id FROM (SELECT id, sum(bytes) OVER (ORDER BY id DESC) AS newer FROM outbox WHERE destination = ?)
+         WHERE newer > ? ORDER BY id DESC LIMIT 1)`,
+    ),
+    removeOutboxBefore: db.prepare('DELETE FROM outbox WHERE queued_at < ?'),
+    outboxSize: db.prepare('SELECT count(*) AS payloads, coalesce(sum(bytes), 0) AS bytes FROM outbox WHERE destination = ?'),
   };
 }

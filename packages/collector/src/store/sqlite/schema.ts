@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
  * ingest rewrites in place; counts, rollups and the search index follow it in the same
  * transaction. Versions are `user_version`; never edit a released one: add the next.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export const SCHEMA = `
   CREATE TABLE traces (
@@ -126,6 +126,25 @@ export const SCHEMA_4 = `
     gone_at      REAL,
     PRIMARY KEY (service_name, instance_id)
   ) WITHOUT ROWID;
+`;
+
+/**
+ * Schema 5: the forwarding outbox. One row per payload and destination, queued by the
+ * transaction that stores its spans; leased_until (ms) holds it while a sender tries it.
+ */
+export const SCHEMA_5 = `
+  CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY,
+    destination  TEXT NOT NULL,
+    queued_at    REAL NOT NULL,
+    leased_until REAL NOT NULL DEFAULT 0,
+    content_type TEXT NOT NULL,
+    bytes        INTEGER NOT NULL,
+    payload      BLOB NOT NULL
+  );
+  -- bytes included: a destination's size is read from the index alone.
+  CREATE INDEX outbox_queue ON outbox (destination, id, bytes);
+  CREATE INDEX outbox_age ON outbox (queued_at);
 `;
 
 export function userVersion(db: Database.Database): number {
