@@ -46,9 +46,11 @@ describe('docker-compose.yml', () => {
 
   it('by default runs Jaeger, the collector forwarding to it, and the demo', () => {
     expect(Object.keys(defaults).sort()).toEqual(['collector', 'demo', 'demo-client', 'jaeger']);
-    expect(services.jaeger!.image).toMatch(/^jaegertracing\/all-in-one:\d+\.\d+\.\d+$/);
-    expect(services.jaeger!.environment).toMatchObject({ COLLECTOR_OTLP_ENABLED: 'true' });
-    expect(services.jaeger!.ports).toEqual(['127.0.0.1:16686:16686']);
+    // Jaeger v2 takes OTLP on 4317/4318 by default; v1's COLLECTOR_OTLP_ENABLED means nothing to it.
+    expect(services.jaeger!.image).toMatch(/^jaegertracing\/jaeger:2\.\d+\.\d+$/);
+    expect(services.jaeger!.environment).toBeUndefined();
+    // The UI, and OTLP/HTTP for apps on the host beside the collector's 4318.
+    expect(services.jaeger!.ports).toEqual(['127.0.0.1:16686:16686', '127.0.0.1:14318:4318']);
     expect(services.collector!.environment).toMatchObject({
       FLOWTRACE_HOST: '0.0.0.0',
       FLOWTRACE_FORWARD: 'http://jaeger:4318',
