@@ -35,6 +35,23 @@ export interface MoreStepsDetail {
   cursor: string;
 }
 
+/** A step was selected in the timeline (or opened in the tree): its data is shown. */
+export const STEP_SELECT_EVENT = 'flowtrace-step-select';
+
+export interface StepSelectDetail {
+  executionId: string;
+  nodeId: string;
+}
+
+/** The reader switched the detail's steps between the tree and the timeline. */
+export const STEPS_VIEW_EVENT = 'flowtrace-steps-view';
+
+export type StepsView = 'tree' | 'timeline';
+
+export interface StepsViewDetail {
+  view: StepsView;
+}
+
 export function emit<T>(target: EventTarget, type: string, detail: T): boolean {
   return target.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
 }
@@ -47,5 +64,7 @@ declare global {
     'flowtrace-filter': CustomEvent<FilterDetail>;
     'flowtrace-retry': CustomEvent<void>;
     'flowtrace-more-steps': CustomEvent<MoreStepsDetail>;
+    'flowtrace-step-select': CustomEvent<StepSelectDetail>;
+    'flowtrace-steps-view': CustomEvent<StepsViewDetail>;
   }
 }

@@ -1,11 +1,12 @@
 import { css, html, LitElement, nothing } from 'lit';
-import { emit, MORE_STEPS_EVENT, type MoreStepsDetail } from './events.js';
+import { emit, MORE_STEPS_EVENT, STEPS_VIEW_EVENT, type MoreStepsDetail, type StepSelectDetail, type StepsView, type StepsViewDetail } from './events.js';
 import { LiveClock } from './clock.js';
 import { elapsedSince, formatDuration, formatTime, isolate } from './format.js';
 import './json-view.js';
 import { describeNode, describeStatus, nodeDuration, runningStepOf, STATUS } from './status.js';
 import './stack-trace.js';
 import './status-dot.js';
+import './execution-timeline.js';
 import { depthFirst, stepTree, type StepEntry } from './step-tree.js';
 import { theme } from './theme.js';
 import type { ExecutionNode, ExecutionRecord } from './types.js';
@@ -14,14 +15,22 @@ import type { ExecutionNode, ExecutionRecord } from './types.js';
  * One execution in full: its parameters, its steps as a tree numbered by nesting (1, 1.1, 2) with
  * each step's input, output and the data after it, the failing step highlighted, opened and
  * scrolled into view (its stack with library frames folded), and the result. Steps still running
- * show for how long, ticking while the execution is pending.
+ * show for how long, ticking while the execution is pending. The steps can also be seen as a
+ * timeline (flowtrace-execution-timeline), with the selected step's data under it; the step selected
+ * there is the one opened in the tree, and the failing step is selected from the start.
  *
  * @element flowtrace-execution-detail
  * @prop record - the ExecutionRecord to show; nothing selected shows a placeholder
  * @attr loading, error
  * @attr trace-url - link template for the trace id, e.g. `http://localhost:16686/trace/{traceId}`
+ * @attr steps-view - `tree` (default) or `timeline`; the reader switches with the Tree/Timeline buttons
  * @fires flowtrace-more-steps - the reader asks for the next page of a large execution's steps
+ * @fires flowtrace-steps-view - `{ view }` when the reader switches between tree and timeline
+ * @fires flowtrace-step-select - `{ executionId, nodeId }` from the timeline, when the reader selects a step
  * @csspart placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps
+ * @csspart steps-view - the Tree/Timeline switch
+ * @csspart timeline - the flowtrace-execution-timeline (its parts exported: axis, tick, rows, row, selected, bar, bar-time)
+ * @csspart selected-step - the selected step's data under the timeline
  */
 export class FlowtraceExecutionDetail extends LitElement {
   static override properties = {
@@ -29,7 +38,9 @@ export class FlowtraceExecutionDetail extends LitElement {
     loading: { type: Boolean, reflect: true },
     error: {},
     traceUrl: { attribute: 'trace-url' },
+    stepsView: { attribute: 'steps-view', reflect: true },
     opened: { state: true },
+    selectedStep: { state: true },
   };
 
   declare record: ExecutionRecord | undefined;
@@ -38,6 +49,9 @@ export class FlowtraceExecutionDetail extends LitElement {
   declare traceUrl: string | undefined;
   /** Steps the reader opened; a closed step's body is not rendered, which keeps long executions fast. */
   declare opened: Set<string>;
+  declare stepsView: StepsView;
+  /** The step whose data the timeline shows: the failing one until the reader picks another. */
+  declare selectedStep: string | undefined;
   /** The record whose failing step was last scrolled to, so updates do not scroll again. */
   private scrolledFor: string | undefined;
   private readonly clock = new LiveClock(
@@ -52,6 +66,8 @@ export class FlowtraceExecutionDetail extends LitElement {
     this.error = undefined;
     this.traceUrl = undefined;
     this.opened = new Set();
+    this.stepsView = 'tree';
+    this.selectedStep = undefined;
   }
 
   static override styles = [
@@ -103,6 +119,44 @@ export class FlowtraceExecutionDetail extends LitElement {
       h3 {
         font-size: 0.95em;
         margin: 0 0 0.4em;
+      }
+      .steps-title {
+        display: flex;
+        align-items: center;
+        gap: 0.75em;
+        margin-bottom: 0.4em;
+      }
+      .steps-title h3 {
+        margin: 0;
+      }
+      .switch {
+        display: inline-flex;
+        border: 1px solid var(--_border);
+        border-radius: var(--_radius);
+        overflow: hidden;
+      }
+      .switch button {
+        border: none;
+        background: var(--_bg);
+        padding: 0.1em 0.7em;
+        font-size: 0.85em;
+      }
+      .switch button[aria-pressed='true'] {
+        background: var(--_selected);
+        font-weight: 600;
+      }
+      .selected-step {
+        margin-top: 0.6em;
+        border: 1px solid var(--_border);
+        border-radius: var(--_radius);
+      }
+      .selected-step h4 {
+        margin: 0;
+        padding: 0.45em 0.7em 0;
+        font-size: 0.9em;
+        display: flex;
+        gap: 0.5em;
+        align-items: center;
       }
       .summary {
         padding: 0.6em 0.8em;
@@ -204,10 +258,15 @@ export class FlowtraceExecutionDetail extends LitElement {
         <flowtrace-json-view .value=${record.initialParams ?? null}></flowtrace-json-view>
       </section>
       <section part="steps" aria-labelledby="steps-title">
-        <h3 id="steps-title">Steps (${record.nodeCount})</h3>
+        <div class="steps-title">
+          <h3 id="steps-title">Steps (${record.nodeCount})</h3>
+          ${record.nodes.length === 0 ? nothing : this.viewSwitch()}
+        </div>
         ${record.nodes.length === 0
           ? html`<p class="took">${record.status === 'pending' ? 'No step has started yet.' : 'No steps were recorded.'}</p>`
-          : this.steps(record)}
+          : this.stepsView === 'timeline'
+            ? this.timeline(record)
+            : this.steps(record)}
         ${record.nodesNext ? this.moreSteps(record, record.nodesNext) : nothing}
       </section>
       ${record.status === 'fulfilled' || record.result !== undefined
@@ -261,19 +320,53 @@ export class FlowtraceExecutionDetail extends LitElement {
     </div>`;
   }
 
+  private viewSwitch() {
+    const button = (view: StepsView, label: string) =>
+      html`<button type="button" aria-pressed=${this.stepsView === view ? 'true' : 'false'} @click=${() => this.switchView(view)}>${label}</button>`;
+    return html`<span part="steps-view" class="switch" role="group" aria-label="Show the steps as">${button('tree', 'Tree')}${button('timeline', 'Timeline')}</span>`;
+  }
+
+  private switchView(view: StepsView) {
+    if (view === this.stepsView) return;
+    this.stepsView = view;
+    emit<StepsViewDetail>(this, STEPS_VIEW_EVENT, { view });
+  }
+
   private steps(record: ExecutionRecord) {
     const tree = stepTree(record.nodes);
-    // The data after each step, in the order the steps ran; kept only for the steps shown open.
-    const data: Record<string, unknown> = {};
-    const after = new Map<string, Record<string, unknown>>();
     const failingId = record.errorInfo?.nodeId;
-    for (const { node } of depthFirst(tree)) {
-      // A running step has produced nothing yet: the data stays as the steps before left it.
-      if (node.dataKey !== null && node.status !== 'running') data[node.dataKey] = node.output;
-      if (node.id === failingId || this.opened.has(node.id)) after.set(node.id, { ...data });
-    }
-    return this.stepList(tree, after, failingId);
+    return this.stepList(tree, dataAfter(tree, (id) => id === failingId || this.opened.has(id)), failingId);
   }
+
+  /** The timeline, and under it the selected step's data as the tree shows it when opened. */
+  private timeline(record: ExecutionRecord) {
+    const selected = this.selectedStep;
+    const after = selected === undefined ? undefined : dataAfter(stepTree(record.nodes), (id) => id === selected);
+    const node = selected === undefined ? undefined : record.nodes.find((each) => each.id === selected);
+    const now = this.clock.now;
+    return html`<flowtrace-execution-timeline
+        part="timeline"
+        exportparts="axis, tick, rows, row, selected, bar, bar-time, failing, step-number"
+        .record=${record}
+        .selectedId=${selected}
+        @flowtrace-step-select=${this.onStepSelect}
+      ></flowtrace-execution-timeline>
+      ${node && after?.has(node.id)
+        ? html`<div part="selected-step" class="selected-step" role="region" aria-label="Selected step">
+            <h4>
+              <flowtrace-status-dot .status=${node.status} .description=${describeNode(node, now)}></flowtrace-status-dot>
+              <span>${isolate(node.name)}</span>
+            </h4>
+            <div class="body">${this.nodeBody(node, after.get(node.id)!, stepTime(node, now))}</div>
+          </div>`
+        : html`<p class="took">Select a step to see its data.</p>`}`;
+  }
+
+  /** A step picked on the timeline is also the one opened in the tree. */
+  private onStepSelect = (event: CustomEvent<StepSelectDetail>) => {
+    this.selectedStep = event.detail.nodeId;
+    if (!this.opened.has(event.detail.nodeId)) this.opened = new Set(this.opened).add(event.detail.nodeId);
+  };
 
   /** One level of the tree: a nested list, so assistive tech tells its depth too. */
   private stepList(entries: readonly StepEntry[], after: Map<string, Record<string, unknown>>, failingId: string | undefined): unknown {
@@ -281,7 +374,6 @@ export class FlowtraceExecutionDetail extends LitElement {
     return html`<ol>${entries.map(({ node, number, children }) => {
       const failing = node.id === failingId;
       const open = after.has(node.id);
-      const running = node.status === 'running' ? `running for ${elapsedSince(node.startedAt, now)}` : undefined;
       const took = nodeDuration(node);
       const label = STATUS[node.status]?.label ?? node.status;
       return html`<li>
@@ -297,9 +389,9 @@ export class FlowtraceExecutionDetail extends LitElement {
             <flowtrace-status-dot .status=${node.status} .description=${describeNode(node, now)}></flowtrace-status-dot>
             <span class="kind">${node.kind}</span>
             <span class="name"><span part="step-number" class="number">${number}</span> ${isolate(node.name)}</span>
-            <span class="took" part="node-time">${running ? `${label} for ${elapsedSince(node.startedAt, now)}` : took ? `${label} · ${took}` : label}</span>
+            <span class="took" part="node-time">${node.status === 'running' ? `${label} for ${elapsedSince(node.startedAt, now)}` : took ? `${label} · ${took}` : label}</span>
           </summary>
-          ${open ? html`<div class="body">${this.nodeBody(node, after.get(node.id)!, running ?? (took && `took ${took}`))}</div>` : nothing}
+          ${open ? html`<div class="body">${this.nodeBody(node, after.get(node.id)!, stepTime(node, now))}</div>` : nothing}
         </details>
         ${children.length > 0 ? this.stepList(children, after, failingId) : nothing}
       </li>`;
@@ -317,6 +409,8 @@ export class FlowtraceExecutionDetail extends LitElement {
   }
 
   private toggle(id: string, open: boolean) {
+    // The step last opened in the tree is the one the timeline selects.
+    if (open) this.selectedStep = id;
     if (open === this.opened.has(id)) return;
     const next = new Set(this.opened);
     if (open) next.add(id);
@@ -353,7 +447,10 @@ export class FlowtraceExecutionDetail extends LitElement {
 
   override willUpdate(changed: Map<string, unknown>) {
     const previous = changed.get('record') as ExecutionRecord | undefined;
-    if (changed.has('record') && previous?.id !== this.record?.id) this.opened = new Set();
+    if (changed.has('record') && previous?.id !== this.record?.id) {
+      this.opened = new Set();
+      this.selectedStep = this.record?.errorInfo?.nodeId;
+    }
   }
 
   override updated() {
@@ -373,6 +470,27 @@ declare global {
   interface HTMLElementTagNameMap {
     'flowtrace-execution-detail': FlowtraceExecutionDetail;
   }
+}
+
+/** "running for 12 s" or "took 40 ms"; undefined when the end is unknown. */
+function stepTime(node: ExecutionNode, now: number): string | undefined {
+  if (node.status === 'running') return `running for ${elapsedSince(node.startedAt, now)}`;
+  const took = nodeDuration(node);
+  return took && `took ${took}`;
+}
+
+/**
+ * The data after each wanted step, in the order the steps ran: the steps before it fill the
+ * data's keys with their outputs (a running step has produced nothing yet).
+ */
+function dataAfter(tree: readonly StepEntry[], wanted: (id: string) => boolean): Map<string, Record<string, unknown>> {
+  const data: Record<string, unknown> = {};
+  const after = new Map<string, Record<string, unknown>>();
+  for (const { node } of depthFirst(tree)) {
+    if (node.dataKey !== null && node.status !== 'running') data[node.dataKey] = node.output;
+    if (wanted(node.id)) after.set(node.id, { ...data });
+  }
+  return after;
 }
 
 /** The trace link of a template such as `http://localhost:16686/trace/{traceId}`; only web addresses become links. */

@@ -6,6 +6,7 @@ export { FlowtraceUsageTab } from './usage-tab.js';
 export { FlowtraceExecutionList } from './execution-list.js';
 export { FlowtraceExecutionItem } from './execution-item.js';
 export { FlowtraceExecutionDetail } from './execution-detail.js';
+export { FlowtraceExecutionTimeline } from './execution-timeline.js';
 export { FlowtraceStatusDot } from './status-dot.js';
 export { FlowtraceJsonView } from './json-view.js';
 export { FlowtraceStackTrace } from './stack-trace.js';

@@ -14,6 +14,15 @@ export interface StepEntry {
  * on a page of steps not loaded) is a top-level step. Nodes can come in any order.
  */
 export function stepTree(nodes: readonly ExecutionNode[]): StepEntry[] {
+  // The detail and the timeline ask for the same record's tree: build it once per steps array.
+  let tree = built.get(nodes);
+  if (!tree) built.set(nodes, (tree = buildTree(nodes)));
+  return tree;
+}
+
+const built = new WeakMap<readonly ExecutionNode[], StepEntry[]>();
+
+function buildTree(nodes: readonly ExecutionNode[]): StepEntry[] {
   const ids = new Set(nodes.map((node) => node.id));
   const children = new Map<string | null, ExecutionNode[]>();
   for (const node of nodes) {

@@ -1,5 +1,6 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { RANGES, STATUSES, type Filters } from './filters.js';
+import type { StepsView } from './events.js';
 import type { ExecutionStatus } from './types.js';
 
 /** What the tab keeps in the URL: enough to open the same view again. */
@@ -8,6 +9,8 @@ export interface ViewState {
   executionId: string | undefined;
   page: number;
   filters: Filters;
+  /** How the open execution's steps are shown. */
+  steps: StepsView;
 }
 
 /** The view named by the URL's query, its parameters prefixed (`ft-page`); absent ones are left out. */
@@ -30,6 +33,7 @@ export function readViewState(params: URLSearchParams, prefix: string): Partial<
     if (to) filters.to = to;
   }
   state.filters = filters;
+  state.steps = get('steps') === 'timeline' ? 'timeline' : 'tree';
   return state;
 }
 
@@ -45,6 +49,7 @@ export function writeViewState(params: URLSearchParams, prefix: string, state: V
   set('from', state.filters.range === 'custom' ? state.filters.from : undefined);
   set('to', state.filters.range === 'custom' ? state.filters.to : undefined);
   set('q', state.filters.q);
+  set('steps', state.steps === 'timeline' ? 'timeline' : undefined);
   return next;
 }
 
@@ -56,7 +61,7 @@ export interface UrlStateHost extends ReactiveControllerHost, HTMLElement {
 }
 
 /**
- * Keeps the tab's view (flow, page, filters, open execution) in the page's query string, opt-in
+ * Keeps the tab's view (flow, page, filters, open execution, steps view) in the page's query string, opt-in
  * so a host router stays in charge otherwise: the URL is read when the tab connects and on
  * back/forward; each change the reader makes is a history entry, so back and forward step
  * through them. The first write after connecting replaces the entry, filling in what the page

@@ -1,5 +1,16 @@
 import { css, html, nothing, type PropertyValues } from 'lit';
-import { FILTER_EVENT, PAGE_EVENT, RETRY_EVENT, SELECT_EVENT, type FilterDetail, type MoreStepsDetail, type PageDetail, type SelectDetail } from './events.js';
+import {
+  FILTER_EVENT,
+  PAGE_EVENT,
+  RETRY_EVENT,
+  SELECT_EVENT,
+  STEPS_VIEW_EVENT,
+  type FilterDetail,
+  type MoreStepsDetail,
+  type PageDetail,
+  type SelectDetail,
+  type StepsView,
+} from './events.js';
 import './execution-detail.js';
 import './execution-list.js';
 import { filterQuery, matchesFilters, NO_FILTERS, type Filters } from './filters.js';
@@ -23,6 +34,7 @@ const POLL_MS = 2000;
  * @attr page-size - rows per page (default 20, at most 100)
  * @attr trace-url - link template for trace ids, e.g. `http://localhost:16686/trace/{traceId}`
  * @attr execution-id - the execution to open (set it to deep-link)
+ * @attr steps-view - `tree` (default) or `timeline`: how the open execution's steps are shown
  * @attr url-state - keep the flow, page, filters and open execution in the page's query string
  *   (back and forward step through them); the value, if any, prefixes the parameters (`url-state="ft"`: `ft-page=2`)
  * @prop source - a custom {@link FlowtraceSource} instead of the collector's HTTP API
@@ -41,6 +53,7 @@ export class FlowtraceUsageTab extends SourcedElement {
     traceUrl: { attribute: 'trace-url' },
     executionId: { attribute: 'execution-id', reflect: true },
     urlState: { attribute: 'url-state' },
+    stepsView: { attribute: 'steps-view' },
     page: { state: true },
     filters: { attribute: false },
     list: { state: true },
@@ -58,6 +71,7 @@ export class FlowtraceUsageTab extends SourcedElement {
   declare traceUrl: string | undefined;
   declare executionId: string | undefined;
   declare urlState: string | null | undefined;
+  declare stepsView: StepsView;
   declare page: number;
   declare filters: Filters;
   declare list: Page<ExecutionListItem> | undefined;
@@ -88,6 +102,7 @@ export class FlowtraceUsageTab extends SourcedElement {
     this.traceUrl = undefined;
     this.executionId = undefined;
     this.urlState = undefined;
+    this.stepsView = 'tree';
     this.page = 1;
     this.filters = NO_FILTERS;
     this.list = undefined;
@@ -102,13 +117,14 @@ export class FlowtraceUsageTab extends SourcedElement {
     this.addEventListener(FILTER_EVENT, (event) => this.onFilter(event));
     this.addEventListener(RETRY_EVENT, () => void this.loadList());
     this.addEventListener(SELECT_EVENT, (event) => this.onSelect(event));
+    this.addEventListener(STEPS_VIEW_EVENT, (event) => (this.stepsView = event.detail.view));
     // It adds itself to the tab's controllers; url-state turns it on.
     new UrlStateController(this);
   }
 
   /** The view the URL keeps (see url-state). */
   get viewState(): ViewState {
-    return { flowId: this.flowId, executionId: this.executionId, page: this.page, filters: this.filters };
+    return { flowId: this.flowId, executionId: this.executionId, page: this.page, filters: this.filters, steps: this.stepsView };
   }
 
   /** Opens the view a URL names; what it leaves out stays. */
@@ -117,6 +133,7 @@ export class FlowtraceUsageTab extends SourcedElement {
     if ('executionId' in state) this.executionId = state.executionId;
     if (state.page !== undefined) this.page = state.page;
     if (state.filters !== undefined) this.filters = state.filters;
+    if (state.steps !== undefined) this.stepsView = state.steps;
   }
 
   static override styles = [
@@ -214,12 +231,13 @@ export class FlowtraceUsageTab extends SourcedElement {
       ></flowtrace-execution-list>
       <flowtrace-execution-detail
         part="detail-panel"
-        exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps"
+        exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps, steps-view, timeline, selected-step, axis, tick, rows, row, selected, bar, bar-time"
         @flowtrace-more-steps=${this.onMoreSteps}
         .record=${this.record}
         .loading=${this.detailLoading}
         .error=${this.detailError}
         .traceUrl=${this.traceUrl}
+        .stepsView=${this.stepsView}
       ></flowtrace-execution-detail>
     </div>
     ${this.lost && this.live !== 'live' && !this.listError

@@ -6,7 +6,7 @@ import { browserSuite } from './support/suite.js';
 /**
  * An automated accessibility audit (axe-core, in Chromium, through the open shadow roots) of the
  * tab in the states a reader meets: the list with the filter bar, an open failing execution with
- * its stack, the flow list with deleted flows shown, and an error.
+ * its stack (as a tree and as a timeline), the flow list with deleted flows shown, and an error.
  */
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -45,6 +45,17 @@ describe('accessibility audit', () => {
     await page.locator('flowtrace-execution-detail [part=toggle]').waitFor();
     // Off the row: axe reads a hovered row's tooltip as text the label must include, though the
     // tooltip is aria-hidden and the label already says the same sentence.
+    await page.mouse.move(1200, 20);
+    expect(await violations(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('finds nothing in the timeline of a failing execution, its step selected', async () => {
+    const page = await newPage(`${suite.host.origin}/?flow-id=checkout&steps-view=timeline`);
+    await page.locator('[part=filter-status] input[value=error]').check();
+    await page.locator('flowtrace-execution-item').first().click();
+    await page.locator('flowtrace-execution-timeline [role=treeitem][aria-selected=true]').focus();
+    await page.locator('flowtrace-execution-detail [part=selected-step]').waitFor();
     await page.mouse.move(1200, 20);
     expect(await violations(page)).toEqual([]);
     await page.close();

@@ -24,6 +24,7 @@ const ELEMENTS = [
   'flowtrace-execution-list',
   'flowtrace-execution-item',
   'flowtrace-execution-detail',
+  'flowtrace-execution-timeline',
   'flowtrace-status-dot',
   'flowtrace-json-view',
   'flowtrace-stack-trace',

@@ -10,7 +10,7 @@ export async function startHostPage() {
   let collectorUrl = '';
   const server: Server = createServer((req, res) => {
     const query = new URL(req.url ?? '/', 'http://host').searchParams;
-    const attributes = ['flow-id', 'page-size', 'execution-id', 'trace-url', 'token', 'url-state']
+    const attributes = ['flow-id', 'page-size', 'execution-id', 'trace-url', 'token', 'url-state', 'steps-view']
       .filter((name) => query.has(name))
       .map((name) => `${name}="${escapeAttribute(query.get(name)!)}"`)
       .join(' ');
