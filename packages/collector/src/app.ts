@@ -11,7 +11,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
 } from './defaults.js';
-import { Forwarder } from './forward.js';
+import { Forwarder } from './forward/forwarder.js';
 import { createDecoder } from './otlp/decoder.js';
 import { bearerAuth } from './http/auth.js';
 import { ByteBudget } from './http/byte-budget.js';
@@ -53,8 +53,16 @@ export interface CollectorOptions {
   timeoutMs?: number;
   /** How often pending executions are checked against their budget. Default 5 s; 0 turns it off. */
   reconcileIntervalMs?: number;
-  /** OTLP/HTTP endpoints that receive what was ingested, markers removed. */
+  /** OTLP/HTTP endpoints that receive what was ingested, markers removed (a base URL gets /v1/traces). */
   forward?: string[];
+  /** Headers sent with every forwarded request (an API key), by lowercase name. */
+  forwardHeaders?: Record<string, string>;
+  /** Bytes each destination's outbox may hold; past it the oldest payloads are dropped. Default 1 GiB. */
+  forwardMaxBytes?: number;
+  /** Time a destination has to answer, in ms. Default 10 s. */
+  forwardTimeoutMs?: number;
+  /** Back-off after forwarding failures in a row, in ms. Default 1 s doubling to 60 s. */
+  forwardRetryMs?: { firstMs: number; maxMs: number };
   /** When set, every route but `/healthz` requires `Authorization: Bearer <token>`. */
   token?: string;
   /** Origins allowed to call the collector from a browser. Default none. */
@@ -130,7 +138,7 @@ export interface Collector {
   /** Starts listening; resolves with the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   server: Server | undefined;
-  /** Stops listening, flushes forwarding and closes the store. */
+  /** Stops listening and forwarding (what is not sent stays queued) and closes the store. */
   close(): Promise<void>;
 }
 
@@ -138,9 +146,14 @@ export interface Collector {
 /** Executions deleted per transaction by the retention rule: small, so ingest keeps flowing. */
 const RETENTION_BATCH = 500;
 
-/** Deletes whole executions that started before `cutoff`, a small batch per transaction. */
-async function retain(engine: StorageEngine, cutoff: number): Promise<number> {
+/**
+ * Deletes whole executions that started before `cutoff`, a small batch per transaction, and
+ * forwarding payloads queued before it.
+ */
+async function retain(engine: StorageEngine, cutoff: number, log: (message: string) => void): Promise<number> {
   if (!Number.isFinite(cutoff)) return 0;
+  const expired = await engine.transaction((tx) => tx.removeOutboxBefore(cutoff));
+  if (expired > 0) log(`forwarding: ${expired} payload(s) never sent were older than the retention period and are dropped`);
   let removed = 0;
   for (;;) {
     const n = await engine.transaction((tx) => tx.removeStartedBefore(cutoff, RETENTION_BATCH));
@@ -167,18 +180,30 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   /** Connections answered 503 at the cap, since start. */
   const connections = { refused: 0 };
   const streams = new LiveStreams(changes, { maxStreams: options.maxStreams, bufferBytes: options.streamBufferBytes });
-  const forwarder = new Forwarder(options.forward ?? []);
+  const forwarder = new Forwarder(
+    engine,
+    {
+      urls: options.forward ?? [],
+      headers: options.forwardHeaders,
+      maxBytes: options.forwardMaxBytes,
+      timeoutMs: options.forwardTimeoutMs,
+      retry: options.forwardRetryMs,
+    },
+    now,
+    log,
+  );
   const decoder = createDecoder(options.decodeThreads ?? 0);
-  const commits = new GroupCommit(async (spans) => {
-    const list = await rules.ingest(spans, now());
+  const commits = new GroupCommit(async (spans, outbox) => {
+    const list = await rules.ingest(spans, now(), undefined, outbox);
     stats.commits++;
     publish(list);
+    if (outbox.length > 0) forwarder.committed();
   });
   const reconciler = new Reconciler(
     async () => {
       const list = await rules.reconcile(now());
       publish(list);
-      if (options.retainDays !== undefined) await retain(engine, now() - options.retainDays * 86_400_000);
+      if (options.retainDays !== undefined) await retain(engine, now() - options.retainDays * 86_400_000, log);
       return list;
     },
     (error) => log(`reconciliation failed: ${String(error)}`),
@@ -224,6 +249,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       reconcile: { ...reconciler.stats },
       streams: streams.health(),
       connections: { ...connections },
+      forward: forwarder.health(),
       eventLoop: { maxMs: eventLoop.max / 1e6, p99Ms: eventLoop.percentile(99) / 1e6 },
     };
   });
@@ -239,9 +265,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       },
       maxConcurrent: options.maxConcurrentIngests ?? 32,
       decode: (encoding, body) => decoder.decode(encoding, body),
-      async store(decoded) {
-        await commits.submit(routeSpans(decoded));
-        forwarder.forward(decoded.spans);
+      async store(decoded, received) {
+        await commits.submit(routeSpans(decoded), forwarder.outbox(received, decoded.spans.length + decoded.rejected));
       },
     }),
   );
@@ -275,7 +300,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     defaultTimeoutMs: timeoutMs,
     now,
     reconcile: () => reconciler.run(),
-    retain: () => retain(engine, now() - (options.retainDays ?? Number.POSITIVE_INFINITY) * 86_400_000),
+    retain: () => retain(engine, now() - (options.retainDays ?? Number.POSITIVE_INFINITY) * 86_400_000, log),
     listen(port = 4318, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         const server = createServer(serverTimeouts(headersTimeoutMs, requestTimeoutMs), app.callback());
@@ -304,7 +329,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       eventLoop.disable();
       await ready;
       await changes.settled();
-      await forwarder.shutdown();
+      await forwarder.close();
       await decoder.close();
       await engine.close();
     },

@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAMS, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import { parseForwardHeaders } from './forward/headers.js';
 import { isPostgresUrl } from './store/open.js';
 
 export const HELP = `flowtrace-collector — OTLP/HTTP in, flowtrace execution records out
@@ -17,7 +18,12 @@ Usage: flowtrace-collector [options]
   --db-statement-timeout <duration>  cancel a PostgreSQL statement after this long (default 30s)
   --timeout <duration>  budget of executions that declare none: 300000, 90s, 5m, 1h (default 5m)
   --retain-days <n>     delete executions that started more than n days ago (default: keep all)
-  --forward <url>       also send what is received to this OTLP/HTTP endpoint (repeatable)
+  --forward <url>       also send what is received to this OTLP/HTTP endpoint (repeatable); kept in
+                        the database until sent, so an outage or a restart loses nothing
+  --forward-header <'name: value'>  send this header with every forwarded request, e.g.
+                        'x-api-key: <key>' (repeatable)
+  --forward-max-bytes <size>  bytes kept per destination while it is down; past it the oldest
+                        are dropped: 500MiB, 2GiB, or a number of bytes (default 1GiB)
   --token <token>       require "Authorization: Bearer <token>" (default: $FLOWTRACE_TOKEN)
   --cors-origin <url>   allow browser calls from this origin (repeatable)
   --allowed-host <name> also serve this Host on loopback, besides localhost and loopback addresses
@@ -34,7 +40,9 @@ Usage: flowtrace-collector [options]
   -h, --help            show this help
 
 Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_DB_POOL, FLOWTRACE_DB_CONNECT_TIMEOUT,
-FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated), FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_ALLOWED_HOSTS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_MAX_CONNECTIONS, FLOWTRACE_MAX_STREAMS, FLOWTRACE_DECODE_THREADS,
+FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated),
+FLOWTRACE_FORWARD_HEADERS (name=value,name2=value2 with percent-encoded values, as OTEL_EXPORTER_OTLP_HEADERS),
+FLOWTRACE_FORWARD_MAX_BYTES, FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_ALLOWED_HOSTS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_MAX_CONNECTIONS, FLOWTRACE_MAX_STREAMS, FLOWTRACE_DECODE_THREADS,
 FLOWTRACE_TRACE_URL, FLOWTRACE_INSECURE=true and FLOWTRACE_TRUST_PROXY=true set the same options.
 `;
 
@@ -64,6 +72,36 @@ function count(text: string | undefined, name: string, min: number): number | un
   if (text === undefined) return undefined;
   if (!/^\d{1,7}$/.test(text) || Number(text) < min) throw new UsageError(`${name} must be a whole number, at least ${min} (got "${text}")`);
   return Number(text);
+}
+
+/** Below this a destination's outbox would not hold one large request. */
+const MIN_FORWARD_MAX_BYTES = 1024 * 1024;
+const UNITS: Record<string, number> = { '': 1, B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+
+/** A size such as 500MiB, 2GiB or 1073741824, or undefined when not given. */
+function byteSize(text: string | undefined, name: string, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d{1,13})\s*(B|KiB|MiB|GiB|TiB)?$/.exec(text.trim());
+  const bytes = match ? Number(match[1]) * UNITS[match[2] ?? '']! : Number.NaN;
+  if (!(bytes >= min)) throw new UsageError(`${name} must be a size such as 500MiB, 2GiB or a number of bytes, at least 1MiB (got "${text}")`);
+  return bytes;
+}
+
+/** Payloads are posted to it: an http(s) URL, with no credentials (those belong in --forward-header). */
+function checkForwardUrl(text: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`--forward must be an http or https URL such as http://localhost:4318 (got "${text.slice(0, 200)}")`);
+  }
+  // fetch refuses such URLs, and logs would show them.
+  if (url.username || url.password) {
+    throw new UsageError("--forward URLs cannot hold a user or password: send credentials with --forward-header 'authorization: Basic …'");
+  }
 }
 
 /** The Usage page turns the template into links: only web addresses, never `javascript:`. */
@@ -96,6 +134,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         timeout: { type: 'string' },
         'retain-days': { type: 'string' },
         forward: { type: 'string', multiple: true },
+        'forward-header': { type: 'string', multiple: true },
+        'forward-max-bytes': { type: 'string' },
         token: { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
         'allowed-host': { type: 'string', multiple: true },
@@ -142,6 +182,16 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   if (retainDays !== undefined && !/^[1-9]\d{0,5}$/.test(retainDays)) {
     throw new UsageError(`--retain-days must be a whole number of days, 1 or more (got "${retainDays}")`);
   }
+  const forward = v.forward ?? list(env.FLOWTRACE_FORWARD);
+  for (const url of forward) checkForwardUrl(url);
+  let forwardHeaders: Record<string, string>;
+  try {
+    forwardHeaders = parseForwardHeaders(v['forward-header'] ?? [], env.FLOWTRACE_FORWARD_HEADERS);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (Object.keys(forwardHeaders).length > 0 && forward.length === 0) throw new UsageError('--forward-header applies to --forward: give it a destination');
+  const forwardMaxBytes = byteSize(v['forward-max-bytes'] ?? env.FLOWTRACE_FORWARD_MAX_BYTES, '--forward-max-bytes', MIN_FORWARD_MAX_BYTES);
   const db = v.db ?? env.FLOWTRACE_DB ?? './flowtrace.db';
   const pool = v['db-pool'] ?? env.FLOWTRACE_DB_POOL;
   if (pool !== undefined && !/^[1-9]\d{0,3}$/.test(pool)) throw new UsageError(`--db-pool must be a whole number of connections, 1 or more (got "${pool}")`);
@@ -164,7 +214,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
       timeoutMs: timeout ? parseDuration(timeout, '--timeout') : DEFAULT_TIMEOUT_MS,
       ...(retainDays ? { retainDays: Number(retainDays) } : {}),
       decodeThreads: decodeThreads === undefined ? Math.max(1, Math.min(4, availableParallelism() - 1)) : Number(decodeThreads),
-      forward: v.forward ?? list(env.FLOWTRACE_FORWARD),
+      forward,
+      ...(Object.keys(forwardHeaders).length > 0 ? { forwardHeaders } : {}),
+      ...(forwardMaxBytes !== undefined ? { forwardMaxBytes } : {}),
       token,
       corsOrigins: v['cors-origin'] ?? list(env.FLOWTRACE_CORS_ORIGINS),
       allowedHosts: v['allowed-host'] ?? list(env.FLOWTRACE_ALLOWED_HOSTS),

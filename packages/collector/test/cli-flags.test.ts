@@ -28,6 +28,43 @@ describe('collector flags that would make it unsafe or useless are refused with 
     expect(parseCli(['--token', 's3cret-token'], {}).options.token).toBe('s3cret-token');
   });
 
+  it('takes forward headers as "name: value" flags or OTEL-style name=value pairs, and never echoes a value', () => {
+    const flags = parseCli(['--forward', 'https://otlp.example', '--forward-header', 'X-Api-Key: s3cret value', '--forward-header', 'x-team:a'], {});
+    expect(flags.options.forwardHeaders).toEqual({ 'x-api-key': 's3cret value', 'x-team': 'a' });
+    const env = parseCli([], { FLOWTRACE_FORWARD: 'https://otlp.example', FLOWTRACE_FORWARD_HEADERS: 'api-key=s3cret%2Cwith%20comma, x-team = a' });
+    expect(env.options.forwardHeaders).toEqual({ 'api-key': 's3cret,with comma', 'x-team': 'a' });
+    // Flags win over the environment, as for every other option.
+    expect(parseCli(['--forward', 'http://h', '--forward-header', 'a: 1'], { FLOWTRACE_FORWARD_HEADERS: 'b=2' }).options.forwardHeaders).toEqual({ a: '1' });
+    const refusals = [
+      usage(['--forward', 'http://h', '--forward-header', 's3cret-without-colon']),
+      usage(['--forward', 'http://h', '--forward-header', 'bad name: s3cret']),
+      usage(['--forward', 'http://h', '--forward-header', 'x-key: s3cret\r\nx-evil: 1']),
+      usage(['--forward', 'http://h', '--forward-header', 'content-type: s3cret']),
+      usage(['--forward', 'http://h'], { FLOWTRACE_FORWARD_HEADERS: 's3cret' }),
+      usage(['--forward', 'http://h'], { FLOWTRACE_FORWARD_HEADERS: 'k=s3cret%zz' }),
+    ];
+    expect(refusals).toEqual([
+      '--forward-header must be "name: value", such as "x-api-key: <key>"',
+      'forward header name "bad name" is not a valid HTTP header name',
+      'forward header "x-key" has a value with a line break or control character',
+      'forward header "content-type" is set by the collector for each payload and cannot be given',
+      'FLOWTRACE_FORWARD_HEADERS must be comma-separated name=value pairs',
+      'FLOWTRACE_FORWARD_HEADERS: the value of "k" is not valid percent-encoding',
+    ]);
+    expect(usage(['--forward-header', 'x-api-key: s3cret'])).toBe('--forward-header applies to --forward: give it a destination');
+  });
+
+  it('takes only http(s) forward URLs without credentials, and an outbox cap of at least 1 MiB', () => {
+    expect(usage(['--forward', 'ftp://h'])).toContain('--forward must be an http or https URL');
+    expect(usage(['--forward', 'https://user:s3cret@otlp.example'])).toBe(
+      "--forward URLs cannot hold a user or password: send credentials with --forward-header 'authorization: Basic …'",
+    );
+    expect(parseCli(['--forward', 'http://h', '--forward-max-bytes', '2GiB'], {}).options.forwardMaxBytes).toBe(2 * 1024 ** 3);
+    expect(parseCli([], { FLOWTRACE_FORWARD_MAX_BYTES: '5000000' }).options.forwardMaxBytes).toBe(5_000_000);
+    expect(parseCli([], {}).options).not.toHaveProperty('forwardMaxBytes');
+    for (const size of ['1KiB', '0', 'lots', '1 GB']) expect(usage(['--forward-max-bytes', size]), size).toContain('--forward-max-bytes must be a size such as 500MiB');
+  });
+
   it('refuses a body limit no OTLP batch fits in', () => {
     expect(usage(['--max-body', '0'])).toContain('at least 1024');
     expect(usage(['--max-body', '-5'])).toContain('--max-body');

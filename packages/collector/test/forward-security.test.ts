@@ -27,9 +27,8 @@ describe('forwarding', () => {
       headers: { 'content-type': 'application/x-protobuf' },
     });
     expect(response.status).toBe(200);
-    await running.collector.forwarder.flush();
-
     const traceId = spans[0]!.spanContext().traceId;
+    await expect.poll(async () => (await history(upstream.collector).getTrace(traceId)).length).toBe(4);
     const received = await history(upstream.collector).getTrace(traceId);
     expect(received.map((s) => s.name).sort()).toEqual(['flow checkout', 'flow validate', 'step price', 'step reserve']);
     expect(received.some((s) => s.attributes['flowtrace.marker'] !== undefined)).toBe(false);

@@ -43,6 +43,18 @@ export const Health = Type.Object(
       { refused: Type.Integer({ minimum: 0, description: 'Connections answered 503 and closed because as many as the limit were open' }) },
       { description: 'Connections since start' },
     ),
+    forward: Type.Array(
+      Type.Object({
+        destination: Type.String({ description: 'The OTLP traces URL, without credentials, query or fragment' }),
+        queued: Type.Integer({ minimum: 0, description: 'Payloads waiting for this destination, now (all collectors sharing the database)' }),
+        queuedBytes: Type.Integer({ minimum: 0, description: 'Bytes those payloads hold, now' }),
+        sent: Type.Integer({ minimum: 0, description: 'Payloads the destination took (2xx), since start' }),
+        refused: Type.Integer({ minimum: 0, description: 'Payloads the destination refused for good (4xx but 429) and that were dropped, since start' }),
+        dropped: Type.Integer({ minimum: 0, description: 'Oldest payloads dropped because the outbox was over its byte cap, since start' }),
+        lastError: Type.Union([Type.String(), Type.Null()], { description: 'The last failure or refusal (status or network error; never a header)' }),
+      }),
+      { description: 'Forwarding (--forward), per destination' },
+    ),
     eventLoop: Type.Object(
       { maxMs: Type.Number({ minimum: 0 }), p99Ms: Type.Number({ minimum: 0 }) },
       { description: "The collector's event-loop delay since it started (perf_hooks.monitorEventLoopDelay)" },

@@ -1,7 +1,8 @@
-import type { IncomingSpan } from '../store/engine.js';
+import type { IncomingSpan, OutboxEntry } from '../store/engine.js';
 
 interface Waiting {
   spans: readonly IncomingSpan[];
+  outbox: readonly OutboxEntry[];
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -17,14 +18,15 @@ export class GroupCommit {
   private running = false;
 
   constructor(
-    private readonly write: (spans: IncomingSpan[]) => Promise<void>,
+    private readonly write: (spans: IncomingSpan[], outbox: OutboxEntry[]) => Promise<void>,
     /** A transaction holds at most about this many spans, so none blocks the event loop long. */
     private readonly maxSpans = 4096,
   ) {}
 
-  submit(spans: readonly IncomingSpan[]): Promise<void> {
+  /** Settles once the spans, and the request's forwarding `outbox` rows, are committed. */
+  submit(spans: readonly IncomingSpan[], outbox: readonly OutboxEntry[] = []): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ spans, resolve, reject });
+      this.queue.push({ spans, outbox, resolve, reject });
       this.queuedSpans += spans.length;
       if (!this.running) {
         this.running = true;
@@ -49,7 +51,10 @@ export class GroupCommit {
       }
       this.queuedSpans -= count;
       try {
-        await this.write(batch.flatMap((w) => w.spans));
+        await this.write(
+          batch.flatMap((w) => w.spans),
+          batch.flatMap((w) => w.outbox),
+        );
         for (const w of batch) w.resolve();
       } catch (error) {
         for (const w of batch) w.reject(error);

@@ -16,7 +16,7 @@ import {
 } from '../records/aggregate.js';
 import type { ExecutionListItem } from '../records/types.js';
 import { claimWins, type OwnershipConflict } from './ownership.js';
-import type { Appended, ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
+import type { Appended, ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, OutboxEntry, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
 
 /** Spans appended between two turns of the event loop, so a large transaction never stalls it long. */
 const YIELD_EVERY = 256;
@@ -39,12 +39,19 @@ export class ExecutionRules {
   /**
    * Stores the spans of one or more requests and updates the executions they touch. `decided`
    * carries outcomes decided elsewhere (by an older release) for executions still unfinished.
+   * `outbox` is queued for forwarding in the same transaction: a committed request is forwarded.
    */
-  async ingest(spans: readonly IncomingSpan[], now: number, decided?: ReadonlyMap<string, Outcome>): Promise<ExecutionChange[]> {
+  async ingest(
+    spans: readonly IncomingSpan[],
+    now: number,
+    decided?: ReadonlyMap<string, Outcome>,
+    outbox: readonly OutboxEntry[] = [],
+  ): Promise<ExecutionChange[]> {
     let conflicts: OwnershipConflict[] = [];
     const changes = await this.engine.transaction(async (tx) => {
       // Reported once committed: an engine may run this again after a conflict between writers.
       conflicts = [];
+      if (outbox.length > 0) await tx.enqueueOutbox(outbox, now);
       const touched = new Map<string, StoredExecution>();
       for (const { span, role } of spans) {
         if (role !== 'instance-start' && role !== 'heartbeat') continue;

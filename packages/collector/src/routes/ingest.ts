@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { BodyRefused, readBody, type BodyLimits } from '../http/body.js';
 import { FairShare } from '../ingest/fair-share.js';
+import type { Received } from '../forward/payload.js';
 import type { Encoding } from '../otlp/decoder.js';
 import { ExportTraceServiceResponse, RpcStatus } from '../otlp/schema.js';
 import { OtlpDecodeError, type DecodedRequest } from '../otlp/span.js';
@@ -44,8 +45,8 @@ export interface IngestOptions {
   maxConcurrent: number;
   /** Decodes a body (on a worker thread when there are some). */
   decode(encoding: Encoding, body: Buffer): Promise<DecodedRequest>;
-  /** Stores the spans durably; rejects when the store cannot take them. */
-  store(decoded: DecodedRequest): Promise<void>;
+  /** Stores the spans durably (and what `received` forwards); rejects when the store cannot take them. */
+  store(decoded: DecodedRequest, received: Received): Promise<void>;
 }
 
 
@@ -123,7 +124,7 @@ async function decodeAndStore(ctx: Context, encoding: Encoding, body: Buffer, op
     return fail(ctx, encoding, 400, error instanceof OtlpDecodeError ? error.message : 'the body could not be decoded as OTLP');
   }
   try {
-    await options.store(decoded);
+    await options.store(decoded, { encoding, contentType: ctx.get('content-type'), body });
   } catch (error) {
     // The store refused (disk full, locked): nothing was committed, the exporter may retry.
     stats.failed++;
