@@ -1,4 +1,4 @@
-import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, FlowSummary, NodePage, Page } from './types.js';
+import type { ExecutionListItem, ExecutionRecord, ExecutionStatus, FlowMetrics, FlowSummary, MetricsBucketSize, NodePage, Page } from './types.js';
 
 /** What the list asks for: a page, narrowed by the filters in force (see the collector's API). */
 export interface ListQuery {
@@ -12,6 +12,13 @@ export interface ListQuery {
   to?: string;
   /** Text in the initial parameters, 3 characters or more. */
   q?: string;
+}
+
+/** What the metrics chart asks for: the collector's `from`, `to` (ISO times) and `bucket`. */
+export interface MetricsQuery {
+  from: string;
+  to: string;
+  bucket: MetricsBucketSize;
 }
 
 export type LiveState = 'connecting' | 'live' | 'down';
@@ -41,6 +48,8 @@ export interface FlowtraceSource {
   subscribe?(flowId: string, handlers: LiveHandlers): { close(): void };
   /** The flows with their execution counts, deleted ones too when asked (for flowtrace-flow-list). */
   listFlows?(options: { includeDeleted: boolean }, signal?: AbortSignal): Promise<{ items: FlowSummary[] }>;
+  /** Executions per time bucket by status, with duration percentiles (for flowtrace-execution-metrics). */
+  getMetrics?(flowId: string, query: MetricsQuery, signal?: AbortSignal): Promise<FlowMetrics>;
 }
 
 /**
@@ -105,6 +114,11 @@ export class HttpSource implements FlowtraceSource {
 
   listFlows({ includeDeleted }: { includeDeleted: boolean }, signal?: AbortSignal): Promise<{ items: FlowSummary[] }> {
     return this.json(`/api/flows${includeDeleted ? '?includeDeleted=true' : ''}`, signal);
+  }
+
+  getMetrics(flowId: string, query: MetricsQuery, signal?: AbortSignal): Promise<FlowMetrics> {
+    const params = new URLSearchParams({ from: query.from, to: query.to, bucket: query.bucket });
+    return this.json(`/api/flows/${encodeURIComponent(flowId)}/metrics?${params}`, signal);
   }
 
   getNodes(executionId: string, cursor: string, signal?: AbortSignal): Promise<NodePage> {

@@ -13,7 +13,8 @@ import {
 } from './events.js';
 import './execution-detail.js';
 import './execution-list.js';
-import { filterQuery, matchesFilters, NO_FILTERS, type Filters } from './filters.js';
+import { filterQuery, matchesFilters, NO_FILTERS, RANGES, type Filters } from './filters.js';
+import { DEFAULT_RANGE_MS } from './execution-metrics.js';
 import { SourceError, type LiveState } from './source.js';
 import { SourcedElement } from './sourced-element.js';
 import { theme } from './theme.js';
@@ -23,9 +24,9 @@ import type { ExecutionListItem, ExecutionRecord, Page } from './types.js';
 const POLL_MS = 2000;
 
 /**
- * The Usage tab: a flow's executions on the left, the selected one on the right (stacked on
- * narrow screens), kept live from the collector's stream, falling back to polling while rows are
- * pending and the stream is down.
+ * The Usage tab: the flow's metrics over the filter bar's date range on top, its executions on
+ * the left, the selected one on the right (stacked on narrow screens), kept live from the
+ * collector's stream, falling back to polling while rows are pending and the stream is down.
  *
  * @element flowtrace-usage-tab
  * @attr flow-id - the flow whose executions to show
@@ -42,6 +43,7 @@ const POLL_MS = 2000;
  * @fires flowtrace-select - `{ flowId, executionId }` when an execution is opened
  * @fires flowtrace-page - `{ page }` when the reader changes page
  * @fires flowtrace-filter - `{ filters }` when the reader changes the filters
+ * @csspart metrics - the flowtrace-execution-metrics chart on top; its parts are exported too (chart, summary, plot, bar, duration-line, axis, table)
  * @csspart list-panel - the left column; its parts are exported too (toolbar, filter, list, …)
  * @csspart live-state - "reconnecting" while the live stream is down
  * @csspart detail-panel - the right column; its parts are exported too (header, duration, node, failing, node-time, …)
@@ -64,6 +66,7 @@ export class FlowtraceUsageTab extends SourcedElement {
     detailLoading: { state: true },
     detailError: { state: true },
     live: { state: true },
+    metricsRevision: { state: true },
   };
 
   declare flowId: string;
@@ -83,6 +86,8 @@ export class FlowtraceUsageTab extends SourcedElement {
   declare detailLoading: boolean;
   declare detailError: string | undefined;
   declare live: LiveState;
+  /** Counts the live changes, so the metrics chart reads its figures again. */
+  declare metricsRevision: number;
 
   private listRequest: AbortController | undefined;
   private detailRequest: AbortController | undefined;
@@ -113,6 +118,7 @@ export class FlowtraceUsageTab extends SourcedElement {
     this.detailLoading = false;
     this.detailError = undefined;
     this.live = 'connecting';
+    this.metricsRevision = 0;
     this.addEventListener(PAGE_EVENT, (event) => this.onPage(event));
     this.addEventListener(FILTER_EVENT, (event) => this.onFilter(event));
     this.addEventListener(RETRY_EVENT, () => void this.loadList());
@@ -140,7 +146,8 @@ export class FlowtraceUsageTab extends SourcedElement {
     theme,
     css`
       :host {
-        display: block;
+        display: flex;
+        flex-direction: column;
         position: relative;
         container-type: inline-size;
         background: var(--_bg);
@@ -149,10 +156,15 @@ export class FlowtraceUsageTab extends SourcedElement {
         height: var(--flowtrace-height, 640px);
         overflow: hidden;
       }
+      flowtrace-execution-metrics {
+        padding: 0.5em 0.75em 0.4em;
+        border-bottom: 1px solid var(--_border);
+      }
       .columns {
         display: grid;
         grid-template-columns: minmax(16em, 2fr) 3fr;
-        height: 100%;
+        flex: 1;
+        min-height: 0;
       }
       flowtrace-execution-list {
         border-right: 1px solid var(--_border);
@@ -214,7 +226,9 @@ export class FlowtraceUsageTab extends SourcedElement {
 
   override render() {
     const list = this.list;
-    return html`<div class="columns">
+    // A host's own source may have no metrics: then there is no chart.
+    return html`${this.data.getMetrics ? this.metricsChart() : nothing}
+      <div class="columns">
       <flowtrace-execution-list
         part="list-panel"
         exportparts="toolbar, filter, filter-status, filter-range, filter-from, filter-to, search, search-hint, filter-count, reset, count, list, empty, loading, error, retry, pagination"
@@ -243,6 +257,21 @@ export class FlowtraceUsageTab extends SourcedElement {
     ${this.lost && this.live !== 'live' && !this.listError
       ? html`<div part="live-state" class="live" role="status">Live updates paused: reconnecting to the collector…</div>`
       : nothing}`;
+  }
+
+  /** The flow's metrics over the filter bar's date range (the last 24 hours without one). */
+  private metricsChart() {
+    const { range, from, to } = this.filters;
+    return html`<flowtrace-execution-metrics
+      part="metrics"
+      exportparts="chart, summary, plot, bar, duration-line, axis, table"
+      .source=${this.data}
+      .flowId=${this.flowId}
+      .from=${range === 'custom' ? from : undefined}
+      .to=${range === 'custom' ? to : undefined}
+      .span=${range && range !== 'custom' ? RANGES[range].ms : DEFAULT_RANGE_MS}
+      .revision=${this.metricsRevision}
+    ></flowtrace-execution-metrics>`;
   }
 
   /** (Re)loads everything for the current flow and (re)subscribes to its live changes. */
@@ -351,6 +380,7 @@ export class FlowtraceUsageTab extends SourcedElement {
   /** A record changed: update its row in place, or put a new one where it sorts on this page. */
   private onLiveChange(item: ExecutionListItem) {
     if (item.flowId !== this.flowId) return;
+    this.metricsRevision++;
     if (this.listRequest || !this.list) {
       // The page being read may have been read before this change: apply it after.
       this.heldChanges.push(item);

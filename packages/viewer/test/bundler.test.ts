@@ -25,6 +25,7 @@ const ELEMENTS = [
   'flowtrace-execution-item',
   'flowtrace-execution-detail',
   'flowtrace-execution-timeline',
+  'flowtrace-execution-metrics',
   'flowtrace-status-dot',
   'flowtrace-json-view',
   'flowtrace-stack-trace',
