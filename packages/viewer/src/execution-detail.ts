@@ -24,10 +24,12 @@ import type { ExecutionNode, ExecutionRecord } from './types.js';
  * @attr loading, error
  * @attr trace-url - link template for the trace id, e.g. `http://localhost:16686/trace/{traceId}`
  * @attr steps-view - `tree` (default) or `timeline`; the reader switches with the Tree/Timeline buttons
+ * @attr link - the address that opens this execution (the usage tab sets it with `url-state`); "Copy link" copies it
  * @fires flowtrace-more-steps - the reader asks for the next page of a large execution's steps
  * @fires flowtrace-steps-view - `{ view }` when the reader switches between tree and timeline
  * @fires flowtrace-step-select - `{ executionId, nodeId }` from the timeline, when the reader selects a step
  * @csspart placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps
+ * @csspart export - the "Download JSON" and "Copy link" buttons; copy-status - what copying did
  * @csspart steps-view - the Tree/Timeline switch
  * @csspart timeline - the flowtrace-execution-timeline (its parts exported: axis, tick, rows, row, selected, bar, bar-time)
  * @csspart selected-step - the selected step's data under the timeline
@@ -39,6 +41,8 @@ export class FlowtraceExecutionDetail extends LitElement {
     error: {},
     traceUrl: { attribute: 'trace-url' },
     stepsView: { attribute: 'steps-view', reflect: true },
+    link: {},
+    copied: { state: true },
     opened: { state: true },
     selectedStep: { state: true },
   };
@@ -50,6 +54,9 @@ export class FlowtraceExecutionDetail extends LitElement {
   /** Steps the reader opened; a closed step's body is not rendered, which keeps long executions fast. */
   declare opened: Set<string>;
   declare stepsView: StepsView;
+  declare link: string | undefined;
+  /** What the last "Copy link" did: copied, or the link to select by hand when the page may not write the clipboard. */
+  declare copied: 'copied' | 'failed' | undefined;
   /** The step whose data the timeline shows: the failing one until the reader picks another. */
   declare selectedStep: string | undefined;
   /** The record whose failing step was last scrolled to, so updates do not scroll again. */
@@ -67,6 +74,8 @@ export class FlowtraceExecutionDetail extends LitElement {
     this.traceUrl = undefined;
     this.opened = new Set();
     this.stepsView = 'tree';
+    this.link = undefined;
+    this.copied = undefined;
     this.selectedStep = undefined;
   }
 
@@ -119,6 +128,24 @@ export class FlowtraceExecutionDetail extends LitElement {
       h3 {
         font-size: 0.95em;
         margin: 0 0 0.4em;
+      }
+      .export {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5em;
+        align-items: center;
+        font-size: 0.85em;
+      }
+      .export button {
+        padding: 0.1em 0.7em;
+        border: 1px solid var(--_border);
+        border-radius: var(--_radius);
+        background: var(--_bg);
+      }
+      .export input {
+        font: inherit;
+        flex: 1;
+        min-width: 12em;
       }
       .steps-title {
         display: flex;
@@ -309,7 +336,30 @@ export class FlowtraceExecutionDetail extends LitElement {
           ? html`<dt>Tags</dt><dd><flowtrace-json-view .value=${record.tags} expand-depth="1"></flowtrace-json-view></dd>`
           : nothing}
       </dl>
+      ${this.exportBar(record)}
     </header>`;
+  }
+
+  private exportBar(record: ExecutionRecord) {
+    const link = this.link;
+    return html`<div part="export" class="export">
+      <button type="button" @click=${() => download(record)}>Download JSON</button>
+      ${link ? html`<button type="button" @click=${() => void this.copyLink(link)}>Copy link</button>` : nothing}
+      <span part="copy-status" role="status">${this.copied === 'copied' ? 'Link copied.' : this.copied === 'failed' ? 'Copy this link:' : ''}</span>
+      ${link && this.copied === 'failed' ? html`<input readonly aria-label="Link to this execution" .value=${link} @focus=${(e: Event) => (e.target as HTMLInputElement).select()} />` : nothing}
+    </div>`;
+  }
+
+  private async copyLink(link: string) {
+    try {
+      await navigator.clipboard.writeText(link);
+      this.copied = 'copied';
+    } catch {
+      // Not allowed here (no clipboard permission, an insecure page): the reader copies it.
+      this.copied = 'failed';
+      await this.updateComplete;
+      this.renderRoot.querySelector<HTMLInputElement>('[part=export] input')?.focus();
+    }
   }
 
   private failure(record: ExecutionRecord) {
@@ -449,6 +499,7 @@ export class FlowtraceExecutionDetail extends LitElement {
     const previous = changed.get('record') as ExecutionRecord | undefined;
     if (changed.has('record') && previous?.id !== this.record?.id) {
       this.opened = new Set();
+      this.copied = undefined;
       this.selectedStep = this.record?.errorInfo?.nodeId;
     }
   }
@@ -470,6 +521,20 @@ declare global {
   interface HTMLElementTagNameMap {
     'flowtrace-execution-detail': FlowtraceExecutionDetail;
   }
+}
+
+/**
+ * Saves the record as `execution-<id>.json`: the record as the source returned it (with the steps
+ * of any further pages the reader loaded), as JSON.
+ */
+function download(record: ExecutionRecord) {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(record, null, 2)], { type: 'application/json' }));
+  const anchor = document.createElement('a');
+  anchor.href = url;
+  anchor.download = `execution-${record.id}.json`;
+  anchor.click();
+  // Some browsers read the blob after click() returns: free it once the download surely has it.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /** "running for 12 s" or "took 40 ms"; undefined when the end is unknown. */

@@ -53,6 +53,21 @@ export function writeViewState(params: URLSearchParams, prefix: string, state: V
   return next;
 }
 
+/** The parameters' prefix for a `url-state` value, or undefined when the URL is not the tab's to keep. */
+export function prefixOf(urlState: string | null | undefined): string | undefined {
+  return urlState === null || urlState === undefined ? undefined : urlState && `${urlState}-`;
+}
+
+/** This page's address showing `state`: the host's own parameters kept, the view written in. */
+export function viewUrl(prefix: string, state: ViewState): string {
+  return `${location.origin}${pathWith(writeViewState(new URLSearchParams(location.search), prefix, state))}`;
+}
+
+/** This page's path and hash with the query `params`. */
+function pathWith(params: URLSearchParams): string {
+  return `${location.pathname}${params.size > 0 ? `?${params}` : ''}${location.hash}`;
+}
+
 export interface UrlStateHost extends ReactiveControllerHost, HTMLElement {
   /** The `url-state` attribute: the parameters' prefix, or null/undefined when the URL is not the tab's to keep. */
   urlState: string | null | undefined;
@@ -75,8 +90,7 @@ export class UrlStateController implements ReactiveController {
   }
 
   private get prefix(): string | undefined {
-    const value = this.host.urlState;
-    return value === null || value === undefined ? undefined : value && `${value}-`;
+    return prefixOf(this.host.urlState);
   }
 
   private readonly onPopState = () => {
@@ -104,7 +118,7 @@ export class UrlStateController implements ReactiveController {
     const current = new URLSearchParams(location.search);
     const next = writeViewState(current, prefix, this.host.viewState);
     if (next.toString() === current.toString()) return;
-    const url = `${location.pathname}${next.size > 0 ? `?${next}` : ''}${location.hash}`;
+    const url = pathWith(next);
     if (this.written) history.pushState(history.state, '', url);
     else history.replaceState(history.state, '', url);
     this.written = true;

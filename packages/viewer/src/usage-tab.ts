@@ -18,7 +18,7 @@ import { DEFAULT_RANGE_MS } from './execution-metrics.js';
 import { SourceError, type LiveState } from './source.js';
 import { SourcedElement } from './sourced-element.js';
 import { theme } from './theme.js';
-import { UrlStateController, type ViewState } from './url-state.js';
+import { prefixOf, UrlStateController, viewUrl, type ViewState } from './url-state.js';
 import type { ExecutionListItem, ExecutionRecord, Page } from './types.js';
 
 const POLL_MS = 2000;
@@ -37,7 +37,8 @@ const POLL_MS = 2000;
  * @attr execution-id - the execution to open (set it to deep-link)
  * @attr steps-view - `tree` (default) or `timeline`: how the open execution's steps are shown
  * @attr url-state - keep the flow, page, filters and open execution in the page's query string
- *   (back and forward step through them); the value, if any, prefixes the parameters (`url-state="ft"`: `ft-page=2`)
+ *   (back and forward step through them); the value, if any, prefixes the parameters (`url-state="ft"`: `ft-page=2`).
+ *   The detail's "Copy link" then copies that address.
  * @prop source - a custom {@link FlowtraceSource} instead of the collector's HTTP API
  * @prop filters - the list's filters (status, date range, search); the filter bar sets them
  * @fires flowtrace-select - `{ flowId, executionId }` when an execution is opened
@@ -252,11 +253,18 @@ export class FlowtraceUsageTab extends SourcedElement {
         .error=${this.detailError}
         .traceUrl=${this.traceUrl}
         .stepsView=${this.stepsView}
+        .link=${this.link()}
       ></flowtrace-execution-detail>
     </div>
     ${this.lost && this.live !== 'live' && !this.listError
       ? html`<div part="live-state" class="live" role="status">Live updates paused: reconnecting to the collector…</div>`
       : nothing}`;
+  }
+
+  /** With url-state, the address of this view with the open execution: the detail's "Copy link". */
+  private link(): string | undefined {
+    const prefix = prefixOf(this.urlState);
+    return prefix === undefined || !this.executionId ? undefined : viewUrl(prefix, this.viewState);
   }
 
   /** The flow's metrics over the filter bar's date range (the last 24 hours without one). */
