@@ -1,11 +1,13 @@
 import { context, diag, DiagConsoleLogger, propagation, trace, type Attributes } from '@opentelemetry/api';
 import { diagLogLevelFromString, getStringFromEnv } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { createCollectorExporter, createExporter, exporterFromEnv, tracesUrl, type ExporterOptions, type OtlpProtocol } from './exporters.js';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { destinationExporter, destinationFromEnv, tracesUrl, type Destination, type ExporterOptions, type OtlpProtocol } from './exporters.js';
 import { StartMarkerSpanProcessor } from './markers.js';
 import { detectResource } from './resource.js';
+import { spoolSettings, type SpoolOptions } from './spool/settings.js';
+import { startSpool, type Spool } from './spool/spool.js';
 
 /** Queueing of each destination's `BatchSpanProcessor` (the OTel SDK's own). */
 export interface BatchOptions {
@@ -16,7 +18,8 @@ export interface BatchOptions {
   scheduledDelayMillis?: number;
   /**
    * How long one export, with the exporter's retries, may take (the batch processor's and the
-   * exporter's timeout). Default: the SDK's (30 s for the batch, 10 s for the exporter).
+   * exporter's timeout). Default: the SDK's (30 s for the batch, 10 s for the exporter). With the
+   * spool, it bounds each send from the spool, and the batch processor only waits for the disk.
    */
   exportTimeoutMillis?: number;
 }
@@ -72,6 +75,13 @@ export interface StartTracingOptions {
    * says so through OTel `diag`). Default 5000 ms.
    */
   shutdownTimeoutMillis?: number;
+  /**
+   * A persistent export queue on disk (off unless a folder is given; `FLOWTRACE_SPOOL_DIR` and
+   * `FLOWTRACE_SPOOL_MAX_BYTES` when the option leaves them out; `false` turns it off whatever
+   * the variables say). Every batch is appended there before it is sent and removed once the
+   * destination acknowledged it, so an outage of any length, or a crash, loses no execution.
+   */
+  spool?: SpoolOptions | false;
 }
 
 export interface TracingHandle {
@@ -110,29 +120,34 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
   if (logLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
   const { resource, replica } = detectResource(options);
 
+  const collectorUrl = options.collectorUrl ?? process.env.FLOWTRACE_COLLECTOR_URL ?? DEFAULT_COLLECTOR_URL;
+  const token = options.collectorToken ?? process.env.FLOWTRACE_TOKEN;
+  const collectorDestination: Destination | undefined =
+    collectorUrl === false
+      ? undefined
+      : {
+          collector: true,
+          options: { url: tracesUrl(collectorUrl), headers: token ? { Authorization: `Bearer ${token}` } : undefined },
+          protocol: options.collectorProtocol ?? 'http/protobuf',
+          timeoutMillis: options.collectorBatch?.exportTimeoutMillis,
+        };
+  const timeout = options.exporterBatch?.exportTimeoutMillis;
+  const general: Destination[] = options.exporters
+    ? options.exporters.map((destination) => ({ collector: false, options: destination, protocol: destination.protocol ?? 'http/protobuf', timeoutMillis: timeout }))
+    : [destinationFromEnv(timeout)].filter((destination) => destination !== undefined);
+  const destinations = collectorDestination ? [collectorDestination, ...general] : general;
+  const spool = openSpool(options.spool, replica.replicaId, destinations);
+  const exporters = spool?.exporters ?? destinations.map(destinationExporter);
+
   const processors: SpanProcessor[] = [];
   let collector: StartMarkerSpanProcessor | undefined;
-  const collectorUrl = options.collectorUrl ?? process.env.FLOWTRACE_COLLECTOR_URL ?? DEFAULT_COLLECTOR_URL;
-  if (collectorUrl !== false) {
-    const token = options.collectorToken ?? process.env.FLOWTRACE_TOKEN;
-    const exporter = createCollectorExporter(
-      {
-        url: tracesUrl(collectorUrl),
-        protocol: options.collectorProtocol,
-        headers: token ? { Authorization: `Bearer ${token}` } : undefined,
-      },
-      options.collectorBatch?.exportTimeoutMillis,
-    );
+  if (collectorDestination) {
     collector = new StartMarkerSpanProcessor(
-      new BatchSpanProcessor(exporter, { ...COLLECTOR_BATCH_DEFAULTS, ...options.collectorBatch }),
+      new BatchSpanProcessor(exporters[0]!, processorOptions({ ...COLLECTOR_BATCH_DEFAULTS, ...options.collectorBatch }, spool)),
     );
     processors.push(collector);
   }
-  const timeout = options.exporterBatch?.exportTimeoutMillis;
-  const general = options.exporters
-    ? options.exporters.map((destination) => createExporter(destination, timeout))
-    : [exporterFromEnv(timeout)].filter((exporter) => exporter !== undefined);
-  for (const exporter of general) processors.push(new BatchSpanProcessor(exporter, options.exporterBatch));
+  for (const exporter of exporters.slice(collectorDestination ? 1 : 0)) processors.push(new BatchSpanProcessor(exporter, processorOptions(options.exporterBatch, spool)));
 
   const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
   const register = options.register ?? true;
@@ -146,11 +161,16 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
   return {
     provider,
     resource,
-    forceFlush: () => provider.forceFlush(),
+    async forceFlush() {
+      await provider.forceFlush();
+      await spool?.flush();
+    },
     async shutdown() {
       clearInterval(heartbeats);
       replica.release();
-      await settleWithin(provider.shutdown(), options.shutdownTimeoutMillis ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+      const unsent = spool ? 'what was not sent stays in the spool for the next start' : 'spans still queued were not sent';
+      await settleWithin(provider.shutdown(), options.shutdownTimeoutMillis ?? DEFAULT_SHUTDOWN_TIMEOUT_MS, unsent);
+      await spool?.close();
       if (register) {
         // Lets a later startTracing (a restart in the same process, a test) register again.
         trace.disable();
@@ -161,8 +181,33 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
   };
 }
 
+/**
+ * With the spool, the batch processor's export is the append to disk: the export timeout bounds
+ * each send from the spool instead, and the processor waits for the disk with the SDK's default.
+ */
+function processorOptions(batch: BatchOptions | undefined, spool: Spool | undefined): BatchOptions | undefined {
+  if (!spool || !batch) return batch;
+  const { exportTimeoutMillis: _sendTimeout, ...rest } = batch;
+  return rest;
+}
+
+/**
+ * The spool, when one is configured and its folder can be claimed; otherwise the destinations'
+ * plain exporters are used, and an unusable folder is reported.
+ */
+function openSpool(option: StartTracingOptions['spool'], replicaId: string, destinations: Destination[]): Spool | undefined {
+  const settings = spoolSettings(option);
+  if (!settings || destinations.length === 0) return undefined;
+  try {
+    return startSpool(settings, replicaId, destinations);
+  } catch (error) {
+    diag.error(`flowtrace: cannot use the spool folder ${settings.dir} (${(error as Error).message}); spans are sent without a spool`);
+    return undefined;
+  }
+}
+
 // Best effort: a destination that is down must not turn the host's shutdown into a crash.
-async function settleWithin(flush: Promise<void>, timeoutMillis: number): Promise<void> {
+async function settleWithin(flush: Promise<void>, timeoutMillis: number, unsent: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMillis);
@@ -170,7 +215,7 @@ async function settleWithin(flush: Promise<void>, timeoutMillis: number): Promis
   try {
     const outcome = await Promise.race([flush, timedOut]);
     if (outcome === 'timeout') {
-      diag.error(`flowtrace: shutdown gave up after ${timeoutMillis} ms; spans still queued were not sent`);
+      diag.error(`flowtrace: shutdown gave up after ${timeoutMillis} ms; ${unsent}`);
       flush.catch(() => undefined);
     }
   } catch (error) {
