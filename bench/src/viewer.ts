@@ -29,7 +29,9 @@ function packageRoot(entry: string): string {
 
 /**
  * In Chromium: time from data arrival to a rendered 50-row page and to a rendered 100-node
- * detail, against the same content built with plain DOM calls in the same page; and the
+ * detail, against the same content built with plain DOM calls in the same page; from data
+ * arrival to the first screen of a 10,000-step execution's timeline, against plain DOM building
+ * a bar for each of its steps (what a timeline that renders every row costs at least); and the
  * bundle's size, minified and gzipped, against Lit's own runtime.
  */
 export const viewerBench: Bench = async ({ smoke, log }): Promise<BenchResult> => {
@@ -53,6 +55,13 @@ export const viewerBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
       figures: [
         figure('render 50-row page after data arrives', median(samples.list!), 'ms', { name: 'plain DOM, same rows', value: median(samples.plainList!) }),
         figure('render 100-node detail after data arrives', median(samples.detail!), 'ms', { name: 'plain DOM, same nodes', value: median(samples.plainDetail!) }),
+        figure(
+          '10,000-step timeline, first screen after data arrives',
+          median(samples.timeline!),
+          'ms',
+          { name: 'plain DOM, a bar per step', value: median(samples.plainTimeline!) },
+          '< 150 ms (issue 18)',
+        ),
         figure('bundle, minified + gzipped', bundle, 'KiB', { name: 'Lit runtime alone', value: lit }),
       ],
       samples,
@@ -104,6 +113,18 @@ async function measureInPage(rounds: number): Promise<Record<string, number[]>> 
     errorInfo: { message: 'failed', type: 'Error', nodeId: 'n-99', nodeName: 'step s99' },
   };
   const page = { items, page: 1, limit: 50, total: 500, totalPages: 10 };
+  // 100 child flows of 99 steps each, one after another.
+  const bigNodes = Array.from({ length: 10_000 }, (_, i) => {
+    const chunk = Math.floor(i / 100);
+    const row = i % 100;
+    const start = now + chunk * 500 + row * 4;
+    return {
+      id: `b-${i}`, parentId: row === 0 ? 'root' : `b-${chunk * 100}`, name: row === 0 ? `flow chunk-${chunk}` : `step row-${row}`,
+      kind: row === 0 ? 'flow' : 'fn', key: `k${i}`, flowName: null, depth: row === 0 ? 1 : 2, index: row === 0 ? chunk : row,
+      status: 'fulfilled', startedAt: new Date(start).toISOString(), durationMs: row === 0 ? 490 : 4, dataKey: null,
+    };
+  });
+  const bigRecord = { ...record, id: 'e-big', status: 'fulfilled', errorKind: undefined, errorInfo: undefined, endedAt: new Date(now + 50_000).toISOString(), durationMs: 50_000, nodes: bigNodes, nodeCount: bigNodes.length };
 
   const settle = async (el: El) => {
     // Wait for every element under `el` to finish its update, then force style and layout.
@@ -123,26 +144,28 @@ async function measureInPage(rounds: number): Promise<Record<string, number[]>> 
     void document.body.offsetHeight;
   };
 
-  async function tab(kind: 'list' | 'detail'): Promise<number> {
+  async function tab(kind: 'list' | 'detail' | 'timeline'): Promise<number> {
     let release!: () => void;
     const arrived = new Promise<void>((r) => (release = r));
     const el = document.createElement('flowtrace-usage-tab') as El;
     el.source = {
       listExecutions: () => (kind === 'list' ? arrived.then(() => page) : Promise.resolve({ ...page, items: [] })),
-      getExecution: () => arrived.then(() => record),
+      getExecution: () => arrived.then(() => (kind === 'timeline' ? bigRecord : record)),
     };
     el.setAttribute('flow-id', 'f');
     el.setAttribute('page-size', '50');
-    if (kind === 'detail') el.setAttribute('execution-id', 'e-0');
+    if (kind !== 'list') el.setAttribute('execution-id', 'e-0');
+    if (kind === 'timeline') el.setAttribute('steps-view', 'timeline');
     document.body.append(el);
     await settle(el);
     const start = performance.now();
     release();
     const ready = () => {
       const root = el.shadowRoot;
-      return kind === 'list'
-        ? root?.querySelector('flowtrace-execution-list')?.shadowRoot?.querySelectorAll('flowtrace-execution-item').length === 50
-        : (root?.querySelector('flowtrace-execution-detail')?.shadowRoot?.querySelectorAll('details.node').length ?? 0) === 100;
+      const detail = root?.querySelector('flowtrace-execution-detail')?.shadowRoot;
+      if (kind === 'list') return root?.querySelector('flowtrace-execution-list')?.shadowRoot?.querySelectorAll('flowtrace-execution-item').length === 50;
+      if (kind === 'detail') return (detail?.querySelectorAll('details.node').length ?? 0) === 100;
+      return (detail?.querySelector('flowtrace-execution-timeline')?.shadowRoot?.querySelectorAll('[role=treeitem]').length ?? 0) > 0;
     };
     while (!ready()) await new Promise((r) => setTimeout(r, 0));
     await settle(el);
@@ -151,7 +174,7 @@ async function measureInPage(rounds: number): Promise<Record<string, number[]>> 
     return elapsed;
   }
 
-  function plain(kind: 'list' | 'detail'): number {
+  function plain(kind: 'list' | 'detail' | 'timeline'): number {
     const start = performance.now();
     const box = document.createElement('div');
     if (kind === 'list') {
@@ -162,6 +185,16 @@ async function measureInPage(rounds: number): Promise<Record<string, number[]>> 
           span.textContent = text;
           row.append(span);
         }
+        box.append(row);
+      }
+    } else if (kind === 'timeline') {
+      for (const node of bigNodes) {
+        const row = document.createElement('div');
+        const name = document.createElement('span');
+        name.textContent = node.name;
+        const bar = document.createElement('span');
+        bar.style.cssText = `display:inline-block;height:8px;margin-left:${((Date.parse(node.startedAt) - now) / 50_000) * 100}%;width:${(node.durationMs / 50_000) * 100}%`;
+        row.append(name, bar);
         box.append(row);
       }
     } else {
@@ -182,9 +215,16 @@ async function measureInPage(rounds: number): Promise<Record<string, number[]>> 
     return elapsed;
   }
 
-  const samples: Record<string, number[]> = { list: [], plainList: [], detail: [], plainDetail: [] };
+  const samples: Record<string, number[]> = { list: [], plainList: [], detail: [], plainDetail: [], timeline: [], plainTimeline: [] };
   for (let round = -2; round < rounds; round++) {
-    const results = { list: await tab('list'), plainList: plain('list'), detail: await tab('detail'), plainDetail: plain('detail') };
+    const results = {
+      list: await tab('list'),
+      plainList: plain('list'),
+      detail: await tab('detail'),
+      plainDetail: plain('detail'),
+      timeline: await tab('timeline'),
+      plainTimeline: plain('timeline'),
+    };
     if (round >= 0) for (const [k, v] of Object.entries(results)) samples[k]!.push(v);
   }
   return samples;

@@ -130,6 +130,7 @@ export class FlowtraceExecutionDetail extends LitElement {
         margin: 0 0 0.4em;
       }
       .export {
+        margin: -0.4em 0 1em;
         display: flex;
         flex-wrap: wrap;
         gap: 0.5em;
@@ -279,6 +280,7 @@ export class FlowtraceExecutionDetail extends LitElement {
     }
     return html`
       ${this.header(record)}
+      ${this.exportBar(record)}
       ${record.errorInfo ? this.failure(record) : nothing}
       <section part="params" aria-labelledby="params-title">
         <h3 id="params-title">Initial parameters</h3>
@@ -336,7 +338,6 @@ export class FlowtraceExecutionDetail extends LitElement {
           ? html`<dt>Tags</dt><dd><flowtrace-json-view .value=${record.tags} expand-depth="1"></flowtrace-json-view></dd>`
           : nothing}
       </dl>
-      ${this.exportBar(record)}
     </header>`;
   }
 

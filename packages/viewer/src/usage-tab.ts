@@ -44,7 +44,7 @@ const POLL_MS = 2000;
  * @fires flowtrace-select - `{ flowId, executionId }` when an execution is opened
  * @fires flowtrace-page - `{ page }` when the reader changes page
  * @fires flowtrace-filter - `{ filters }` when the reader changes the filters
- * @csspart metrics - the flowtrace-execution-metrics chart on top; its parts are exported too (chart, summary, plot, bar, duration-line, axis, table)
+ * @csspart metrics - the flowtrace-execution-metrics chart on top; its parts are exported prefixed (metrics-chart, metrics-summary, metrics-plot, metrics-bar, metrics-line, metrics-axis, metrics-table)
  * @csspart list-panel - the left column; its parts are exported too (toolbar, filter, list, …)
  * @csspart live-state - "reconnecting" while the live stream is down
  * @csspart detail-panel - the right column; its parts are exported too (header, duration, node, failing, node-time, …)
@@ -246,7 +246,7 @@ export class FlowtraceUsageTab extends SourcedElement {
       ></flowtrace-execution-list>
       <flowtrace-execution-detail
         part="detail-panel"
-        exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps, steps-view, timeline, selected-step, axis, tick, rows, row, selected, bar, bar-time"
+        exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps, export, copy-status, steps-view, timeline, selected-step, axis, tick, rows, row, selected, bar, bar-time"
         @flowtrace-more-steps=${this.onMoreSteps}
         .record=${this.record}
         .loading=${this.detailLoading}
@@ -272,7 +272,7 @@ export class FlowtraceUsageTab extends SourcedElement {
     const { range, from, to } = this.filters;
     return html`<flowtrace-execution-metrics
       part="metrics"
-      exportparts="chart, summary, plot, bar, duration-line, axis, table"
+      exportparts="chart: metrics-chart, summary: metrics-summary, plot: metrics-plot, bar: metrics-bar, duration-line: metrics-line, axis: metrics-axis, table: metrics-table"
       .source=${this.data}
       .flowId=${this.flowId}
       .from=${range === 'custom' ? from : undefined}
