@@ -3,7 +3,7 @@ import { emit, MORE_STEPS_EVENT, STEPS_VIEW_EVENT, type MoreStepsDetail, type St
 import { LiveClock } from './clock.js';
 import { elapsedSince, formatDuration, formatTime, isolate } from './format.js';
 import './json-view.js';
-import { describeNode, describeStatus, nodeDuration, runningStepOf, STATUS } from './status.js';
+import { describeNode, describeStatus, nodeDuration, runningStepOf, showsRunning, STATUS } from './status.js';
 import './stack-trace.js';
 import './status-dot.js';
 import './execution-timeline.js';
@@ -61,10 +61,7 @@ export class FlowtraceExecutionDetail extends LitElement {
   declare selectedStep: string | undefined;
   /** The record whose failing step was last scrolled to, so updates do not scroll again. */
   private scrolledFor: string | undefined;
-  private readonly clock = new LiveClock(
-    this,
-    () => this.record !== undefined && (this.record.status === 'pending' || this.record.nodes.some((node) => node.status === 'running')),
-  );
+  private readonly clock = new LiveClock(this, () => showsRunning(this.record));
 
   constructor() {
     super();

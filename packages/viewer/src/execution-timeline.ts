@@ -2,7 +2,7 @@ import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
 import { LiveClock } from './clock.js';
 import { emit, STEP_SELECT_EVENT, type StepSelectDetail } from './events.js';
 import { elapsedSince, formatDuration, isolate } from './format.js';
-import { describeNode, nodeDuration, STATUS } from './status.js';
+import { describeNode, nodeDuration, showsRunning, STATUS } from './status.js';
 import './status-dot.js';
 import { stepTree, type StepEntry } from './step-tree.js';
 import { theme } from './theme.js';
@@ -93,10 +93,7 @@ export class FlowtraceExecutionTimeline extends LitElement {
   private resizer: ResizeObserver | undefined;
   /** Focus the selected row once rendered: the keyboard moved to it. */
   private focusPending = false;
-  private readonly clock = new LiveClock(
-    this,
-    () => this.record !== undefined && (this.record.status === 'pending' || this.record.nodes.some((node) => node.status === 'running')),
-  );
+  private readonly clock = new LiveClock(this, () => showsRunning(this.record));
 
   constructor() {
     super();

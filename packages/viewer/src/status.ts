@@ -1,4 +1,4 @@
-import type { ErrorKind, ExecutionNode, ExecutionStatus, NodeStatus } from './types.js';
+import type { ErrorKind, ExecutionNode, ExecutionRecord, ExecutionStatus, NodeStatus } from './types.js';
 import { elapsedSince, formatDuration, isolate } from './format.js';
 
 /** What a status dot can show: an execution's status or a step's (`running` is a step's only). */
@@ -77,6 +77,11 @@ export function describeNode(node: ExecutionNode, now: number): string {
  */
 export function stepPhrase(name: string): string {
   return /^(step|flow|parallel)\b/.test(name) ? isolate(name) : `step ${isolate(name)}`;
+}
+
+/** Whether a record shows a running time: it is pending, or a step of it still runs. */
+export function showsRunning(record: ExecutionRecord | undefined): boolean {
+  return record !== undefined && (record.status === 'pending' || record.nodes.some((node) => node.status === 'running'));
 }
 
 /**
