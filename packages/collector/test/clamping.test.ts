@@ -1,6 +1,6 @@
 import type { HrTime } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import * as sc from '@flowtrace/tracer/semconv';
+import * as sc from '@flowtrace/semconv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR_CLAMPED, MAX_START_AHEAD_MS } from '../src/otlp/clamp.js';
 import { getJson, startCollector } from './support/collector.js';

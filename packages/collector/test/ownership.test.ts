@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as sc from '@flowtrace/tracer/semconv';
+import * as sc from '@flowtrace/semconv';
 import { startPostgres, type PostgresServer } from '@flowtrace/test-servers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OwnershipConflict } from '../src/ingest/ownership.js';

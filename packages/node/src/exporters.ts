@@ -87,16 +87,3 @@ export function destinationFromEnv(timeoutMillis?: number): Destination | undefi
   }
   return { collector: false, protocol: protocol === 'http/json' ? 'http/json' : 'http/protobuf', timeoutMillis };
 }
-
-/**
- * The OTLP traces endpoint of a base URL, by the OTel rule for `OTEL_EXPORTER_OTLP_ENDPOINT`:
- * `v1/traces` is appended to its path (`http://host:4318` → `http://host:4318/v1/traces`,
- * `https://host/otlp` → `https://host/otlp/v1/traces`). A URL that already ends in `/v1/traces`
- * is kept, so a collector URL given in full still works.
- */
-export function tracesUrl(base: string): string {
-  const parsed = new URL(base);
-  if (parsed.pathname.endsWith('/v1/traces')) return parsed.toString();
-  parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/v1/traces`;
-  return parsed.toString();
-}

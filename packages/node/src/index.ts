@@ -1,5 +1,6 @@
 export { StartMarkerSpanProcessor, startMarker } from './markers.js';
 export { startTracing, type BatchOptions, type StartTracingOptions, type TracingHandle } from './setup.js';
-export { createExporter, tracesUrl, type ExporterOptions, type OtlpProtocol } from './exporters.js';
+export { createExporter, type ExporterOptions, type OtlpProtocol } from './exporters.js';
+export { tracesUrl } from '@flowtrace/semconv';
 export { DROPPED_METRIC } from './spool/reports.js';
 export type { SpoolOptions } from './spool/settings.js';

@@ -11,7 +11,7 @@ import {
   MARKER_HEARTBEAT,
   MARKER_INSTANCE_START,
   MARKER_START,
-} from '@flowtrace/tracer/semconv';
+} from '@flowtrace/semconv';
 
 /**
  * The span processor of the flowtrace collector's pipeline. It hands every span to `delegate`

@@ -9,7 +9,7 @@ import {
   resourceFromAttributes,
   type Resource,
 } from '@opentelemetry/resources';
-import { ATTR_REPLICA_ID, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_START_ID } from '@flowtrace/tracer/semconv';
+import { ATTR_REPLICA_ID, ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_START_ID } from '@flowtrace/semconv';
 import { claimReplicaId, defaultStateDir, type ReplicaIdentity } from './replica.js';
 
 export interface ResourceOptions {

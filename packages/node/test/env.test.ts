@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { defaultServiceName } from '@opentelemetry/resources';
 import { describe, expect, it } from 'vitest';
-import * as attr from '@flowtrace/tracer/semconv';
+import * as attr from '@flowtrace/semconv';
 import { startTracing } from '../src/index.js';
 import { setEnv } from './support/env.js';
 import { isolatedTests } from './support/isolated.js';

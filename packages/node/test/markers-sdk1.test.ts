@@ -2,7 +2,7 @@ import { context, diag, DiagLogLevel, propagation, trace } from '@opentelemetry/
 import { createScope } from '@pumped-fn/core-next';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTracingExtension } from '@flowtrace/tracer';
-import * as attr from '@flowtrace/tracer/semconv';
+import * as attr from '@flowtrace/semconv';
 // OpenTelemetry SDK 1.x, installed through npm aliases next to the 2.x the package depends on.
 import { OTLPTraceExporter } from 'exporter-trace-otlp-http-1';
 import { BatchSpanProcessor } from 'sdk-trace-base-1';

@@ -1,7 +1,7 @@
 import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { describe, expect, it } from 'vitest';
 import { createTracingExtension } from '@flowtrace/tracer';
-import * as attr from '@flowtrace/tracer/semconv';
+import * as attr from '@flowtrace/semconv';
 import { startTracing, tracesUrl } from '../src/index.js';
 import { isolatedTests } from './support/isolated.js';
 import { runTraced } from './support/flow.js';

@@ -1,17 +1,15 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FILE_HEADER_BYTES } from '../src/spool/segment-format.js';
+import { cleanupAfterEach } from './support/cleanup.js';
 import { freePort, listExecutions, startCollectorProcess } from './support/collector-process.js';
-import { startSpoolApp } from './support/spool-app.js';
 import { inputsOf } from './support/spooled-flow.js';
+import { startSpoolApp } from './support/spool-app.js';
 import { until } from './support/until.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const cleanup = cleanupAfterEach();
 
 function fixture() {
   const dir = mkdtempSync(join(tmpdir(), 'flowtrace-spool-crash-'));

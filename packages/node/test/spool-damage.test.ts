@@ -2,19 +2,17 @@ import { open as openFile } from 'node:fs/promises';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startTracing } from '../src/index.js';
 import { FILE_HEADER_BYTES, readRecord, RECORD_HEADER_BYTES } from '../src/spool/segment-format.js';
+import { cleanupAfterEach } from './support/cleanup.js';
 import { freePort, listExecutions, startCollectorProcess } from './support/collector-process.js';
-import { spoolDiagnostics } from './support/spool-diag.js';
 import { inputsOf, runNumbered } from './support/spooled-flow.js';
+import { spoolDiagnostics } from './support/spool-diag.js';
 import { until } from './support/until.js';
 
 const seen = spoolDiagnostics();
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const cleanup = cleanupAfterEach();
 
 /** Where each record of a segment starts. */
 async function recordOffsets(path: string): Promise<number[]> {

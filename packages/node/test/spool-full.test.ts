@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { metrics } from '@opentelemetry/api';
 import { AggregationTemporality, MeterProvider, MetricReader, type SumMetricData } from '@opentelemetry/sdk-metrics';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DROPPED_METRIC, startTracing } from '../src/index.js';
+import { cleanupAfterEach } from './support/cleanup.js';
 import { freePort, listExecutions, startCollectorProcess } from './support/collector-process.js';
-import { spoolDiagnostics } from './support/spool-diag.js';
 import { inputsOf, runNumbered } from './support/spooled-flow.js';
+import { spoolDiagnostics } from './support/spool-diag.js';
 import { until } from './support/until.js';
 
 /** Collects on demand, as a host's Prometheus endpoint would. */
@@ -24,10 +25,7 @@ class OnDemandReader extends MetricReader {
 }
 
 const seen = spoolDiagnostics();
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const cleanup = cleanupAfterEach();
 
 const MAX_BYTES = 64 * 1024;
 

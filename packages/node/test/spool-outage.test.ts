@@ -1,18 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startTracing, type TracingHandle } from '../src/index.js';
+import { cleanupAfterEach } from './support/cleanup.js';
 import { freePort, listExecutions, startCollectorProcess, type CollectorProcess } from './support/collector-process.js';
-import { spoolDiagnostics } from './support/spool-diag.js';
 import { inputsOf, runNumbered } from './support/spooled-flow.js';
+import { spoolDiagnostics } from './support/spool-diag.js';
 import { until } from './support/until.js';
 
 const seen = spoolDiagnostics();
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const cleanup = cleanupAfterEach();
 
 describe('spool: a collector outage longer than the exporter retries', () => {
   it('delivers every execution exactly once after the collector comes back on the same database', async () => {

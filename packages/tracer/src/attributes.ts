@@ -14,7 +14,7 @@ import {
   ATTR_TIMEOUT_MS,
   TIMEOUT_MS_MAX,
   TIMEOUT_MS_MIN,
-} from './semconv.js';
+} from '@flowtrace/semconv';
 import type { FlowDefinition, TracingExtensionOptions } from './types.js';
 
 const DEFAULT_MAX_DATA_BYTES = 8192;

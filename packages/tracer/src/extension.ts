@@ -40,7 +40,7 @@ import {
   STEP_KIND_FN,
   STEP_KIND_PARALLEL,
   STEP_KIND_PARALLEL_SETTLED,
-} from './semconv.js';
+} from '@flowtrace/semconv';
 import type { TracingExtensionOptions } from './types.js';
 import { TRACER_NAME, TRACER_VERSION } from './version.js';
 

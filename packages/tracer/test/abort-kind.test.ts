@@ -1,7 +1,7 @@
 import { createScope, custom, flow, type ExecutionContext } from '@pumped-fn/core-next';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTracingExtension } from '../src/index.js';
-import * as attr from '../src/semconv.js';
+import * as attr from '@flowtrace/semconv';
 import { byName, memoryTracing } from './support/memory-tracing.js';
 
 const tracing = memoryTracing();

@@ -2,7 +2,7 @@ import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CaptureCache, captureJson, createRedactor, type CaptureOptions } from '../src/data.js';
 import { createTracingExtension } from '../src/index.js';
-import * as attr from '../src/semconv.js';
+import * as attr from '@flowtrace/semconv';
 import { byName, json, memoryTracing } from './support/memory-tracing.js';
 
 const redact = createRedactor(undefined);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTracingExtension, executionIdOf } from '../src/index.js';
 import { instrumentMcpServer, registerFlowTool } from '../src/mcp/index.js';
-import * as attr from '../src/semconv.js';
+import * as attr from '@flowtrace/semconv';
 import { memoryTracing } from './support/memory-tracing.js';
 
 const tracing = memoryTracing();

@@ -2,7 +2,7 @@ import { createScope, custom, flow } from '@pumped-fn/core-next';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTracingExtension } from '../src/index.js';
-import * as attr from '../src/semconv.js';
+import * as attr from '@flowtrace/semconv';
 import { byName, memoryTracing, parentOf } from './support/memory-tracing.js';
 
 const tracing = memoryTracing();

@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { createScope, custom, flow, tag } from '@pumped-fn/core-next';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTracingExtension, timeoutTag } from '../src/index.js';
-import * as attr from '../src/semconv.js';
+import * as attr from '@flowtrace/semconv';
 import { byName, json, memoryTracing, parentOf } from './support/memory-tracing.js';
 
 const tracing = memoryTracing();

@@ -8,9 +8,11 @@ describe('package metadata', () => {
     expect([TRACER_NAME, TRACER_VERSION]).toEqual([pkg.name, pkg.version]);
   });
 
-  it('needs nothing at run time but its peers: @opentelemetry/api, pumped-fn, and the optional MCP SDK', () => {
+  it('needs nothing at run time but the wire contract (no dependencies of its own) and its peers: @opentelemetry/api, pumped-fn, and the optional MCP SDK', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-    expect(pkg.dependencies ?? {}).toEqual({});
+    expect(pkg.dependencies).toEqual({ '@flowtrace/semconv': pkg.version });
+    const contract = JSON.parse(readFileSync(new URL('../../semconv/package.json', import.meta.url), 'utf8'));
+    expect([contract.dependencies, contract.peerDependencies]).toEqual([undefined, undefined]);
     expect(pkg.peerDependencies).toEqual({
       '@opentelemetry/api': '^1.3.0',
       '@pumped-fn/core-next': '0.5.94',

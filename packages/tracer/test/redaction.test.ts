@@ -2,7 +2,7 @@ import { createScope, custom, flow, tag } from '@pumped-fn/core-next';
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureJson, createRedactor, createTracingExtension, REDACTED } from '../src/index.js';
 import { redactCardNumbers } from '../src/data.js';
-import * as attr from '../src/semconv.js';
+import * as attr from '@flowtrace/semconv';
 import { byName, json, memoryTracing } from './support/memory-tracing.js';
 
 const capture = (value: unknown) => JSON.parse(captureJson(value, { maxBytes: 8192, redact: createRedactor(undefined) })!.json);

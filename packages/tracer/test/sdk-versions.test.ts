@@ -6,7 +6,7 @@ import * as sdk1Base from 'sdk-trace-base-1';
 import * as sdk1Node from 'sdk-trace-node-1';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTracingExtension, TRACER_NAME } from '../src/index.js';
-import * as attr from '../src/semconv.js';
+import * as attr from '@flowtrace/semconv';
 
 /** What both SDK majors' finished spans say, read through each one's own field names. */
 interface Finished {

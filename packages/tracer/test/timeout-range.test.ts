@@ -3,7 +3,7 @@ import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { describe, expect, it } from 'vitest';
 import { timeoutTag } from '../src/index.js';
 import { registerFlowTool } from '../src/mcp/index.js';
-import { TIMEOUT_MS_MAX, TIMEOUT_MS_MIN } from '../src/semconv.js';
+import { TIMEOUT_MS_MAX, TIMEOUT_MS_MIN } from '@flowtrace/semconv';
 
 /**
  * A time budget outside [1 ms, 7 days] is a configuration error, refused where it is written —

@@ -27,28 +27,19 @@ function startCommand(host: Host, args: string[]): Promise<{ child: ChildProcess
 describe('npm install @flowtrace/collector alone, in a folder whose path has a space', () => {
   let host: Host;
   beforeAll(async () => {
-    const { collector, node, tracer, viewer } = inject('packed');
     host = await installHost(
-      { '@flowtrace/collector': `file:${collector}` },
-      {
-        folder: 'My Projects',
-        devDependencies: { '@types/node': '^20.19.0' },
-        // The other flowtrace packages are not on the registry: npm takes them from their tarballs.
-        overrides: { '@flowtrace/node': `file:${node}`, '@flowtrace/tracer': `file:${tracer}`, '@flowtrace/viewer': `file:${viewer}` },
-      },
+      { '@flowtrace/collector': `file:${inject('packed').collector}` },
+      { folder: 'My Projects', devDependencies: { '@types/node': '^20.19.0' } },
     );
   });
   afterAll(() => host?.remove());
 
-  it('brings the viewer with it, without peer warnings', async () => {
+  it('brings the viewer and the wire contract with it, without peer warnings, and neither pumped-fn nor the OTel SDK', async () => {
     expect(host.installOutput).not.toMatch(/ERESOLVE|overriding peer|peer dep|EBADENGINE|invalid/i);
     expect(host.dir).toContain(' ');
-    expect([...(await host.installed())].filter((name) => name.startsWith('@flowtrace/')).sort()).toEqual([
-      '@flowtrace/collector',
-      '@flowtrace/node',
-      '@flowtrace/tracer',
-      '@flowtrace/viewer',
-    ]);
+    const installed = [...(await host.installed())];
+    expect(installed.filter((name) => name.startsWith('@flowtrace/')).sort()).toEqual(['@flowtrace/collector', '@flowtrace/semconv', '@flowtrace/viewer']);
+    expect(installed.filter((name) => name.startsWith('@opentelemetry/') || name.startsWith('@pumped-fn/'))).toEqual([]);
   });
 
   it('answers `npx flowtrace-collector --help`', async () => {

@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { PUBLISHED } from './support/packed.js';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
-describe.each(['tracer', 'node', 'collector', 'viewer'] as const)('the @flowtrace/%s tarball', (name) => {
+describe.each(PUBLISHED)('the @flowtrace/%s tarball', (name) => {
   it('ships source maps whose sources are all there: inlined, or files of the tarball', async () => {
     const dir = await mkdtemp(join(tmpdir(), `flowtrace-unpacked-${name}-`));
     dirs.push(dir);

@@ -1,4 +1,4 @@
-import { ATTR_MARKER } from '@flowtrace/tracer/semconv';
+import { ATTR_MARKER } from '@flowtrace/semconv';
 import type { Cut } from './payload.js';
 
 /** A value's place in the body's text: [start, end). */

@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { ATTR_MARKER } from '@flowtrace/tracer/semconv';
+import { ATTR_MARKER } from '@flowtrace/semconv';
 import type { Cut } from './payload.js';
 
 const LEN = 2;

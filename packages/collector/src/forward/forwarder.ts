@@ -1,4 +1,4 @@
-import { tracesUrl } from '@flowtrace/node';
+import { tracesUrl } from '@flowtrace/semconv';
 import type { OutboxEntry, StorageEngine } from '../store/engine.js';
 import { forwardPayload, type Received } from './payload.js';
 import { DestinationSender, type DestinationHealth } from './sender.js';

@@ -1,4 +1,4 @@
-import { ATTR_MARKER } from '@flowtrace/tracer/semconv';
+import { ATTR_MARKER } from '@flowtrace/semconv';
 import type { Encoding } from '../otlp/decoder.js';
 import { cutJson } from './cut-json.js';
 import { cutProtobuf } from './cut-protobuf.js';

@@ -1,4 +1,4 @@
-import * as sc from '@flowtrace/tracer/semconv';
+import * as sc from '@flowtrace/semconv';
 import { MAX_U64, nanosToMillis, type Span } from './span.js';
 
 /**

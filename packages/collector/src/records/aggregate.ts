@@ -1,4 +1,5 @@
-import * as sc from '@flowtrace/tracer/semconv';
+import * as sc from '@flowtrace/semconv';
+import type { SpanRole } from '@flowtrace/semconv';
 import { timeoutBudget } from '../otlp/clamp.js';
 import { nanosToMillis, type Attributes, type Span } from '../otlp/span.js';
 import { LIST_TEXT_LENGTH } from '../contract/records.js';
@@ -133,22 +134,16 @@ const MAX_NAME_LENGTH = 200;
 const MAX_RUNNING = 64;
 const MAX_FAILURES = 256;
 
-export type SpanRole = 'root' | 'marker' | 'step' | 'step-marker' | 'instance-start' | 'heartbeat' | 'other-marker';
+export type { SpanRole };
 
 export function executionIdOf(span: Span): string | undefined {
   const id = span.attributes[sc.ATTR_EXECUTION_ID];
   return typeof id === 'string' && id && id.length <= MAX_ID_LENGTH ? id : undefined;
 }
 
-/** What a span is to its execution. */
+/** What a span is to its execution, by the marker rules of the wire contract. */
 export function roleOf(span: Span): SpanRole {
-  const marker = span.attributes[sc.ATTR_MARKER];
-  const root = span.attributes[sc.ATTR_EXECUTION_ROOT] === true;
-  if (marker === undefined) return root ? 'root' : 'step';
-  if (marker === sc.MARKER_START) return root ? 'marker' : 'step-marker';
-  if (marker === sc.MARKER_INSTANCE_START) return 'instance-start';
-  if (marker === sc.MARKER_HEARTBEAT) return 'heartbeat';
-  return 'other-marker';
+  return sc.spanRoleOf(span.attributes);
 }
 
 export function emptySummary(): ExecutionSummary {

@@ -1,4 +1,4 @@
-import * as sc from '@flowtrace/tracer/semconv';
+import * as sc from '@flowtrace/semconv';
 import { nanosToMillis, type Span } from '../otlp/span.js';
 import {
   compareStart,

@@ -1,4 +1,4 @@
-import * as sc from '@flowtrace/tracer/semconv';
+import * as sc from '@flowtrace/semconv';
 import { decodeStoredSpan } from '../otlp/protobuf.js';
 import { nanosToMillis, type Attributes, type Span } from '../otlp/span.js';
 import type { InstanceStart, Outcome, SpanRole } from '../records/aggregate.js';

@@ -3,7 +3,7 @@ import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/ser
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { Core, Flow } from '@pumped-fn/core-next';
 import { timeoutTag } from '../attributes.js';
-import * as sc from '../semconv.js';
+import * as sc from '@flowtrace/semconv';
 import { declareFlowTool } from './server.js';
 import { currentCall } from './traced-transport.js';
 

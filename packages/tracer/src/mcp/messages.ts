@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import * as sc from '../semconv.js';
+import * as sc from '@flowtrace/semconv';
 import type { Meta } from './propagation.js';
 
 /**

@@ -1,5 +1,5 @@
 import { metrics, type Attributes, type Histogram } from '@opentelemetry/api';
-import * as sc from '../semconv.js';
+import * as sc from '@flowtrace/semconv';
 import { TRACER_NAME, TRACER_VERSION } from '../version.js';
 
 /**

@@ -1,5 +1,5 @@
 import { context, createContextKey, type Attributes } from '@opentelemetry/api';
-import * as sc from '../semconv.js';
+import * as sc from '@flowtrace/semconv';
 
 /**
  * The network under an MCP session, as the MCP conventions' "Recording MCP transport" table

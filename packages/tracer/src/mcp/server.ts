@@ -4,7 +4,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { withActiveExecution } from '../active-execution.js';
 import { AttributeMapper } from '../attributes.js';
-import * as sc from '../semconv.js';
+import * as sc from '@flowtrace/semconv';
 import type { TracingExtensionOptions } from '../types.js';
 import { TRACER_NAME, TRACER_VERSION } from '../version.js';
 import { TOOLS_CALL } from './messages.js';

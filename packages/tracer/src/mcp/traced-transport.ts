@@ -12,7 +12,7 @@ import {
 } from '@opentelemetry/api';
 import type { AttributeMapper } from '../attributes.js';
 import { guard } from '../guard.js';
-import * as sc from '../semconv.js';
+import * as sc from '@flowtrace/semconv';
 import {
   CANCELLED,
   classify,

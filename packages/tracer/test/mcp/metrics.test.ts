@@ -8,7 +8,7 @@ import {
   type HistogramMetricData,
 } from '@opentelemetry/sdk-metrics';
 import { afterAll, describe, expect, it } from 'vitest';
-import * as sc from '../../src/semconv.js';
+import * as sc from '@flowtrace/semconv';
 import { memoryTracing } from '../support/memory-tracing.js';
 import { SDKS } from '../support/mcp-sdk.js';
 import { agentClient, closeSessions, overHttp, shopServer } from '../support/mcp-shop.js';

@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as sc from '../../src/semconv.js';
+import * as sc from '@flowtrace/semconv';
 import { memoryTracing } from '../support/memory-tracing.js';
 import { SDKS } from '../support/mcp-sdk.js';
 import { agentClient, closeSessions, overHttp, shopServer } from '../support/mcp-shop.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SpanKind, trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as sc from '../../src/semconv.js';
+import * as sc from '@flowtrace/semconv';
 import { byName, memoryTracing } from '../support/memory-tracing.js';
 import { SDKS } from '../support/mcp-sdk.js';
 import { agentClient } from '../support/mcp-shop.js';

@@ -5,7 +5,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as sc from '../../src/semconv.js';
+import * as sc from '@flowtrace/semconv';
 import { byName, json, memoryTracing, parentOf } from '../support/memory-tracing.js';
 import { SDKS, type Sdk } from '../support/mcp-sdk.js';
 import { agentClient, closeSessions, overHttp, shopServer } from '../support/mcp-shop.js';

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
+import { PUBLISHED } from './packed.js';
 
 const run = promisify(execFile);
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -13,7 +14,7 @@ export interface HostOptions {
   /** The app's folder, inside a fresh temporary one: a name with a space tests paths. */
   folder?: string;
   devDependencies?: Record<string, string>;
-  /** Where npm takes packages the app does not name itself (flowtrace's own, from tarballs). */
+  /** Where npm takes packages the app does not name itself (flowtrace's own come from their tarballs). */
   overrides?: Record<string, string>;
 }
 
@@ -42,11 +43,17 @@ export async function installHost(dependencies: Record<string, string>, options:
   const base = await mkdtemp(join(tmpdir(), 'flowtrace-host-'));
   const dir = join(base, options.folder ?? 'app');
   await mkdir(dir);
-  const { devDependencies, overrides } = options;
+  const { devDependencies } = options;
+  // flowtrace's packages are not on the registry: those the app does not name come from their tarballs.
+  const packed = inject('packed');
+  const overrides = {
+    ...Object.fromEntries(PUBLISHED.map((name) => [`@flowtrace/${name}`, `file:${packed[name]}`]).filter(([name]) => !(name! in dependencies))),
+    ...options.overrides,
+  };
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'host', private: true, type: 'module', dependencies, devDependencies, overrides }));
   const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn'], {
     cwd: dir,
-    env: { ...process.env, npm_config_better_sqlite3_local_prebuilds: inject('packed').prebuilds },
+    env: { ...process.env, npm_config_better_sqlite3_local_prebuilds: packed.prebuilds },
   });
   return {
     dir,

@@ -10,6 +10,7 @@ import type { TestProject } from 'vitest/node';
 
 /** Where `npm pack` put each published package, and the better-sqlite3 prebuild folder. */
 export interface Packed {
+  semconv: string;
   tracer: string;
   node: string;
   collector: string;
@@ -24,11 +25,14 @@ declare module 'vitest' {
   }
 }
 
+/** The published packages, by folder under packages/ (and name after `@flowtrace/`). */
+export const PUBLISHED = ['semconv', 'tracer', 'node', 'collector', 'viewer'] as const;
+
 const run = promisify(execFile);
 const PACKAGES = fileURLToPath(new URL('../../../../packages/', import.meta.url));
 
 /**
- * Packs the four packages once for all test files. They are this workspace's devDependencies so
+ * Packs the published packages once for all test files. They are this workspace's devDependencies so
  * that turbo builds them before these tests run; a package that is not built fails here.
  */
 export default async function setup(project: TestProject) {
@@ -39,8 +43,8 @@ export default async function setup(project: TestProject) {
     const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: packageDir });
     return join(dir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
   };
-  const [tracer, node, collector, viewer] = await Promise.all(['tracer', 'node', 'collector', 'viewer'].map(pack));
-  project.provide('packed', { tracer: tracer!, node: node!, collector: collector!, viewer: viewer!, prebuilds: await betterSqlitePrebuild(dir) });
+  const [semconv, tracer, node, collector, viewer] = await Promise.all(PUBLISHED.map(pack));
+  project.provide('packed', { semconv: semconv!, tracer: tracer!, node: node!, collector: collector!, viewer: viewer!, prebuilds: await betterSqlitePrebuild(dir) });
   return () => rm(dir, { recursive: true, force: true });
 }
 
