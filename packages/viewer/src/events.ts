@@ -35,6 +35,9 @@ export interface MoreStepsDetail {
   cursor: string;
 }
 
+/** The reader asks to compare this execution with another (the usage tab lets them pick it in the list). */
+export const COMPARE_EVENT = 'flowtrace-compare';
+
 /** A step was selected in the timeline (or opened in the tree): its data is shown. */
 export const STEP_SELECT_EVENT = 'flowtrace-step-select';
 
@@ -66,5 +69,6 @@ declare global {
     'flowtrace-more-steps': CustomEvent<MoreStepsDetail>;
     'flowtrace-step-select': CustomEvent<StepSelectDetail>;
     'flowtrace-steps-view': CustomEvent<StepsViewDetail>;
+    'flowtrace-compare': CustomEvent<SelectDetail>;
   }
 }

@@ -1,5 +1,5 @@
 import { css, html, LitElement, nothing } from 'lit';
-import { emit, MORE_STEPS_EVENT, STEPS_VIEW_EVENT, type MoreStepsDetail, type StepSelectDetail, type StepsView, type StepsViewDetail } from './events.js';
+import { COMPARE_EVENT, emit, MORE_STEPS_EVENT, STEPS_VIEW_EVENT, type MoreStepsDetail, type SelectDetail, type StepSelectDetail, type StepsView, type StepsViewDetail } from './events.js';
 import { LiveClock } from './clock.js';
 import { elapsedSince, formatDuration, formatTime, isolate } from './format.js';
 import './json-view.js';
@@ -26,10 +26,11 @@ import type { ExecutionNode, ExecutionRecord } from './types.js';
  * @attr steps-view - `tree` (default) or `timeline`; the reader switches with the Tree/Timeline buttons
  * @attr link - the address that opens this execution (the usage tab sets it with `url-state`); "Copy link" copies it
  * @fires flowtrace-more-steps - the reader asks for the next page of a large execution's steps
+ * @fires flowtrace-compare - `{ flowId, executionId }` when the reader asks to compare this execution with another
  * @fires flowtrace-steps-view - `{ view }` when the reader switches between tree and timeline
  * @fires flowtrace-step-select - `{ executionId, nodeId }` from the timeline, when the reader selects a step
  * @csspart placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps
- * @csspart export - the "Download JSON" and "Copy link" buttons; copy-status - what copying did
+ * @csspart export - the "Download JSON", "Copy link" and "Compare with…" buttons; copy-status - what copying did
  * @csspart steps-view - the Tree/Timeline switch
  * @csspart timeline - the flowtrace-execution-timeline (its parts exported: axis, tick, rows, row, selected, bar, bar-time)
  * @csspart selected-step - the selected step's data under the timeline
@@ -343,6 +344,7 @@ export class FlowtraceExecutionDetail extends LitElement {
     return html`<div part="export" class="export">
       <button type="button" @click=${() => download(record)}>Download JSON</button>
       ${link ? html`<button type="button" @click=${() => void this.copyLink(link)}>Copy link</button>` : nothing}
+      <button type="button" @click=${() => emit<SelectDetail>(this, COMPARE_EVENT, { flowId: record.flowId, executionId: record.id })}>Compare with…</button>
       <span part="copy-status" role="status">${this.copied === 'copied' ? 'Link copied.' : this.copied === 'failed' ? 'Copy this link:' : ''}</span>
       ${link && this.copied === 'failed' ? html`<input readonly aria-label="Link to this execution" .value=${link} @focus=${(e: Event) => (e.target as HTMLInputElement).select()} />` : nothing}
     </div>`;

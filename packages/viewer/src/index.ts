@@ -8,6 +8,7 @@ export { FlowtraceExecutionItem } from './execution-item.js';
 export { FlowtraceExecutionDetail } from './execution-detail.js';
 export { FlowtraceExecutionTimeline } from './execution-timeline.js';
 export { FlowtraceExecutionMetrics } from './execution-metrics.js';
+export { FlowtraceExecutionCompare } from './execution-compare.js';
 export { FlowtraceStatusDot } from './status-dot.js';
 export { FlowtraceJsonView } from './json-view.js';
 export { FlowtraceStackTrace } from './stack-trace.js';

@@ -1,5 +1,6 @@
 import { css, html, nothing, type PropertyValues } from 'lit';
 import {
+  COMPARE_EVENT,
   FILTER_EVENT,
   PAGE_EVENT,
   RETRY_EVENT,
@@ -11,6 +12,7 @@ import {
   type SelectDetail,
   type StepsView,
 } from './events.js';
+import './execution-compare.js';
 import './execution-detail.js';
 import './execution-list.js';
 import { filterQuery, matchesFilters, NO_FILTERS, RANGES, type Filters } from './filters.js';
@@ -46,6 +48,7 @@ const POLL_MS = 2000;
  * @fires flowtrace-filter - `{ filters }` when the reader changes the filters
  * @csspart metrics - the flowtrace-execution-metrics chart on top; its parts are exported prefixed (metrics-chart, metrics-summary, metrics-plot, metrics-bar, metrics-line, metrics-axis, metrics-table)
  * @csspart list-panel - the left column; its parts are exported too (toolbar, filter, list, …)
+ * @csspart compare-panel - the comparison, and compare-bar its note and Close button (with flowtrace-execution-compare's parts: compare-header, params-diff, steps-diff, step-pair, changed-status, delta, changes, result-diff)
  * @csspart live-state - "reconnecting" while the live stream is down
  * @csspart detail-panel - the right column; its parts are exported too (header, duration, node, failing, node-time, …)
  */
@@ -68,6 +71,7 @@ export class FlowtraceUsageTab extends SourcedElement {
     detailError: { state: true },
     live: { state: true },
     metricsRevision: { state: true },
+    compareFrom: { state: true },
   };
 
   declare flowId: string;
@@ -89,6 +93,8 @@ export class FlowtraceUsageTab extends SourcedElement {
   declare live: LiveState;
   /** Counts the live changes, so the metrics chart reads its figures again. */
   declare metricsRevision: number;
+  /** The execution the reader compares from; the one opened next is compared with it. */
+  declare compareFrom: ExecutionRecord | undefined;
 
   private listRequest: AbortController | undefined;
   private detailRequest: AbortController | undefined;
@@ -120,11 +126,15 @@ export class FlowtraceUsageTab extends SourcedElement {
     this.detailError = undefined;
     this.live = 'connecting';
     this.metricsRevision = 0;
+    this.compareFrom = undefined;
     this.addEventListener(PAGE_EVENT, (event) => this.onPage(event));
     this.addEventListener(FILTER_EVENT, (event) => this.onFilter(event));
     this.addEventListener(RETRY_EVENT, () => void this.loadList());
     this.addEventListener(SELECT_EVENT, (event) => this.onSelect(event));
     this.addEventListener(STEPS_VIEW_EVENT, (event) => (this.stepsView = event.detail.view));
+    this.addEventListener(COMPARE_EVENT, (event) => {
+      if (this.record?.id === event.detail.executionId) this.compareFrom = this.record;
+    });
     // It adds itself to the tab's controllers; url-state turns it on.
     new UrlStateController(this);
   }
@@ -171,8 +181,35 @@ export class FlowtraceUsageTab extends SourcedElement {
         border-right: 1px solid var(--_border);
         min-height: 0;
       }
-      flowtrace-execution-detail {
+      flowtrace-execution-detail,
+      .compare {
         min-height: 0;
+      }
+      .compare {
+        display: flex;
+        flex-direction: column;
+      }
+      .compare > :last-child {
+        flex: 1;
+        min-height: 0;
+      }
+      flowtrace-execution-compare {
+        padding: 0.75em 1em;
+      }
+      .compare-bar {
+        display: flex;
+        gap: 0.75em;
+        align-items: center;
+        padding: 0.4em 1em;
+        background: var(--_surface);
+        border-bottom: 1px solid var(--_border);
+        font-size: 0.9em;
+      }
+      .compare-bar button {
+        padding: 0.1em 0.7em;
+        border: 1px solid var(--_border);
+        border-radius: var(--_radius);
+        background: var(--_bg);
       }
       .live {
         position: absolute;
@@ -209,6 +246,7 @@ export class FlowtraceUsageTab extends SourcedElement {
     if (!this.isConnected || !this.flowId) return;
     // Another flow: the open execution was the previous flow's, unless the host names one of the new flow in the same change.
     if (changed.get('flowId') && !changed.has('executionId')) this.executionId = undefined;
+    if (this.compareFrom && this.compareFrom.flowId !== this.flowId) this.compareFrom = undefined;
     if (this.record && this.record.flowId !== this.flowId) {
       this.record = undefined;
       this.detailError = undefined;
@@ -244,7 +282,15 @@ export class FlowtraceUsageTab extends SourcedElement {
         .error=${this.listError}
         .retryable=${this.listRetry}
       ></flowtrace-execution-list>
-      <flowtrace-execution-detail
+      ${this.compareFrom ? this.comparePanel(this.compareFrom) : this.detail()}
+    </div>
+    ${this.lost && this.live !== 'live' && !this.listError
+      ? html`<div part="live-state" class="live" role="status">Live updates paused: reconnecting to the collector…</div>`
+      : nothing}`;
+  }
+
+  private detail() {
+    return html`<flowtrace-execution-detail
         part="detail-panel"
         exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps, export, copy-status, steps-view, timeline, selected-step, axis, tick, rows, row, selected, bar, bar-time"
         @flowtrace-more-steps=${this.onMoreSteps}
@@ -254,11 +300,28 @@ export class FlowtraceUsageTab extends SourcedElement {
         .traceUrl=${this.traceUrl}
         .stepsView=${this.stepsView}
         .link=${this.link()}
-      ></flowtrace-execution-detail>
-    </div>
-    ${this.lost && this.live !== 'live' && !this.listError
-      ? html`<div part="live-state" class="live" role="status">Live updates paused: reconnecting to the collector…</div>`
-      : nothing}`;
+      ></flowtrace-execution-detail>`;
+  }
+
+  /**
+   * Comparing: until the reader opens another execution, the one compared from stays open with
+   * a note to pick one; then the two side by side.
+   */
+  private comparePanel(from: ExecutionRecord) {
+    const other = this.record && this.record.id !== from.id ? this.record : undefined;
+    return html`<section part="compare-panel" class="compare" aria-label="Compare executions">
+      <div part="compare-bar" class="compare-bar" role="status">
+        <span>${other ? 'Comparing two executions.' : 'Select another execution in the list to compare with this one.'}</span>
+        <button type="button" @click=${() => (this.compareFrom = undefined)}>${other ? 'Close comparison' : 'Cancel'}</button>
+      </div>
+      ${other
+        ? html`<flowtrace-execution-compare
+            exportparts="header: compare-header, params-diff, steps-diff, step-pair, changed-status, delta, changes, result-diff"
+            .left=${from}
+            .right=${other}
+          ></flowtrace-execution-compare>`
+        : this.detail()}
+    </section>`;
   }
 
   /** With url-state, the address of this view with the open execution: the detail's "Copy link". */

@@ -61,6 +61,18 @@ describe('accessibility audit', () => {
     await page.close();
   });
 
+  it('finds nothing in a comparison of two executions', async () => {
+    const page = await newPage(`${suite.host.origin}/?flow-id=checkout`);
+    const rows = page.locator('flowtrace-execution-item');
+    await rows.first().click();
+    await page.locator('flowtrace-execution-detail [part=export]').getByRole('button', { name: 'Compare with…' }).click();
+    await rows.nth(1).click();
+    await page.locator('flowtrace-execution-compare [part=steps-diff] summary').first().click();
+    await page.mouse.move(1200, 20);
+    expect(await violations(page)).toEqual([]);
+    await page.close();
+  });
+
   it('finds nothing in the collector page with deleted flows shown', async () => {
     const page = await newPage(`${suite.stack.url}/`);
     await page.locator('flowtrace-flow-list [part=deleted-toggle] input').check();

@@ -26,6 +26,7 @@ const ELEMENTS = [
   'flowtrace-execution-detail',
   'flowtrace-execution-timeline',
   'flowtrace-execution-metrics',
+  'flowtrace-execution-compare',
   'flowtrace-status-dot',
   'flowtrace-json-view',
   'flowtrace-stack-trace',
