@@ -8,6 +8,7 @@ import { formatFigure, type Bench } from './measure.js';
 import { postgresBench } from './postgres.js';
 import { queryBench } from './query.js';
 import { slowClientsBench } from './slow-clients.js';
+import { spoolBench } from './spool.js';
 import { tracerBench } from './tracer.js';
 import { viewerBench } from './viewer.js';
 
@@ -16,7 +17,7 @@ import { viewerBench } from './viewer.js';
  * `--smoke` runs them with tiny sizes (CI does, so they never rot). Figures are printed and
  * written as JSON under bench/results/.
  */
-const BENCHES: Record<string, Bench> = { tracer: tracerBench, ingest: ingestBench, big: bigExecutionBench, query: queryBench, viewer: viewerBench, live: liveBench, postgres: postgresBench, 'slow-clients': slowClientsBench };
+const BENCHES: Record<string, Bench> = { tracer: tracerBench, ingest: ingestBench, big: bigExecutionBench, query: queryBench, viewer: viewerBench, live: liveBench, postgres: postgresBench, 'slow-clients': slowClientsBench, spool: spoolBench };
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
