@@ -273,7 +273,7 @@ describe('GET /api/flows/:flowId/metrics', () => {
     expect(status).toBe(200);
     conforms('FlowMetrics', body);
     expect(body).toMatchObject({ flowId: 'checkout', bucket: '1m', from, to });
-    type Bucket = { counts: Record<string, number>; durationMs: { p50: number; p90: number; p99: number } | null };
+    type Bucket = { counts: Record<string, number>; errorRate: number | null; durationMs: { p50: number; p95: number; max: number } | null };
     const totals = (body.buckets as Bucket[]).reduce(
       (sum, b) => ({ fulfilled: sum.fulfilled + b.counts.fulfilled!, error: sum.error + b.counts.error!, pending: sum.pending + b.counts.pending! }),
       { fulfilled: 0, error: 0, pending: 0 },
@@ -282,9 +282,12 @@ describe('GET /api/flows/:flowId/metrics', () => {
     const busy = (body.buckets as Bucket[]).filter((b) => b.counts.fulfilled! + b.counts.error! > 0);
     for (const b of busy) {
       expect(b.durationMs).not.toBeNull();
-      expect(b.durationMs!.p50).toBeLessThanOrEqual(b.durationMs!.p99);
+      expect(b.durationMs!.p50).toBeLessThanOrEqual(b.durationMs!.p95);
+      expect(b.durationMs!.p95).toBeLessThanOrEqual(b.durationMs!.max);
+      expect(b.errorRate).toBe(b.counts.error! / (b.counts.fulfilled! + b.counts.error!));
     }
-    expect((body.buckets as Bucket[]).filter((b) => b.durationMs === null).every((b) => b.counts.fulfilled! + b.counts.error! === 0)).toBe(true);
+    const idle = (body.buckets as Bucket[]).filter((b) => b.durationMs === null);
+    expect(idle.every((b) => b.counts.fulfilled! + b.counts.error! === 0 && b.errorRate === null)).toBe(true);
   });
 
   it('refuses a bucket size it does not know, and a range of too many buckets', async () => {

@@ -4,7 +4,7 @@ import * as sc from '@flowtrace/semconv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR_CLAMPED, MAX_START_AHEAD_MS } from '../src/otlp/clamp.js';
 import { getJson, startCollector } from './support/collector.js';
-import { checkoutSpans, jsonBody, memoryProvider, protobufBody } from './support/traced.js';
+import { altered, checkoutSpans, jsonBody, memoryProvider, plusMs, protobufBody } from './support/traced.js';
 
 /**
  * Times no span can have are corrected before the rules see them, and the span says so in
@@ -36,36 +36,6 @@ afterAll(async () => {
 const isRoot = (span: ReadableSpan) => span.attributes[sc.ATTR_EXECUTION_ROOT] === true && span.attributes[sc.ATTR_MARKER] === undefined;
 const isMarker = (span: ReadableSpan) => span.attributes[sc.ATTR_MARKER] === sc.MARKER_START && span.attributes[sc.ATTR_EXECUTION_ROOT] === true;
 const stepKeyed = (key: string) => (span: ReadableSpan) => span.attributes[sc.ATTR_STEP_KEY] === key && span.attributes[sc.ATTR_MARKER] === undefined;
-
-function plusMs([seconds, nanos]: HrTime, ms: number): HrTime {
-  const total = BigInt(seconds) * 1_000_000_000n + BigInt(nanos) + BigInt(Math.round(ms * 1e6));
-  return [Number(total / 1_000_000_000n), Number(total % 1_000_000_000n)];
-}
-
-/** A copy of an SDK span with some of what the serializers read replaced. */
-function altered(span: ReadableSpan, change: Partial<Pick<ReadableSpan, 'startTime' | 'endTime' | 'attributes'>>): ReadableSpan {
-  const context = span.spanContext();
-  return {
-    name: span.name,
-    kind: span.kind,
-    spanContext: () => context,
-    parentSpanContext: span.parentSpanContext,
-    startTime: span.startTime,
-    endTime: span.endTime,
-    status: span.status,
-    attributes: span.attributes,
-    links: span.links,
-    events: span.events,
-    duration: span.duration,
-    ended: span.ended,
-    resource: span.resource,
-    instrumentationScope: span.instrumentationScope,
-    droppedAttributesCount: span.droppedAttributesCount,
-    droppedEventsCount: span.droppedEventsCount,
-    droppedLinksCount: span.droppedLinksCount,
-    ...change,
-  };
-}
 
 async function post(encoding: (typeof ENCODINGS)[number], spans: ReadableSpan[]) {
   const response = await fetch(`${running.url}/v1/traces`, { method: 'POST', body: encoding.body(spans), headers: { 'content-type': encoding.type } });

@@ -6,7 +6,9 @@ import { ExecutionRules } from '../src/ingest/rules.js';
 import type { Span } from '../src/otlp/span.js';
 import { PostgresEngine } from '../src/store/postgres/engine.js';
 import { createPartitions, dayOf, DAY } from '../src/store/postgres/partitions.js';
+import { bucketOf, GRAINS, summarizeBins } from '../src/store/rollups.js';
 import { engineContract } from './support/engine-contract.js';
+import { schema5Histogram, SPREAD_DURATIONS } from './support/schema-5-bins.js';
 import { checkoutSpans, memoryProvider, normalized } from './support/traced.js';
 
 let server: PostgresServer;
@@ -37,13 +39,13 @@ describe('the PostgreSQL schema', () => {
     const url = await server.createDatabase();
     const engines = Array.from({ length: 4 }, () => new PostgresEngine({ url }));
     await Promise.all(engines.map((engine) => engine.ready()));
-    expect(await sql(url, 'SELECT version FROM flowtrace_schema')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    expect(await sql(url, 'SELECT version FROM flowtrace_schema ORDER BY version')).toEqual([1, 2, 3, 4, 5, 6].map((version) => ({ version })));
     const again = new PostgresEngine({ url });
     await again.ready();
     // One history id, made with the database, whichever collector reads it.
     const histories = new Set(await Promise.all([...engines, again].map((engine) => engine.historyId())));
     expect([...histories]).toEqual([expect.stringMatching(/^[0-9a-f]{16}$/)]);
-    expect(await sql(url, 'SELECT count(*)::int AS n FROM flowtrace_schema')).toEqual([{ n: 5 }]);
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM flowtrace_schema')).toEqual([{ n: 6 }]);
     // Day partitions exist around today, so no day starts without one.
     const today = new Date(dayOf(Date.now()) * DAY).toISOString().slice(0, 10).replace(/-/g, '_');
     expect((await sql<{ name: string }>(url, `SELECT relname AS name FROM pg_class WHERE relname LIKE 'spans_2%'`)).map((r) => r.name)).toContain(`spans_${today}`);
@@ -57,7 +59,40 @@ describe('the PostgreSQL schema', () => {
     await first.close();
     await sql(url, 'INSERT INTO flowtrace_schema (version) VALUES (99)');
     const engine = new PostgresEngine({ url });
-    await expect(engine.ready()).rejects.toThrow(/newer flowtrace collector \(schema 99, this one knows 5\); upgrade the collector/);
+    await expect(engine.ready()).rejects.toThrow(/newer flowtrace collector \(schema 99, this one knows 6\); upgrade the collector/);
+    await engine.close();
+  });
+
+  it('moves schema 5 duration bins (10 % wide) to the 2 % bin of their middle on upgrade', async () => {
+    const url = await server.createDatabase();
+    const first = new PostgresEngine({ url });
+    await first.ready();
+    await first.close();
+    // Back to schema 5, with rollups as a schema 5 collector kept them.
+    const start = Date.UTC(2026, 0, 1, 10);
+    const { old, moved } = schema5Histogram(SPREAD_DURATIONS);
+    await sql(url, 'DELETE FROM flowtrace_schema WHERE version = 6');
+    const [inserted] = await sql<{ id: number }>(url, `INSERT INTO flows (flow_id, flow_name) VALUES ('old', 'old') RETURNING id`);
+    const flow = inserted!.id;
+    for (const grain of GRAINS) {
+      await sql(url, 'INSERT INTO durations (flow, grain, bucket, bin, n) SELECT $1, $2, $3, unnest($4::int[]), unnest($5::bigint[])', [
+        flow,
+        grain,
+        bucketOf(start, grain),
+        [...old.keys()],
+        [...old.values()],
+      ]);
+    }
+    const engine = new PostgresEngine({ url });
+    await engine.ready();
+    for (const grain of GRAINS) {
+      const rows = await sql<{ bin: number; n: string }>(url, 'SELECT bin, n FROM durations WHERE flow = $1 AND grain = $2 ORDER BY bin', [flow, grain]);
+      expect(rows.map((r) => [r.bin, Number(r.n)]), `grain ${grain}`).toEqual(moved);
+      const [bucket] = await engine.metrics({ flowId: 'old', from: bucketOf(start, grain), to: bucketOf(start, grain) + grain, bucketMs: grain });
+      // Converted history: the old bin's middle (±5 %) stands in the new bin (±1 % of that middle).
+      const max = summarizeBins(bucket!.durationBins)!.max;
+      expect(Math.abs(max - SPREAD_DURATIONS.at(-1)!) / SPREAD_DURATIONS.at(-1)!).toBeLessThan(0.06);
+    }
     await engine.close();
   });
 

@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCollector } from '../src/app.js';
-import type { ExecutionRecord, FlowSummary } from '../src/records/types.js';
+import type { ExecutionRecord, FlowMetrics, FlowSummary } from '../src/records/types.js';
+import { bucketOf, GRAINS, HOUR } from '../src/store/rollups.js';
+import { SqliteEngine } from '../src/store/sqlite/engine.js';
 import expected from './fixtures/schema-1.expected.json' with { type: 'json' };
 import { getJson } from './support/collector.js';
+import { schema5Histogram, SPREAD_DURATIONS as durations } from './support/schema-5-bins.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flowtrace-upgrade-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,9 +54,54 @@ describe('opening a database written by the first release (schema 1)', () => {
     await collector.close();
 
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(db.pragma('user_version', { simple: true })).toBe(6);
     expect(db.prepare(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'v1_%'`).pluck().get()).toBe(0);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
+  });
+});
+
+describe('opening a database of schema 5 (duration histograms with bins 10 % wide)', () => {
+  it('moves each stored bin to the 2 % bin of its middle; metrics read that history within its old precision', async () => {
+    const path = join(dir, 'schema-5.db');
+    await new SqliteEngine({ path }).close();
+    // Rollups as a schema 5 collector kept them.
+    const start = Date.UTC(2026, 0, 1, 10);
+    const { old: oldBins, moved } = schema5Histogram(durations);
+    const db = new Database(path);
+    const flow = db.prepare(`INSERT INTO flows (flow_id, flow_name, fulfilled) VALUES ('old', 'old', ?)`).run(durations.length).lastInsertRowid;
+    for (const grain of GRAINS) {
+      db.prepare('INSERT INTO counts (flow, grain, bucket, status, n) VALUES (?, ?, ?, 1, ?)').run(flow, grain, bucketOf(start, grain), durations.length);
+      for (const [bin, n] of oldBins) db.prepare('INSERT INTO durations (flow, grain, bucket, bin, n) VALUES (?, ?, ?, ?, ?)').run(flow, grain, bucketOf(start, grain), bin, n);
+    }
+    db.pragma('user_version = 5');
+    db.close();
+
+    const collector = createCollector({ db: path, reconcileIntervalMs: 0 });
+    await collector.ready;
+    const url = await collector.listen(0);
+    const from = new Date(start).toISOString();
+    const to = new Date(start + HOUR).toISOString();
+    const metrics = (await getJson(`${url}/api/flows/old/metrics?bucket=1h&from=${from}&to=${to}`)).body as FlowMetrics;
+    await collector.close();
+    expect(metrics.buckets).toHaveLength(1);
+    const [bucket] = metrics.buckets;
+    expect(bucket!.counts).toEqual({ pending: 0, fulfilled: 200, error: 0 });
+    expect(bucket!.errorRate).toBe(0);
+    const sorted = [...durations].sort((a, b) => a - b);
+    const exact = { p50: sorted[99]!, p95: sorted[189]!, max: sorted[199]! };
+    // Converted history: the old bin's middle (±5 %) stands in the new bin (±1 % of that middle).
+    for (const [name, value] of Object.entries(exact)) {
+      expect(Math.abs(bucket!.durationMs![name as keyof typeof exact] - value) / value, name).toBeLessThan(0.06);
+    }
+
+    const upgraded = new Database(path, { readonly: true });
+    expect(upgraded.pragma('user_version', { simple: true })).toBe(6);
+    for (const grain of GRAINS) {
+      const rows = upgraded.prepare('SELECT bin, n FROM durations WHERE flow = ? AND grain = ? ORDER BY bin').raw().all(flow, grain);
+      expect(rows, `grain ${grain}`).toEqual(moved);
+    }
+    expect(upgraded.pragma('integrity_check', { simple: true })).toBe('ok');
+    upgraded.close();
   });
 });

@@ -1,8 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Count, IsoTime, Millis } from './scalars.js';
+import { Count, IsoTime } from './scalars.js';
 import { ExecutionStatus, literals } from './status.js';
 
-/** GET /api/flows/{flowId}/metrics: executions per time bucket, by status, with duration percentiles. */
+/** GET /api/flows/{flowId}/metrics: executions per time bucket, by status, with the error rate and duration percentiles. */
 
 export const MetricsBucketSize = Type.Union(
   [Type.Literal('1m'), Type.Literal('5m'), Type.Literal('15m'), Type.Literal('1h'), Type.Literal('6h'), Type.Literal('1d')],
@@ -22,14 +22,37 @@ export const METRICS_BUCKET_MS = {
   '1d': 1440 * MINUTE,
 } as const satisfies Record<MetricsBucketSize, number>;
 
+const percentile = (description: string) => Type.Number({ minimum: 0, description });
+
 export const MetricsBucket = Type.Object(
   {
     start: IsoTime,
     // Keyed by the status vocabulary, so a new status appears here too.
     counts: Type.Record(ExecutionStatus, Count),
-    durationMs: Type.Union([Type.Object({ p50: Millis, p90: Millis, p99: Millis }), Type.Null()], {
-      description: 'Percentiles of finished executions, from log-scale histograms (about ±5 %); null when none finished',
+    errorRate: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], {
+      description: 'error / (fulfilled + error), exact; null when none finished',
     }),
+    durationMs: Type.Union(
+      [
+        Type.Object(
+          {
+            p50: percentile('Median: the ⌈0.5 · n⌉-th shortest duration'),
+            p90: percentile('The ⌈0.9 · n⌉-th shortest duration'),
+            p95: percentile('The ⌈0.95 · n⌉-th shortest duration'),
+            p99: percentile('The ⌈0.99 · n⌉-th shortest duration'),
+            max: percentile('The longest duration'),
+          },
+          { title: 'MetricsDurations' },
+        ),
+        Type.Null(),
+      ],
+      {
+        description:
+          'Durations of the finished executions, read from log-scale histograms with bins 2 % wide: each value is within 1 % of the exact one ' +
+          '(plus at most 0.01 µs, which only counts below 0.1 ms). Durations a database held before its upgrade to schema 6 were ' +
+          'kept in bins 10 % wide and stay within about 6 %. Null when none finished',
+      },
+    ),
   },
   { title: 'MetricsBucket' },
 );

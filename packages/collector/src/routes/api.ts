@@ -3,7 +3,7 @@ import { METRICS_BUCKET_MS, NodePageSize, PageNumber, PageSize } from '../contra
 import { BadCursorError, type ExecutionReader } from '../read/executions.js';
 import type { FlowMetrics } from '../records/types.js';
 import type { StorageEngine } from '../store/engine.js';
-import { percentileOfBins } from '../store/rollups.js';
+import { summarizeBins } from '../store/rollups.js';
 import { badCursor, cursor, integer, metricsWindow, searchText, single, statuses, timeRange } from './params.js';
 
 export interface ApiDeps {
@@ -69,9 +69,13 @@ export function apiRoutes({ engine, reader, now }: ApiDeps): Router {
       to: new Date(to).toISOString(),
       bucket,
       buckets: rollups.map((b) => {
-        const p50 = percentileOfBins(b.durationBins, 50);
-        const durationMs = p50 === null ? null : { p50, p90: percentileOfBins(b.durationBins, 90)!, p99: percentileOfBins(b.durationBins, 99)! };
-        return { start: new Date(b.start).toISOString(), counts: b.counts, durationMs };
+        const finished = b.counts.fulfilled + b.counts.error;
+        return {
+          start: new Date(b.start).toISOString(),
+          counts: b.counts,
+          errorRate: finished === 0 ? null : b.counts.error / finished,
+          durationMs: summarizeBins(b.durationBins),
+        };
       }),
     };
     ctx.body = body;

@@ -1,4 +1,4 @@
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, propagation, trace, type HrTime } from '@opentelemetry/api';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -62,4 +62,34 @@ export function jsonBody(spans: ReadableSpan[]): Buffer {
 /** The collector's own view of SDK spans, through the real OTLP/JSON encoding. */
 export function normalized(spans: ReadableSpan[]): Span[] {
   return decodeJson(jsonBody(spans)).spans;
+}
+
+export function plusMs([seconds, nanos]: HrTime, ms: number): HrTime {
+  const total = BigInt(seconds) * 1_000_000_000n + BigInt(nanos) + BigInt(Math.round(ms * 1e6));
+  return [Number(total / 1_000_000_000n), Number(total % 1_000_000_000n)];
+}
+
+/** A copy of an SDK span with some of what the serializers read replaced. */
+export function altered(span: ReadableSpan, change: Partial<Pick<ReadableSpan, 'startTime' | 'endTime' | 'attributes'>>): ReadableSpan {
+  const context = span.spanContext();
+  return {
+    name: span.name,
+    kind: span.kind,
+    spanContext: () => context,
+    parentSpanContext: span.parentSpanContext,
+    startTime: span.startTime,
+    endTime: span.endTime,
+    status: span.status,
+    attributes: span.attributes,
+    links: span.links,
+    events: span.events,
+    duration: span.duration,
+    ended: span.ended,
+    resource: span.resource,
+    instrumentationScope: span.instrumentationScope,
+    droppedAttributesCount: span.droppedAttributesCount,
+    droppedEventsCount: span.droppedEventsCount,
+    droppedLinksCount: span.droppedLinksCount,
+    ...change,
+  };
 }

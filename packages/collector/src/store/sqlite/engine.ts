@@ -20,7 +20,7 @@ import type {
 import { newHistoryId } from '../engine.js';
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry, type RollupRow } from '../rollups.js';
 import { bodyOf, decodeBody, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type InstanceRow, type Origin, type SpanRow } from '../rows.js';
-import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_VERSION, userVersion } from './schema.js';
+import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_6, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
 
 export interface SqliteEngineOptions {
@@ -119,7 +119,9 @@ export class SqliteEngine implements StorageEngine {
         this.db.prepare('INSERT INTO history (one, id) VALUES (1, ?)').run(newHistoryId());
       }
       if (version < 4) this.db.exec(SCHEMA_4);
-      this.db.exec(SCHEMA_5);
+      if (version < 5) this.db.exec(SCHEMA_5);
+      // Schemas 2 to 5 wrote 10 % duration bins; a new database's durations are empty.
+      if (version >= 2) this.db.exec(SCHEMA_6);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { SCHEMA_5_BIN_SCALE } from '../rollups.js';
 
 /**
  * The SQLite layout (schema 2). Spans are appended to a rowid table as they came (a protobuf
@@ -7,7 +8,7 @@ import type Database from 'better-sqlite3';
  * ingest rewrites in place; counts, rollups and the search index follow it in the same
  * transaction. Versions are `user_version`; never edit a released one: add the next.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 export const SCHEMA = `
   CREATE TABLE traces (
@@ -145,6 +146,28 @@ export const SCHEMA_5 = `
   -- bytes included: a destination's size is read from the index alone.
   CREATE INDEX outbox_queue ON outbox (destination, id, bytes);
   CREATE INDEX outbox_age ON outbox (queued_at);
+`;
+
+/**
+ * Schema 6: duration bins 2 % wide (were 10 %). Each stored bin moves to the new bin of its
+ * middle, summed per bucket; converted history keeps its old ±5 % (about ±6 % with the new
+ * bin's 1 %), new durations get ±1 %. One INSERT … SELECT fills a fresh table that takes the old
+ * one's place (an UPDATE of the key could collide with rows not yet moved).
+ */
+export const SCHEMA_6 = `
+  CREATE TABLE durations_2pc (
+    flow   INTEGER NOT NULL,
+    grain  INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    bin    INTEGER NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (flow, grain, bucket, bin)
+  ) WITHOUT ROWID;
+  INSERT INTO durations_2pc (flow, grain, bucket, bin, n)
+    SELECT flow, grain, bucket, CAST((bin + 0.5) * ${SCHEMA_5_BIN_SCALE} AS INTEGER), sum(n)
+    FROM durations GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0;
+  DROP TABLE durations;
+  ALTER TABLE durations_2pc RENAME TO durations;
 `;
 
 export function userVersion(db: Database.Database): number {
