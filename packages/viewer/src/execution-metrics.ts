@@ -33,8 +33,8 @@ const total = (bucket: MetricsBucket) => STACK.reduce((sum, status) => sum + buc
 
 /**
  * A flow's executions over time from the collector's metrics: a bar per time bucket stacked by
- * status, the p90 duration as a line on its own scale, a one-line summary (counts, error rate,
- * slowest p90) and the figures as a table. Drawn as SVG by the element itself, no chart library.
+ * status, the p95 duration as a line on its own scale, a one-line summary (counts, error rate,
+ * slowest p95) and the figures as a table. Drawn as SVG by the element itself, no chart library.
  *
  * @element flowtrace-execution-metrics
  * @attr flow-id - the flow
@@ -221,7 +221,7 @@ export class FlowtraceExecutionMetrics extends SourcedElement {
         }</span>
         <span class="legend" aria-hidden="true">
           ${STACK.map((status) => html`<span><span class="swatch" style="background:${STATUS[status].color}"></span>${STATUS[status].label}</span>`)}
-          <span><span class="line-swatch"></span>p90 duration</span>
+          <span><span class="line-swatch"></span>p95 duration</span>
         </span>
       </figcaption>
       <svg part="plot" role="img" aria-labelledby="summary" viewBox="0 0 ${Math.max(this.width, 1)} ${HEIGHT}">
@@ -235,7 +235,7 @@ export class FlowtraceExecutionMetrics extends SourcedElement {
     const buckets = metrics.buckets;
     const inner = { x: PAD.left, y: PAD.top, w: width - PAD.left - PAD.right, h: HEIGHT - PAD.top - PAD.bottom };
     const most = Math.max(1, ...buckets.map(total));
-    const slowest = Math.max(0, ...buckets.map((bucket) => bucket.durationMs?.p90 ?? 0));
+    const slowest = Math.max(0, ...buckets.map((bucket) => bucket.durationMs?.p95 ?? 0));
     const step = inner.w / Math.max(1, buckets.length);
     const barWidth = Math.max(1, step * 0.8);
     const y = (count: number) => inner.y + inner.h - (count / most) * inner.h;
@@ -253,10 +253,10 @@ export class FlowtraceExecutionMetrics extends SourcedElement {
         return [rect];
       });
     });
-    // The p90 line, broken where a bucket has no finished execution.
+    // The p95 line, broken where a bucket has no finished execution.
     const segments: string[][] = [[]];
     buckets.forEach((bucket, i) => {
-      if (bucket.durationMs) segments[segments.length - 1]!.push(`${inner.x + i * step + step / 2},${yDuration(bucket.durationMs.p90)}`);
+      if (bucket.durationMs) segments[segments.length - 1]!.push(`${inner.x + i * step + step / 2},${yDuration(bucket.durationMs.p95)}`);
       else if (segments[segments.length - 1]!.length > 0) segments.push([]);
     });
     const first = buckets[0];
@@ -291,15 +291,13 @@ export class FlowtraceExecutionMetrics extends SourcedElement {
       ${rows.length === 0
         ? html`<p>No executions in this range.</p>`
         : html`<table>
-            <thead><tr><th scope="col">From</th>${STACK.map((status) => html`<th scope="col">${STATUS[status].label}</th>`)}<th scope="col">Error rate</th><th scope="col">p50</th><th scope="col">p90</th><th scope="col">p99</th></tr></thead>
+            <thead><tr><th scope="col">From</th>${STACK.map((status) => html`<th scope="col">${STATUS[status].label}</th>`)}<th scope="col">Error rate</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">p99</th><th scope="col">Max</th></tr></thead>
             <tbody>${rows.map(
               (bucket) => html`<tr data-start=${bucket.start}>
                 <td>${formatTime(bucket.start)}</td>
                 ${STACK.map((status) => html`<td data-status=${status}>${bucket.counts[status]}</td>`)}
-                <td>${errorRate(bucket.counts.fulfilled, bucket.counts.error)}</td>
-                <td>${bucket.durationMs ? formatDuration(bucket.durationMs.p50) : '–'}</td>
-                <td>${bucket.durationMs ? formatDuration(bucket.durationMs.p90) : '–'}</td>
-                <td>${bucket.durationMs ? formatDuration(bucket.durationMs.p99) : '–'}</td>
+                <td data-error-rate>${percent(bucket.errorRate)}</td>
+                ${(['p50', 'p95', 'p99', 'max'] as const).map((key) => html`<td data-duration=${key}>${bucket.durationMs ? formatDuration(bucket.durationMs[key]) : '–'}</td>`)}
               </tr>`,
             )}</tbody>
           </table>`}
@@ -307,29 +305,29 @@ export class FlowtraceExecutionMetrics extends SourcedElement {
   }
 }
 
-/** Failed among finished, as a percentage; a dash when none finished. */
-function errorRate(fulfilled: number, error: number): string {
-  const finished = fulfilled + error;
-  return finished === 0 ? '–' : `${Math.round((error / finished) * 1000) / 10} %`;
+/** An error rate (failed among finished) as a percentage; a dash when none finished (null). */
+function percent(rate: number | null): string {
+  return rate === null ? '–' : `${Math.round(rate * 1000) / 10} %`;
 }
 
-/** "42 executions: 30 fulfilled, 10 error, 2 pending · error rate 25 % · p90 up to 120 ms". */
+/** "42 executions: 30 fulfilled, 10 error, 2 pending · error rate 25 % · p95 up to 120 ms". */
 function summary(metrics: FlowMetrics): string {
   const sums = Object.fromEntries(STACK.map((status) => [status, metrics.buckets.reduce((sum, bucket) => sum + bucket.counts[status], 0)])) as Record<ExecutionStatus, number>;
   const count = STACK.reduce((sum, status) => sum + sums[status], 0);
   if (count === 0) return `${isolate(metrics.flowId)}: no executions in this range.`;
-  const slowest = Math.max(0, ...metrics.buckets.map((bucket) => bucket.durationMs?.p90 ?? 0));
+  const slowest = Math.max(0, ...metrics.buckets.map((bucket) => bucket.durationMs?.p95 ?? 0));
   const parts = [
     `${count} execution${count === 1 ? '' : 's'}: ${STACK.map((status) => `${sums[status]} ${STATUS[status].label.toLowerCase()}`).join(', ')}`,
-    `error rate ${errorRate(sums.fulfilled, sums.error)}`,
+    // The range's rate from its counts: the buckets' rates cannot be averaged.
+    `error rate ${percent(sums.fulfilled + sums.error === 0 ? null : sums.error / (sums.fulfilled + sums.error))}`,
   ];
-  if (slowest > 0) parts.push(`p90 up to ${formatDuration(slowest)}`);
+  if (slowest > 0) parts.push(`p95 up to ${formatDuration(slowest)}`);
   return parts.join(' · ');
 }
 
 function bucketTitle(bucket: MetricsBucket, metrics: FlowMetrics): string {
   const counts = STACK.map((status) => `${bucket.counts[status]} ${STATUS[status].label.toLowerCase()}`).join(', ');
-  const duration = bucket.durationMs ? `; p50 ${formatDuration(bucket.durationMs.p50)}, p90 ${formatDuration(bucket.durationMs.p90)}` : '';
+  const duration = bucket.durationMs ? `; p50 ${formatDuration(bucket.durationMs.p50)}, p95 ${formatDuration(bucket.durationMs.p95)}` : '';
   return `${formatTime(bucket.start)} (${metrics.bucket}): ${counts}${duration}`;
 }
 

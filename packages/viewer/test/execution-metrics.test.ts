@@ -1,11 +1,12 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { formatDuration } from '../src/format.js';
 import type { ExecutionListItem, ExecutionStatus, FlowMetrics, Page as ListPage } from '../src/types.js';
 import { SHOTS } from './support/shots.js';
 import { browserSuite } from './support/suite.js';
 
 /**
- * The flow's metrics above the list (issue 18): bars per time bucket stacked by status, a p90
+ * The flow's metrics above the list (issue 18): bars per time bucket stacked by status, a p95
  * duration line and a table, for the range the filter bar chooses; its numbers are the
  * collector's, and they agree with a count of the executions the list API returns.
  */
@@ -59,7 +60,7 @@ describe('the metrics chart', () => {
     await expect.poll(() => drawnCounts(page)).toEqual(expected);
     // Without a range: the last 24 hours, by the hour.
     expect(await chart(page).locator('[part=chart]').getAttribute('data-bucket')).toBe('1h');
-    expect(await chart(page).locator('[part=summary]').textContent()).toMatch(/^5 executions: 3 fulfilled, 2 error, 0 pending · error rate 40 % · p90 up to \d/);
+    expect(await chart(page).locator('[part=summary]').textContent()).toMatch(/^5 executions: 3 fulfilled, 2 error, 0 pending · error rate 40 % · p95 up to \d/);
     await chart(page).locator('[part=table] summary').click();
     expect(await tableCounts(page)).toEqual(expected);
 
@@ -86,6 +87,11 @@ describe('the metrics chart', () => {
         expect(Number(await row.locator(`td[data-status=${status}]`).textContent())).toBe(bucket.counts[status]);
         const bar = chart(page).locator(`rect[data-start="${bucket.start}"][data-status=${status}]`);
         expect(bucket.counts[status] === 0 ? await bar.count() : Number(await bar.getAttribute('data-count'))).toBe(bucket.counts[status] === 0 ? 0 : bucket.counts[status]);
+      }
+      // The endpoint's error rate and durations, as the table shows them.
+      expect(await row.locator('td[data-error-rate]').textContent()).toBe(bucket.errorRate === null ? '–' : `${Math.round(bucket.errorRate * 1000) / 10} %`);
+      for (const key of ['p50', 'p95', 'p99', 'max'] as const) {
+        expect(await row.locator(`td[data-duration=${key}]`).textContent()).toBe(bucket.durationMs ? formatDuration(bucket.durationMs[key]) : '–');
       }
     }
     // A duration line on its own scale, and axis labels.
