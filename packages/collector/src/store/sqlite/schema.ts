@@ -10,6 +10,16 @@ import { SCHEMA_5_BIN_SCALE } from '../rollups.js';
  */
 export const SCHEMA_VERSION = 6;
 
+/** The durations rollup's columns and key: the layout of schema 2, which schema 6 makes again. */
+const DURATIONS_TABLE = `(
+    flow   INTEGER NOT NULL,
+    grain  INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    bin    INTEGER NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (flow, grain, bucket, bin)
+  ) WITHOUT ROWID;`;
+
 export const SCHEMA = `
   CREATE TABLE traces (
     id       INTEGER PRIMARY KEY,
@@ -84,14 +94,7 @@ export const SCHEMA = `
     PRIMARY KEY (flow, grain, bucket, status)
   ) WITHOUT ROWID;
 
-  CREATE TABLE durations (
-    flow   INTEGER NOT NULL,
-    grain  INTEGER NOT NULL,
-    bucket INTEGER NOT NULL,
-    bin    INTEGER NOT NULL,
-    n      INTEGER NOT NULL,
-    PRIMARY KEY (flow, grain, bucket, bin)
-  ) WITHOUT ROWID;
+  CREATE TABLE durations ${DURATIONS_TABLE}
 
   -- The q search: trigrams of each execution's parameters, rowid = executions.id.
   CREATE VIRTUAL TABLE search USING fts5 (params, content = '', contentless_delete = 1, tokenize = 'trigram');
@@ -155,14 +158,7 @@ export const SCHEMA_5 = `
  * one's place (an UPDATE of the key could collide with rows not yet moved).
  */
 export const SCHEMA_6 = `
-  CREATE TABLE durations_2pc (
-    flow   INTEGER NOT NULL,
-    grain  INTEGER NOT NULL,
-    bucket INTEGER NOT NULL,
-    bin    INTEGER NOT NULL,
-    n      INTEGER NOT NULL,
-    PRIMARY KEY (flow, grain, bucket, bin)
-  ) WITHOUT ROWID;
+  CREATE TABLE durations_2pc ${DURATIONS_TABLE}
   INSERT INTO durations_2pc (flow, grain, bucket, bin, n)
     SELECT flow, grain, bucket, CAST((bin + 0.5) * ${SCHEMA_5_BIN_SCALE} AS INTEGER), sum(n)
     FROM durations GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0;
