@@ -30,7 +30,7 @@ const GROWTH = Math.log(RATIO);
 const REPRESENTATIVE = (2 * RATIO) / (1 + RATIO);
 
 /**
- * Schemas up to 5 kept bins 10 % wide, read at their middle: an old bin b's middle falls in the
+ * Schemas 2 to 5 kept bins 10 % wide, read at their middle: an old bin b's middle falls in the
  * 2 % bin floor((b + 0.5) · SCHEMA_5_BIN_SCALE). Fixed numbers: the migrations use them.
  */
 export const SCHEMA_5_BIN_SCALE = Math.log(1.1) / Math.log(1.02);
@@ -40,7 +40,7 @@ export function durationBin(ms: number): number {
 }
 
 /** The duration a bin stands for, in ms. */
-export function binMiddle(bin: number): number {
+export function representativeOf(bin: number): number {
   return (Math.exp(bin * GROWTH) * REPRESENTATIVE - 1) / 1000;
 }
 
@@ -70,7 +70,7 @@ export function summarizeBins(bins: ReadonlyMap<number, number>): DurationSummar
     let seen = 0;
     for (const [bin, n] of ordered) {
       seen += n;
-      if (seen >= rank) return rounded(binMiddle(bin));
+      if (seen >= rank) return rounded(representativeOf(bin));
     }
     throw new Error('unreachable: the rank is at most the total');
   };
