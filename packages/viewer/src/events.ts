@@ -55,8 +55,23 @@ export interface StepsViewDetail {
   view: StepsView;
 }
 
-export function emit<T>(target: EventTarget, type: string, detail: T): boolean {
-  return target.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
+/**
+ * The reader asks to run an execution's flow again with `params` (the initial parameters, maybe
+ * edited). The viewer runs nothing: the host app does, and tells it so during the dispatch with
+ * `respondWith(promise of the new execution id, or undefined)` (or claims it with preventDefault).
+ */
+export const RERUN_EVENT = 'flowtrace-rerun';
+
+export interface RerunDetail {
+  flowId: string;
+  executionId: string;
+  params: unknown;
+  respondWith(answer: Promise<string | undefined> | string | undefined): void;
+}
+
+/** Returns false when a listener called preventDefault on a cancelable event. */
+export function emit<T>(target: EventTarget, type: string, detail: T, cancelable = false): boolean {
+  return target.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true, cancelable }));
 }
 
 declare global {
@@ -70,5 +85,6 @@ declare global {
     'flowtrace-step-select': CustomEvent<StepSelectDetail>;
     'flowtrace-steps-view': CustomEvent<StepsViewDetail>;
     'flowtrace-compare': CustomEvent<SelectDetail>;
+    'flowtrace-rerun': CustomEvent<RerunDetail>;
   }
 }

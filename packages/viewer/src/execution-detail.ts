@@ -7,6 +7,7 @@ import { describeNode, describeStatus, nodeDuration, runningStepOf, showsRunning
 import './stack-trace.js';
 import './status-dot.js';
 import './execution-timeline.js';
+import './execution-rerun.js';
 import { depthFirst, stepTree, type StepEntry } from './step-tree.js';
 import { theme } from './theme.js';
 import type { ExecutionNode, ExecutionRecord } from './types.js';
@@ -29,8 +30,10 @@ import type { ExecutionNode, ExecutionRecord } from './types.js';
  * @fires flowtrace-compare - `{ flowId, executionId }` when the reader asks to compare this execution with another
  * @fires flowtrace-steps-view - `{ view }` when the reader switches between tree and timeline
  * @fires flowtrace-step-select - `{ executionId, nodeId }` from the timeline, when the reader selects a step
+ * @fires flowtrace-rerun - from the "Re-run…" editor (flowtrace-execution-rerun): `{ flowId, executionId, params, respondWith(promise) }`, for the host app to run
  * @csspart placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps
- * @csspart export - the "Download JSON", "Copy link" and "Compare with…" buttons; copy-status - what copying did
+ * @csspart export - the "Download JSON", "Copy link", "Compare with…" and "Re-run…" buttons; copy-status - what copying did
+ * @csspart rerun - the flowtrace-execution-rerun editor (its parts exported: editor, params-error, run, rerun-status)
  * @csspart steps-view - the Tree/Timeline switch
  * @csspart timeline - the flowtrace-execution-timeline (its parts exported: axis, tick, rows, row, selected, bar, bar-time)
  * @csspart selected-step - the selected step's data under the timeline
@@ -46,6 +49,7 @@ export class FlowtraceExecutionDetail extends LitElement {
     copied: { state: true },
     opened: { state: true },
     selectedStep: { state: true },
+    rerunOpen: { state: true },
   };
 
   declare record: ExecutionRecord | undefined;
@@ -60,6 +64,8 @@ export class FlowtraceExecutionDetail extends LitElement {
   declare copied: 'copied' | 'failed' | undefined;
   /** The step whose data the timeline shows: the failing one until the reader picks another. */
   declare selectedStep: string | undefined;
+  /** The Re-run editor is open under the export bar. */
+  declare rerunOpen: boolean;
   /** The record whose failing step was last scrolled to, so updates do not scroll again. */
   private scrolledFor: string | undefined;
   private readonly clock = new LiveClock(this, () => showsRunning(this.record));
@@ -75,6 +81,7 @@ export class FlowtraceExecutionDetail extends LitElement {
     this.link = undefined;
     this.copied = undefined;
     this.selectedStep = undefined;
+    this.rerunOpen = false;
   }
 
   static override styles = [
@@ -140,6 +147,9 @@ export class FlowtraceExecutionDetail extends LitElement {
         border: 1px solid var(--_border);
         border-radius: var(--_radius);
         background: var(--_bg);
+      }
+      flowtrace-execution-rerun {
+        margin: -0.4em 0 1em;
       }
       .export input {
         font: inherit;
@@ -279,6 +289,9 @@ export class FlowtraceExecutionDetail extends LitElement {
     return html`
       ${this.header(record)}
       ${this.exportBar(record)}
+      ${this.rerunOpen
+        ? html`<flowtrace-execution-rerun id="rerun" part="rerun" exportparts="editor, params-error, run, rerun-status" .record=${record}></flowtrace-execution-rerun>`
+        : nothing}
       ${record.errorInfo ? this.failure(record) : nothing}
       <section part="params" aria-labelledby="params-title">
         <h3 id="params-title">Initial parameters</h3>
@@ -345,6 +358,7 @@ export class FlowtraceExecutionDetail extends LitElement {
       <button type="button" @click=${() => download(record)}>Download JSON</button>
       ${link ? html`<button type="button" @click=${() => void this.copyLink(link)}>Copy link</button>` : nothing}
       <button type="button" @click=${() => emit<SelectDetail>(this, COMPARE_EVENT, { flowId: record.flowId, executionId: record.id })}>Compare with…</button>
+      <button type="button" aria-expanded=${this.rerunOpen ? 'true' : 'false'} aria-controls="rerun" @click=${() => (this.rerunOpen = !this.rerunOpen)}>Re-run…</button>
       <span part="copy-status" role="status">${this.copied === 'copied' ? 'Link copied.' : this.copied === 'failed' ? 'Copy this link:' : ''}</span>
       ${link && this.copied === 'failed' ? html`<input readonly aria-label="Link to this execution" .value=${link} @focus=${(e: Event) => (e.target as HTMLInputElement).select()} />` : nothing}
     </div>`;
@@ -500,6 +514,7 @@ export class FlowtraceExecutionDetail extends LitElement {
     if (changed.has('record') && previous?.id !== this.record?.id) {
       this.opened = new Set();
       this.copied = undefined;
+      this.rerunOpen = false;
       this.selectedStep = this.record?.errorInfo?.nodeId;
     }
   }

@@ -9,6 +9,7 @@ export { FlowtraceExecutionDetail } from './execution-detail.js';
 export { FlowtraceExecutionTimeline } from './execution-timeline.js';
 export { FlowtraceExecutionMetrics } from './execution-metrics.js';
 export { FlowtraceExecutionCompare } from './execution-compare.js';
+export { FlowtraceExecutionRerun } from './execution-rerun.js';
 export { FlowtraceStatusDot } from './status-dot.js';
 export { FlowtraceJsonView } from './json-view.js';
 export { FlowtraceStackTrace } from './stack-trace.js';

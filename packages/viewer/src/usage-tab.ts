@@ -292,7 +292,7 @@ export class FlowtraceUsageTab extends SourcedElement {
   private detail() {
     return html`<flowtrace-execution-detail
         part="detail-panel"
-        exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps, export, copy-status, steps-view, timeline, selected-step, axis, tick, rows, row, selected, bar, bar-time"
+        exportparts="placeholder, header, duration, summary, params, steps, node, failing, node-time, step-number, stack, toggle, folded, result, trace-link, more-steps, export, copy-status, rerun, editor, params-error, run, rerun-status, steps-view, timeline, selected-step, axis, tick, rows, row, selected, bar, bar-time"
         @flowtrace-more-steps=${this.onMoreSteps}
         .record=${this.record}
         .loading=${this.detailLoading}
@@ -420,7 +420,11 @@ export class FlowtraceUsageTab extends SourcedElement {
       this.detailError = undefined;
     } catch (error) {
       if (request.signal.aborted) return;
-      this.detailError = messageOf(error, 'The execution could not be loaded.');
+      // One just started (a re-run) may not have reached the collector yet: the live stream reloads it when it does.
+      this.detailError =
+        error instanceof SourceError && error.status === 404
+          ? `Execution ${id} is not in the collector yet; it opens here when it arrives.`
+          : messageOf(error, 'The execution could not be loaded.');
     } finally {
       if (this.detailRequest === request) this.detailLoading = false;
     }

@@ -6,7 +6,7 @@ import { browserSuite } from './support/suite.js';
 /**
  * An automated accessibility audit (axe-core, in Chromium, through the open shadow roots) of the
  * tab in the states a reader meets: the list with the filter bar, an open failing execution with
- * its stack (as a tree and as a timeline), the flow list with deleted flows shown, and an error.
+ * its stack (as a tree and as a timeline), the Re-run editor, the flow list with deleted flows shown, and an error.
  */
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -68,6 +68,19 @@ describe('accessibility audit', () => {
     await page.locator('flowtrace-execution-detail [part=export]').getByRole('button', { name: 'Compare with…' }).click();
     await rows.nth(1).click();
     await page.locator('flowtrace-execution-compare [part=steps-diff] summary').first().click();
+    await page.mouse.move(1200, 20);
+    expect(await violations(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('finds nothing in the Re-run editor with invalid JSON and the unsupported message', async () => {
+    const page = await newPage(`${suite.host.origin}/?flow-id=checkout`);
+    await page.locator('flowtrace-execution-item').first().click();
+    const detail = page.locator('flowtrace-execution-detail');
+    await detail.getByRole('button', { name: 'Re-run…' }).click();
+    await detail.getByRole('button', { name: 'Run', exact: true }).click();
+    await detail.locator('[part=rerun-status]').filter({ hasText: 'cannot re-run' }).waitFor();
+    await detail.getByRole('textbox', { name: 'Parameters (JSON)' }).fill('{ "sku": ');
     await page.mouse.move(1200, 20);
     expect(await violations(page)).toEqual([]);
     await page.close();

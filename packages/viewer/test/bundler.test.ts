@@ -27,6 +27,7 @@ const ELEMENTS = [
   'flowtrace-execution-timeline',
   'flowtrace-execution-metrics',
   'flowtrace-execution-compare',
+  'flowtrace-execution-rerun',
   'flowtrace-status-dot',
   'flowtrace-json-view',
   'flowtrace-stack-trace',
