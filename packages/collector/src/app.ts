@@ -108,6 +108,8 @@ export interface CollectorOptions {
   viewerBundle?: string | false;
   /** Trace-link template for the Usage page, e.g. `http://localhost:16686/trace/{traceId}`. */
   traceUrl?: string;
+  /** Where the Usage page's Re-run posts (your app's endpoint); without it, the page does not re-run. */
+  rerunUrl?: string;
   /** The clock (ms since the epoch); injectable for tests. */
   now?: () => number;
   log?: (message: string) => void;
@@ -275,7 +277,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     ctx.body = openApiDocument;
   });
   const api = apiRoutes({ engine, reader, now });
-  const viewer = viewerRoutes(findViewerBundle(options.viewerBundle), options.traceUrl);
+  const viewer = viewerRoutes(findViewerBundle(options.viewerBundle), { traceUrl: options.traceUrl, rerunUrl: options.rerunUrl });
   app.use(router.routes()).use(router.allowedMethods());
   app.use(api.routes()).use(api.allowedMethods());
   app.use(viewer.routes()).use(viewer.allowedMethods());

@@ -34,6 +34,9 @@ Usage: flowtrace-collector [options]
   --decode-threads <n>  worker threads decoding request bodies; 0 = the main thread (default: cores - 1)
   --trace-url <tmpl>    link trace ids in the Usage page, e.g. http://localhost:16686/trace/{traceId}
                         (an http or https URL)
+  --rerun-url <url>     the Usage page's Re-run posts { flowId, executionId, params } here (an http or
+                        https URL of your app, which allows this page's origin) and opens the
+                        execution id it answers; without it the page says re-running is unsupported
   --insecure            allow a non-loopback --host without a token
   --trust-proxy         take client addresses from X-Forwarded-For (its last entry): only when
                         every request comes through your reverse proxy
@@ -43,7 +46,7 @@ Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_DB_POOL, FL
 FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated),
 FLOWTRACE_FORWARD_HEADERS (name=value,name2=value2 with percent-encoded values, as OTEL_EXPORTER_OTLP_HEADERS),
 FLOWTRACE_FORWARD_MAX_BYTES, FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_ALLOWED_HOSTS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_MAX_CONNECTIONS, FLOWTRACE_MAX_STREAMS, FLOWTRACE_DECODE_THREADS,
-FLOWTRACE_TRACE_URL, FLOWTRACE_INSECURE=true and FLOWTRACE_TRUST_PROXY=true set the same options.
+FLOWTRACE_TRACE_URL, FLOWTRACE_RERUN_URL, FLOWTRACE_INSECURE=true and FLOWTRACE_TRUST_PROXY=true set the same options.
 `;
 
 export class UsageError extends Error {}
@@ -117,6 +120,19 @@ function checkTraceUrl(template: string): void {
   }
 }
 
+/** The Usage page posts to it from the browser: a web address only. */
+function checkRerunUrl(text: string): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(text).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new UsageError(`--rerun-url must be an http or https URL such as http://127.0.0.1:3001/rerun (got "${text.slice(0, 200)}")`);
+  }
+}
+
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   let parsed;
   try {
@@ -144,6 +160,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         'max-streams': { type: 'string' },
         'decode-threads': { type: 'string' },
         'trace-url': { type: 'string' },
+        'rerun-url': { type: 'string' },
         insecure: { type: 'boolean' },
         'trust-proxy': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -173,6 +190,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   const maxStreams = count(v['max-streams'] ?? env.FLOWTRACE_MAX_STREAMS, '--max-streams', 1);
   const traceUrl = v['trace-url'] ?? env.FLOWTRACE_TRACE_URL;
   if (traceUrl !== undefined) checkTraceUrl(traceUrl);
+  const rerunUrl = v['rerun-url'] ?? env.FLOWTRACE_RERUN_URL;
+  if (rerunUrl !== undefined) checkRerunUrl(rerunUrl);
   const timeout = v.timeout ?? env.FLOWTRACE_TIMEOUT;
   const retainDays = v['retain-days'] ?? env.FLOWTRACE_RETAIN_DAYS;
   const decodeThreads = v['decode-threads'] ?? env.FLOWTRACE_DECODE_THREADS;
@@ -225,6 +244,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
       ...(maxConnections !== undefined ? { maxConnections } : {}),
       ...(maxStreams !== undefined ? { maxStreams } : {}),
       traceUrl,
+      rerunUrl,
     },
   };
 }

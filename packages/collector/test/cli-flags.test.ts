@@ -21,6 +21,15 @@ describe('collector flags that would make it unsafe or useless are refused with 
     expect(parseCli(['--trace-url', 'https://jaeger.example/trace/{traceId}'], {}).options.traceUrl).toBe('https://jaeger.example/trace/{traceId}');
   });
 
+  it('takes only an http(s) rerun-url: the Usage page posts to it, never to a javascript: or file: address', () => {
+    expect(usage(['--rerun-url', 'javascript:alert(1)'])).toContain('--rerun-url must be an http or https URL');
+    expect(usage(['--rerun-url', 'not a url'])).toContain('--rerun-url');
+    expect(usage([], { FLOWTRACE_RERUN_URL: 'file:///etc/passwd' })).toContain('--rerun-url');
+    expect(parseCli(['--rerun-url', 'http://127.0.0.1:3001/rerun'], {}).options.rerunUrl).toBe('http://127.0.0.1:3001/rerun');
+    expect(parseCli([], { FLOWTRACE_RERUN_URL: 'https://app.example/rerun' }).options.rerunUrl).toBe('https://app.example/rerun');
+    expect(parseCli([], {}).options.rerunUrl).toBeUndefined();
+  });
+
   it('refuses blank, spaced or short tokens', () => {
     for (const token of [' ', '', 'has space inside', 'short']) expect(usage(['--token', token]), token).toContain('--token must be');
     expect(usage([], { FLOWTRACE_TOKEN: '   ' })).toContain('--token must be');

@@ -5,7 +5,14 @@ import { VIEWER_PATH } from './viewer.js';
  * tab keeps the view in the URL itself (`url-state`: `?flow=…&page=…&status=…&execution=…`), so
  * it can be linked and back/forward work. It is also the plain-HTML example of embedding the tab.
  */
-export function hostPage({ viewerAvailable, traceUrl }: { viewerAvailable: boolean; traceUrl?: string | undefined }): string {
+export interface HostPageLinks {
+  /** Trace-link template, e.g. `http://localhost:16686/trace/{traceId}`. */
+  traceUrl?: string | undefined;
+  /** The app endpoint Re-run posts `{ flowId, executionId, params }` to, answering `{ executionId }`. */
+  rerunUrl?: string | undefined;
+}
+
+export function hostPage({ viewerAvailable, traceUrl, rerunUrl }: HostPageLinks & { viewerAvailable: boolean }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -28,7 +35,8 @@ ${viewerAvailable ? '<flowtrace-flow-list id="flows" auto-select></flowtrace-flo
 <main id="main"><p class="note">${viewerAvailable ? 'Loading flows…' : 'The viewer is not installed next to this collector (npm install @flowtrace/viewer).'}</p></main>
 ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
 <script type="module">
-  const traceUrl = ${JSON.stringify(traceUrl ?? '').replace(/</g, '\\u003c')};
+  const traceUrl = ${script(traceUrl)};
+  const rerunUrl = ${script(rerunUrl)};
   // The token stays in the hash (never sent to a server); the view is the tab's, in the query.
   const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? sessionStorage.getItem('flowtrace-token') ?? '';
   if (token) sessionStorage.setItem('flowtrace-token', token);
@@ -58,6 +66,22 @@ ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
     flows.selected = flowId;
   }
 
+  // Re-run: this page only passes the request on to the app at --rerun-url, which runs the flow.
+  if (rerunUrl) {
+    document.addEventListener('flowtrace-rerun', ({ detail }) => {
+      const { flowId, executionId, params } = detail;
+      detail.respondWith(
+        fetch(rerunUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ flowId, executionId, params }) })
+          .catch(() => Promise.reject(new Error('cannot reach ' + rerunUrl)))
+          .then(async (response) => {
+            const body = await response.json().catch(() => ({}));
+            if (!response.ok) throw new Error(body.message ?? rerunUrl + ' answered HTTP ' + response.status);
+            return body.executionId;
+          }),
+      );
+    });
+  }
+
   if (flows) {
     if (token) flows.setAttribute('token', token);
     // The flow list counts live and keeps deleted flows behind its toggle; it picks the first flow when no link names one.
@@ -71,4 +95,9 @@ ${viewerAvailable ? `<script type="module" src="${VIEWER_PATH}"></script>` : ''}
 </body>
 </html>
 `;
+}
+
+/** A value as a JavaScript literal inside the page's <script>. */
+function script(value: string | undefined): string {
+  return JSON.stringify(value ?? '').replace(/</g, '\\u003c');
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
-import { hostPage } from './host-page.js';
+import { hostPage, type HostPageLinks } from './host-page.js';
 
 /**
  * The viewer bundle's location: given, or `@flowtrace/viewer` installed next to the collector.
@@ -28,7 +28,7 @@ export const VIEWER_PATH = '/viewer/flowtrace-viewer.js';
  * (on another origin too, when it is allowed by `--cors-origin`); `GET /`: a page that shows
  * every flow's Usage tab. Neither holds data, so neither needs the token.
  */
-export function viewerRoutes(bundlePath: string | undefined, traceUrl?: string): Router {
+export function viewerRoutes(bundlePath: string | undefined, links: HostPageLinks = {}): Router {
   const router = new Router();
   let bundle: { code: Buffer; map: Buffer | undefined } | undefined;
   const load = () => {
@@ -53,7 +53,7 @@ export function viewerRoutes(bundlePath: string | undefined, traceUrl?: string):
   router.get('/', (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = hostPage({ viewerAvailable: load() !== undefined, traceUrl });
+    ctx.body = hostPage({ viewerAvailable: load() !== undefined, ...links });
   });
   return router;
 }
