@@ -9,6 +9,7 @@ import { instrumentMcpServer, registerFlowTool } from '@flowtrace/tracer/mcp';
 import { createScope } from '@pumped-fn/core-next';
 import { z } from 'zod';
 import { monthlyReport, placeOrder, syncInventory } from './flows.js';
+import { executionIdsByTrace, rerunHandler } from './rerun.js';
 
 /**
  * The demo MCP server: three tools that are traced pumped-fn flows, over Streamable HTTP with a
@@ -17,7 +18,8 @@ import { monthlyReport, placeOrder, syncInventory } from './flows.js';
  * demo:3001 for a container reached by its service name), DEMO_TRACING=off (the same server
  * without flowtrace: no tracing setup, extension or MCP instrumentation), FLOWTRACE_COLLECTOR_URL
  * (default http://localhost:4318), DEMO_JAEGER_URL (optional extra OTLP destination, a base URL
- * such as http://localhost:4318; or the standard OTEL_EXPORTER_OTLP_ENDPOINT).
+ * such as http://localhost:4318; or the standard OTEL_EXPORTER_OTLP_ENDPOINT), DEMO_RERUN_ORIGINS
+ * (the origins, comma-separated, whose pages may POST /rerun: the collector's Usage page).
  */
 const port = Number(process.env.DEMO_MCP_PORT ?? 3001);
 const host = process.env.DEMO_MCP_HOST ?? '127.0.0.1';
@@ -46,7 +48,9 @@ const tracing = traced
       exporters: jaeger ? [{ url: tracesUrl(jaeger), protocol: 'http/protobuf' }] : undefined,
     })
   : undefined;
-const scope = createScope({ extensions: traced ? [createTracingExtension()] : [] });
+const executionIds = executionIdsByTrace();
+// The id extension after the tracing one: it reads the id the tracing extension has just set.
+const scope = createScope({ extensions: traced ? [createTracingExtension(), executionIds.extension] : [] });
 
 function buildServer(): McpServer {
   const plain = new McpServer({ name: 'flowtrace-demo-shop', version: '0.1.0' });
@@ -76,6 +80,19 @@ function buildServer(): McpServer {
 
 const sessions = new Map<string, StreamableHTTPServerTransport>();
 
+/** POST /rerun: the Usage page's Re-run, which calls the flow's tool on this server's /mcp. */
+const rerun = rerunHandler({
+  allowedOrigins: (process.env.DEMO_RERUN_ORIGINS ?? '').split(',').map((value) => value.trim()).filter(Boolean),
+  allowedHosts,
+  mcpUrl: new URL(`http://${['0.0.0.0', '::'].includes(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}/mcp`),
+  toolOfFlow: new Map([
+    [placeOrder.definition.name, 'place_order'],
+    [syncInventory.definition.name, 'sync_inventory'],
+    [monthlyReport.definition.name, 'monthly_report'],
+  ]),
+  ids: executionIds,
+});
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -84,6 +101,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.url === '/rerun') return rerun(req, res);
   if (!req.url?.startsWith('/mcp')) {
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'the MCP endpoint is /mcp' }));
     return;

@@ -13,7 +13,10 @@ const collectorUrl = `http://127.0.0.1:${collectorPort}`;
 const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
 // npm runs this from the workspace folder; INIT_CWD is where the user typed `npm start`.
 const database = process.env.FLOWTRACE_DB ?? join(process.env.INIT_CWD ?? process.cwd(), 'flowtrace.db');
-const env = { ...process.env, FLOWTRACE_COLLECTOR_URL: collectorUrl, DEMO_MCP_PORT: mcpPort, DEMO_MCP_URL: mcpUrl };
+// The Usage page's Re-run asks the demo server to call the tool again; only that page may.
+const rerunUrl = `http://127.0.0.1:${mcpPort}/rerun`;
+const usageOrigins = [collectorUrl, `http://localhost:${collectorPort}`].join(',');
+const env = { ...process.env, FLOWTRACE_COLLECTOR_URL: collectorUrl, DEMO_MCP_PORT: mcpPort, DEMO_MCP_URL: mcpUrl, DEMO_RERUN_ORIGINS: usageOrigins };
 const running: Managed[] = [];
 let stopping = false;
 
@@ -42,7 +45,7 @@ process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
 try {
-  supervise(startProgram('collector', COLLECTOR_CLI, ['--port', collectorPort, '--db', database], env));
+  supervise(startProgram('collector', COLLECTOR_CLI, ['--port', collectorPort, '--db', database, '--rerun-url', rerunUrl], env));
   await waitForHttp(`${collectorUrl}/healthz`);
   supervise(startProgram('demo-server', DEMO_SERVER, [], env));
   await waitForHttp(`http://127.0.0.1:${mcpPort}/`);
