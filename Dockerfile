@@ -19,7 +19,7 @@ FROM build AS production
 RUN npm prune --omit=dev --no-audit --no-fund \
  && mkdir /production \
  && cp -a package.json node_modules /production/ \
- && for workspace in packages/tracer packages/node packages/collector packages/viewer examples/mcp-demo; do \
+ && for workspace in packages/semconv packages/tracer packages/node packages/collector packages/viewer examples/mcp-demo; do \
       mkdir -p "/production/$workspace" \
       && cp -a "$workspace/package.json" "$workspace/dist" "/production/$workspace/" \
       && if [ -d "$workspace/bin" ]; then cp -a "$workspace/bin" "/production/$workspace/"; fi; \
