@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as sc from '@flowtrace/semconv';
 import { startPostgres, type PostgresServer } from '@flowtrace/test-servers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OwnershipConflict } from '../src/ingest/ownership.js';
+import { conflictLog, type OwnershipConflict } from '../src/ingest/ownership.js';
 import type { Span } from '../src/otlp/span.js';
 import type { StorageEngine } from '../src/store/engine.js';
 import { PostgresEngine } from '../src/store/postgres/engine.js';
@@ -202,3 +202,14 @@ describe('how a running collector reports a span claimed by two executions', () 
 function withAttributes(span: ReadableSpan, attributes: ReadableSpan['attributes']): ReadableSpan {
   return Object.assign(Object.create(span) as ReadableSpan, { attributes: { ...span.attributes, ...attributes } });
 }
+
+describe('the conflict log', () => {
+  it('tells how many more conflicts there were at the end of the interval, even when none follows', async () => {
+    const lines: string[] = [];
+    const report = conflictLog((line) => lines.push(line), 2, 200);
+    for (let i = 0; i < 5; i++) report({ traceId: 't', spanId: `s${i}`, owner: 'a', loser: 'b' });
+    expect(lines).toHaveLength(2);
+    await expect.poll(() => lines.length, { timeout: 5_000, interval: 20 }).toBe(3);
+    expect(lines[2]).toBe('3 more spans were claimed by two executions in the last 0.2 s (see ingest.conflicts on /healthz)');
+  });
+});

@@ -1,3 +1,3 @@
 export * from './attributes.js';
-export { isMarker, spanRoleOf, type SpanRole } from './markers.js';
+export { spanRoleOf, type SpanRole } from './markers.js';
 export { tracesUrl } from './otlp-url.js';

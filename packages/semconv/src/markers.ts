@@ -20,8 +20,3 @@ export function spanRoleOf(attributes: Readonly<Record<string, unknown>>): SpanR
   if (marker === MARKER_HEARTBEAT) return 'heartbeat';
   return 'other-marker';
 }
-
-/** Whether a span is one of flowtrace's markers (anything that carries `flowtrace.marker`). */
-export function isMarker(attributes: Readonly<Record<string, unknown>>): boolean {
-  return attributes[ATTR_MARKER] !== undefined;
-}

@@ -26,20 +26,28 @@ export interface OwnershipConflict {
   loser: string | undefined;
 }
 
-/** Reports conflicts to a log: each one while few arrive, then a count per interval. */
+/**
+ * Reports conflicts to a log: each one while few arrive, then, at the end of the interval, how
+ * many more there were (a flood must not flood the log; /healthz counts them all).
+ */
 export function conflictLog(log: (message: string) => void, perInterval = 10, intervalMs = 60_000): (conflict: OwnershipConflict) => void {
   let windowStart = -Infinity;
   let inWindow = 0;
   let untold = 0;
+  const tellUntold = () => {
+    log(`${untold} more spans were claimed by two executions in the last ${intervalMs / 1000} s (see ingest.conflicts on /healthz)`);
+    untold = 0;
+  };
   return (conflict) => {
     const now = Date.now();
     if (now - windowStart >= intervalMs) {
-      if (untold > 0) log(`${untold} more spans were claimed by two executions in the last ${intervalMs / 1000} s (see ingest.conflicts on /healthz)`);
       windowStart = now;
       inWindow = 0;
-      untold = 0;
     }
-    if (++inWindow > perInterval) return void untold++;
+    if (++inWindow > perInterval) {
+      if (untold++ === 0) setTimeout(tellUntold, windowStart + intervalMs - now).unref();
+      return;
+    }
     const lost = conflict.loser === undefined ? 'a copy naming no execution' : `execution ${conflict.loser}`;
     log(`span ${conflict.spanId} of trace ${conflict.traceId} was sent for two executions: it stays with execution ${conflict.owner}, not ${lost}`);
   };
