@@ -117,7 +117,8 @@ describe('the detail', () => {
     expect(await detail.locator('[part=params] [part=tree]').textContent()).toContain('"SKU-24"');
     await detail.locator('[part~=node] summary').nth(1).click();
     const price = detail.locator('[part~=node]').nth(1);
-    expect(await price.textContent()).toContain('Data after this step');
+    // An opened step renders its data on the element's next update, after the toggle event.
+    await expect.poll(() => price.textContent()).toContain('Data after this step');
     const after = await price.locator('flowtrace-json-view').last().locator('[part=tree]').textContent();
     expect(after).toContain('validate');
     expect(after).toContain('price');
