@@ -1,4 +1,4 @@
-export { StartMarkerSpanProcessor, startMarker } from './markers.js';
+export { StartMarkerSpanProcessor, startMarker, dropEndedStartMarkers } from './markers.js';
 export { startTracing, type BatchOptions, type StartTracingOptions, type TracingHandle } from './setup.js';
 export { createExporter, type ExporterOptions, type OtlpProtocol } from './exporters.js';
 export { tracesUrl } from '@flowtrace/semconv';

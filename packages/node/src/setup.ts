@@ -5,7 +5,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { tracesUrl } from '@flowtrace/semconv';
 import { destinationExporter, destinationFromEnv, type Destination, type ExporterOptions, type OtlpProtocol } from './exporters.js';
-import { StartMarkerSpanProcessor } from './markers.js';
+import { dropEndedStartMarkers, StartMarkerSpanProcessor } from './markers.js';
 import { detectResource } from './resource.js';
 import { spoolSettings, type SpoolOptions } from './spool/settings.js';
 import { startSpool, type Spool } from './spool/spool.js';
@@ -144,7 +144,7 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
   let collector: StartMarkerSpanProcessor | undefined;
   if (collectorDestination) {
     collector = new StartMarkerSpanProcessor(
-      new BatchSpanProcessor(exporters[0]!, processorOptions({ ...COLLECTOR_BATCH_DEFAULTS, ...options.collectorBatch }, spool)),
+      new BatchSpanProcessor(dropEndedStartMarkers(exporters[0]!), processorOptions({ ...COLLECTOR_BATCH_DEFAULTS, ...options.collectorBatch }, spool)),
     );
     processors.push(collector);
   }

@@ -24,7 +24,19 @@ describe('startTracing', () => {
       collectorToken: 's3cret',
       exporters: [{ url: `${jaeger.url}/v1/traces`, protocol: 'http/protobuf', headers: { 'x-tenant': 't1' } }],
     });
-    await runTraced(handle);
+    // The step waits until both start markers have arrived: markers of spans that already ended
+    // when their batch left are not sent (next test).
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = flow({ name: 'double', input: custom<number>(), output: custom<number>() }, async (ctx, n) =>
+      ctx.exec({ fn: async (x: number) => (await gate, x * 2), params: [n], key: 'multiply' }),
+    );
+    const running = createScope({ extensions: [createTracingExtension()] }).exec({ flow: held, input: 21 });
+    const startCount = () => jsonSpans(collector.requests).filter((s) => s.attributes[attr.ATTR_MARKER] === attr.MARKER_START).length;
+    await expect.poll(startCount, { timeout: 5000 }).toBe(2);
+    release();
+    expect(await running).toBe(42);
+    await handle.shutdown();
 
     expect(collector.requests.length).toBeGreaterThan(0);
     for (const request of collector.requests) {
@@ -103,6 +115,17 @@ describe('startTracing', () => {
     expect(spans.every((s) => s.attributes[attr.ATTR_MARKER] === undefined)).toBe(true);
     const instanceId = spans[0]!.resource['service.instance.id'];
     expect(instanceId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('sends no start marker for spans that ended before their batch left, only the spans', async () => {
+    const { collector } = await receivers();
+    // Nothing leaves before shutdown's flush: both spans have ended by then.
+    const handle = startTracing({ serviceName: 'orders', collectorUrl: collector.url, collectorProtocol: 'http/json', collectorBatch: { scheduledDelayMillis: 60_000 } });
+    await runTraced(handle);
+    const spans = jsonSpans(collector.requests);
+    expect(spans.filter((s) => s.attributes[attr.ATTR_MARKER] === undefined).map((s) => s.name).sort()).toEqual(['flow double', 'step multiply']);
+    expect(spans.filter((s) => s.attributes[attr.ATTR_MARKER] === attr.MARKER_START)).toEqual([]);
+    expect(spans.filter((s) => s.attributes[attr.ATTR_MARKER] === attr.MARKER_INSTANCE_START)).toHaveLength(1);
   });
 
   it('sends the start markers of an execution and its step while the step still runs', async () => {
