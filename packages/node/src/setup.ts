@@ -6,6 +6,7 @@ import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace
 import { tracesUrl } from '@flowtrace/semconv';
 import { destinationExporter, destinationFromEnv, type Destination, type ExporterOptions, type OtlpProtocol } from './exporters.js';
 import { dropEndedStartMarkers, StartMarkerSpanProcessor } from './markers.js';
+import { ExportThread } from './export-thread/export-thread.js';
 import { detectResource } from './resource.js';
 import { spoolSettings, type SpoolOptions } from './spool/settings.js';
 import { startSpool, type Spool } from './spool/spool.js';
@@ -83,6 +84,13 @@ export interface StartTracingOptions {
    * destination acknowledged it, so an outage of any length, or a crash, loses no execution.
    */
   spool?: SpoolOptions | false;
+  /**
+   * Encode and send spans on a worker thread of their own (default `true`), so that the OTLP
+   * encoding never runs between the application's own awaits. `false`, or a bundle that left out
+   * the worker's file, encodes them on the main thread. With a spool, the spool writes on the
+   * main thread.
+   */
+  exportThread?: boolean;
 }
 
 export interface TracingHandle {
@@ -138,7 +146,8 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
     : [destinationFromEnv(timeout)].filter((destination) => destination !== undefined);
   const destinations = collectorDestination ? [collectorDestination, ...general] : general;
   const spool = openSpool(options.spool, replica.replicaId, destinations);
-  const exporters = spool?.exporters ?? destinations.map(destinationExporter);
+  const exportThread = !spool && destinations.length > 0 && options.exportThread !== false ? ExportThread.start(destinations) : undefined;
+  const exporters = spool?.exporters ?? exportThread?.exporters ?? destinations.map(destinationExporter);
 
   const processors: SpanProcessor[] = [];
   let collector: StartMarkerSpanProcessor | undefined;
@@ -172,6 +181,7 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
       const unsent = spool ? 'what was not sent stays in the spool for the next start' : 'spans still queued were not sent';
       await settleWithin(provider.shutdown(), options.shutdownTimeoutMillis ?? DEFAULT_SHUTDOWN_TIMEOUT_MS, unsent);
       await spool?.close();
+      await exportThread?.close();
       if (register) {
         // Lets a later startTracing (a restart in the same process, a test) register again.
         trace.disable();

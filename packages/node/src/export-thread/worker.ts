@@ -1,0 +1,43 @@
+import { format } from 'node:util';
+import { parentPort, workerData } from 'node:worker_threads';
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { destinationExporter } from '../exporters.js';
+import type { DiagLevel, ExportThreadData, Reply, Request } from './messages.js';
+import { SnapshotReader } from './span-snapshot.js';
+
+// The export thread: the OTel SDK's own OTLP exporters, one per destination, encoding and sending
+// what the application's batch processors hand over, so that neither runs on the thread the
+// application's flows use.
+const port = parentPort!;
+const { destinations } = workerData as ExportThreadData;
+const send = (reply: Reply) => port.postMessage(reply);
+
+// The exporters report through OTel `diag`, which is per thread: everything goes to the
+// application's `diag`, whose logger and level decide what is shown.
+const forward = (level: DiagLevel) => (message: string, ...args: unknown[]) => send({ kind: 'diag', level, message: format(message, ...args) });
+const logger: DiagLogger = { error: forward('error'), warn: forward('warn'), info: forward('info'), debug: forward('debug'), verbose: forward('verbose') };
+diag.setLogger(logger, { logLevel: DiagLogLevel.ALL, suppressOverrideMessage: true });
+
+const exporters = destinations.map(destinationExporter);
+const reader = new SnapshotReader();
+
+port.on('message', (request: Request) => {
+  const exporter = exporters[request.destination]!;
+  const done = (result: ExportResult) => send({ kind: 'done', id: request.id, code: result.code, error: result.error && format(result.error) });
+  const settle = (work: Promise<void>) =>
+    work.then(
+      () => done({ code: ExportResultCode.SUCCESS }),
+      (error: Error) => done({ code: ExportResultCode.FAILED, error }),
+    );
+  switch (request.kind) {
+    case 'export':
+      reader.learn(request.resources);
+      exporter.export(request.spans.map((span) => reader.span(span)), done);
+      return;
+    case 'forceFlush':
+      return void settle(exporter.forceFlush?.() ?? Promise.resolve());
+    case 'shutdown':
+      return void settle(exporter.shutdown());
+  }
+});
