@@ -234,7 +234,7 @@ export function captureJson(value: unknown, options: CaptureOptions): Captured |
   if (value === undefined) return undefined;
   const writer = new CappedJsonWriter(Math.max(options.maxBytes, MIN_MAX_BYTES), options.redact, options.cache, options.cardNumbers ?? true);
   writer.value(value, 0);
-  return { json: writer.text, truncated: writer.truncated };
+  return { json: writer.text(), truncated: writer.truncated };
 }
 
 /** What an object's JSON was written from, so a later capture can tell whether it changed. */
@@ -343,7 +343,12 @@ function tokenBytes(token: string): number {
 }
 
 class CappedJsonWriter {
-  text = '';
+  /**
+   * The JSON so far, in pieces joined once at the end. Appending to one string builds a rope of
+   * hundreds of small pieces, and flattening it (which the exporter or a postMessage does later)
+   * cost more than writing it; a join writes one flat string at once.
+   */
+  private readonly parts: string[] = [];
   truncated = false;
   private bytes = 0;
   /** Bytes the text may use before the room kept for closers and the marker. */
@@ -367,6 +372,10 @@ class CappedJsonWriter {
   ) {
     this.limit = maxBytes - MARKER_RESERVE;
     if (cache) this.shape = [];
+  }
+
+  text(): string {
+    return this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
   }
 
   /** Writes one value; returns false once the cap is reached (the caller stops too). */
@@ -435,7 +444,7 @@ class CappedJsonWriter {
   private cached(value: object, isArray: boolean, depth: number): boolean {
     const hit = this.cache!.get(value);
     if (hit && this.bytes + hit.bytes + this.open <= this.limit) {
-      this.text += hit.json;
+      this.parts.push(hit.json);
       this.bytes += hit.bytes;
       // A list holding an earlier value is most likely a fresh params list, not worth keeping:
       // it is not kept, which spares copying the item's shape into its own.
@@ -444,7 +453,7 @@ class CappedJsonWriter {
       return true;
     }
     if (depth === 0) this.topIsArray = isArray;
-    const textMark = this.text.length;
+    const textMark = this.parts.length;
     const bytesMark = this.bytes;
     const shapeMark = this.shape!.length;
     const unshaped = this.unshaped;
@@ -452,7 +461,10 @@ class CappedJsonWriter {
     // Kept: the value itself, and the items of a params list (each may be an earlier output);
     // not small ones, which cost less to write again than to keep and check.
     if (ok && this.unshaped === unshaped && (depth === 0 || this.topIsArray) && this.bytes - bytesMark >= MIN_CACHED_BYTES) {
-      this.cache!.set(value, { json: this.text.slice(textMark), bytes: this.bytes - bytesMark, shape: this.shape!.slice(shapeMark) });
+      // Its pieces become one string, which the cache keeps and the rest of this text reuses.
+      const json = this.parts.splice(textMark).join('');
+      this.parts.push(json);
+      this.cache!.set(value, { json, bytes: this.bytes - bytesMark, shape: this.shape!.slice(shapeMark) });
     }
     return ok;
   }
@@ -467,7 +479,7 @@ class CappedJsonWriter {
     this.open++;
     this.shape?.push(items, items.length);
     for (let i = 0; i < items.length; i++) {
-      const mark = this.text.length;
+      const mark = this.parts.length;
       const bytesMark = this.bytes;
       if (i > 0 && !this.raw(',', 1)) return this.close(']', false);
       let item: unknown;
@@ -519,7 +531,7 @@ class CappedJsonWriter {
   /** Writes `"key":value`; false once the cap is reached. */
   private member(first: boolean, key: string, item: unknown, depth: number): boolean {
     const shape = this.shape;
-    const mark = this.text.length;
+    const mark = this.parts.length;
     const bytesMark = this.bytes;
     const key_ = keyToken(key);
     const token = first ? key_.first : key_.next;
@@ -538,9 +550,9 @@ class CappedJsonWriter {
       }
       ok = this.value(item, depth + 1);
     }
-    if (!ok && this.text.length === mark + token.length) {
+    if (!ok && this.parts.length === mark + 1) {
       // The value could not start at all: take the key back so the text stays valid JSON.
-      this.text = this.text.slice(0, mark);
+      this.parts.length = mark;
       this.bytes = bytesMark;
     }
     return ok;
@@ -548,8 +560,8 @@ class CappedJsonWriter {
 
   /** An array item did not fit: take back its separator when nothing of it was written, then close. */
   private cut(closer: ']', mark: number, bytesMark: number): boolean {
-    if (this.text.length === mark + 1 && this.text.charCodeAt(mark) === 44 /* , */) {
-      this.text = this.text.slice(0, mark);
+    if (this.parts.length === mark + 1 && this.parts[mark] === ',') {
+      this.parts.length = mark;
       this.bytes = bytesMark;
     }
     return this.close(closer, false);
@@ -561,13 +573,14 @@ class CappedJsonWriter {
     if (!complete) this.unshaped++;
     if (!complete && !this.markerWritten) {
       this.markerWritten = true;
-      const last = this.text.charCodeAt(this.text.length - 1);
+      const piece = this.parts[this.parts.length - 1]!;
+      const last = piece.charCodeAt(piece.length - 1);
       const sep = last === 91 /* [ */ || last === 123 /* { */ || last === 44 /* , */ ? '' : ',';
       const marker = closer === ']' ? `${sep}"${TRUNCATED}"` : `${sep}"${TRUNCATED}":true`;
-      this.text += marker;
+      this.parts.push(marker);
       this.bytes += marker.length;
     }
-    this.text += closer;
+    this.parts.push(closer);
     this.bytes += 1;
     return complete;
   }
@@ -596,7 +609,7 @@ class CappedJsonWriter {
       bytes = token.length;
     }
     if (this.bytes + bytes + this.open <= this.limit) {
-      this.text += token;
+      this.parts.push(token);
       this.bytes += bytes;
       return true;
     }
@@ -606,7 +619,7 @@ class CappedJsonWriter {
     this.truncated = true;
     if (room <= 0) return false;
     const cut = JSON.stringify(sliceBytes(value, room) + suffix);
-    this.text += cut;
+    this.parts.push(cut);
     this.bytes += tokenBytes(cut);
     this.markerWritten = true;
     return false;
@@ -617,7 +630,7 @@ class CappedJsonWriter {
       this.truncated = true;
       return false;
     }
-    this.text += token;
+    this.parts.push(token);
     this.bytes += bytes;
     return true;
   }
