@@ -334,6 +334,9 @@ function keyToken(key: string): KeyToken {
   return token;
 }
 
+/** Up to this many pieces, a text is appended together rather than joined (see {@link CappedJsonWriter.text}). */
+const SMALL_TEXT_PARTS = 16;
+
 /** Matches what JSON escapes and what UTF-8 writes in more than one byte. */
 const NOT_PLAIN = /[\u0000-\u001f"\\\u0080-\uffff]/;
 const WIDE = /[\u0080-\uffff]/;
@@ -375,7 +378,12 @@ class CappedJsonWriter {
   }
 
   text(): string {
-    return this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
+    const parts = this.parts;
+    if (parts.length > SMALL_TEXT_PARTS) return parts.join('');
+    // A few pieces: appending is cheaper than a join, and such a rope is cheap to flatten.
+    let text = '';
+    for (let i = 0; i < parts.length; i++) text += parts[i];
+    return text;
   }
 
   /** Writes one value; returns false once the cap is reached (the caller stops too). */
