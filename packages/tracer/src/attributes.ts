@@ -87,7 +87,9 @@ export class AttributeMapper {
    * to `flow()`) come before the contexts'. `flowtrace.timeout_ms` is set from the tag of that label.
    */
   tags(target: Attributes, ctx: ExecutionContext.Context, flowTags: readonly Tag.Tagged[] | undefined, inherited: boolean): void {
-    for (const [label, value] of collectTags(ctx, flowTags ?? [], inherited)) {
+    const found = collectTags(ctx, flowTags, inherited);
+    if (!found) return;
+    for (const [label, value] of found) {
       if (label === ATTR_TIMEOUT_MS) {
         if (typeof value === 'number' && Number.isFinite(value)) target[ATTR_TIMEOUT_MS] = value;
         continue;
@@ -121,24 +123,35 @@ export class AttributeMapper {
   }
 }
 
-/** Labelled tags of `ctx` (with `inherited`, also of the scope and its ancestors), outermost first. */
-function collectTags(ctx: ExecutionContext.Context, flowTags: readonly Tag.Tagged[], inherited: boolean): Map<string, unknown> {
-  const chain: ExecutionContext.Context[] = [ctx];
-  if (inherited) for (let c = ctx.parent; c; c = c.parent) chain.unshift(c);
-  const found = new Map<string, unknown>();
-  const add = (key: symbol, value: unknown) => {
-    const label = key.description;
-    if (label && !INTERNAL_TAG_KEYS.has(key)) found.set(label, value);
-  };
-  if (inherited) for (const tagged of ctx.scope.tags ?? []) add(tagged.key, tagged.value);
-  for (const tagged of flowTags) add(tagged.key, tagged.value);
-  for (const c of chain) {
-    for (const tagged of c.tags ?? []) add(tagged.key, tagged.value);
-    // Values set with `ctx.set(tag, value)` live in the context's private tag map; core-next
-    // 0.5.94 (its last release) offers no way to list them, and our tests pin this field.
-    const written = (c as unknown as { tagData?: unknown }).tagData;
-    if (written instanceof Map) for (const [key, value] of written) if (typeof key === 'symbol') add(key, value);
-  }
+/**
+ * Labelled tags of `ctx` (with `inherited`, also of the scope and its ancestors), outermost
+ * first; `undefined` when there are none, the common case of a nested flow, which then costs no
+ * allocation.
+ */
+function collectTags(ctx: ExecutionContext.Context, flowTags: readonly Tag.Tagged[] | undefined, inherited: boolean): Map<string, unknown> | undefined {
+  let found: Map<string, unknown> | undefined;
+  if (inherited) for (const tagged of ctx.scope.tags ?? []) found = addTag(found, tagged.key, tagged.value);
+  if (flowTags) for (const tagged of flowTags) found = addTag(found, tagged.key, tagged.value);
+  if (!inherited) return addContextTags(found, ctx);
+  const chain: ExecutionContext.Context[] = [];
+  for (let c: ExecutionContext.Context | undefined = ctx; c; c = c.parent) chain.push(c);
+  for (let i = chain.length - 1; i >= 0; i--) found = addContextTags(found, chain[i]!);
+  return found;
+}
+
+function addContextTags(found: Map<string, unknown> | undefined, ctx: ExecutionContext.Context): Map<string, unknown> | undefined {
+  for (const tagged of ctx.tags ?? []) found = addTag(found, tagged.key, tagged.value);
+  // Values set with `ctx.set(tag, value)` live in the context's private tag map; core-next
+  // 0.5.94 (its last release) offers no way to list them, and our tests pin this field.
+  const written = (ctx as unknown as { tagData?: unknown }).tagData;
+  if (written instanceof Map) for (const [key, value] of written) if (typeof key === 'symbol') found = addTag(found, key, value);
+  return found;
+}
+
+function addTag(found: Map<string, unknown> | undefined, key: symbol, value: unknown): Map<string, unknown> | undefined {
+  const label = key.description;
+  if (!label || INTERNAL_TAG_KEYS.has(key)) return found;
+  (found ??= new Map()).set(label, value);
   return found;
 }
 

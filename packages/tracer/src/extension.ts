@@ -273,11 +273,10 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     }
     // Data nobody will see is not captured: a step under a span that is not recorded.
     const capture = under ? under.span.isRecording() : true;
-    const attributes: Attributes = {
-      [ATTR_EXECUTION_ID]: executionId,
-      [ATTR_CONTEXT_ID]: ctx.id,
-      [ATTR_DEPTH]: depth,
-    };
+    const attributes: Attributes = { [ATTR_EXECUTION_ID]: executionId };
+    // A flow's own context; fn and parallel steps run in their caller's, which its span names.
+    if (definition) attributes[ATTR_CONTEXT_ID] = ctx.id;
+    attributes[ATTR_DEPTH] = depth;
     if (operation.root) attributes[ATTR_EXECUTION_ROOT] = true;
     if (index !== undefined) attributes[ATTR_STEP_INDEX] = index;
     if (op.key !== undefined) attributes[ATTR_STEP_KEY] = op.key;

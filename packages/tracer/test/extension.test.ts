@@ -118,8 +118,9 @@ describe('createTracingExtension: the span tree', () => {
       [attr.ATTR_STEP_KEY]: 'price',
       [attr.ATTR_STEP_INDEX]: 1,
       [attr.ATTR_DEPTH]: 1,
-      [attr.ATTR_CONTEXT_ID]: executionId,
     });
+    // A fn step runs in its flow's context, which the flow's span names.
+    expect(price.attributes[attr.ATTR_CONTEXT_ID]).toBeUndefined();
     expect(json(price.attributes[attr.ATTR_INPUT])).toEqual([3, 5]);
     expect(json(price.attributes[attr.ATTR_OUTPUT])).toBe(15);
 
