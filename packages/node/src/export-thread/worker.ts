@@ -1,7 +1,7 @@
 import { format } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { diagLogLevelFromString, ExportResultCode, getStringFromEnv, type ExportResult } from '@opentelemetry/core';
 import { destinationExporter } from '../exporters.js';
 import type { DiagLevel, ExportThreadData, Reply, Request } from './messages.js';
 import { SnapshotReader } from './span-snapshot.js';
@@ -13,11 +13,14 @@ const port = parentPort!;
 const { destinations } = workerData as ExportThreadData;
 const send = (reply: Reply) => port.postMessage(reply);
 
-// The exporters report through OTel `diag`, which is per thread: everything goes to the
-// application's `diag`, whose logger and level decide what is shown.
+// The exporters report through OTel `diag`, which is per thread: reports go to the application's
+// `diag`, whose logger decides what is shown. Only from the level OTEL_LOG_LEVEL asks for (warnings
+// by default): the exporters' debug reports format whole requests, which would cost more than
+// the encoding this thread takes off the application.
 const forward = (level: DiagLevel) => (message: string, ...args: unknown[]) => send({ kind: 'diag', level, message: format(message, ...args) });
 const logger: DiagLogger = { error: forward('error'), warn: forward('warn'), info: forward('info'), debug: forward('debug'), verbose: forward('verbose') };
-diag.setLogger(logger, { logLevel: DiagLogLevel.ALL, suppressOverrideMessage: true });
+const level = getStringFromEnv('OTEL_LOG_LEVEL');
+diag.setLogger(logger, { logLevel: (level ? diagLogLevelFromString(level) : undefined) ?? DiagLogLevel.WARN, suppressOverrideMessage: true });
 
 const exporters = destinations.map(destinationExporter);
 const reader = new SnapshotReader();
