@@ -1,4 +1,5 @@
 import pg from 'pg';
+import * as sc from '@flowtrace/semconv';
 import { startPostgres, type PostgresServer } from '@flowtrace/test-servers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeSpans } from '../src/ingest/route.js';
@@ -24,6 +25,15 @@ engineContract('PostgreSQL', async () => {
   return { engine, cleanup: async () => {} };
 });
 
+/** Takes a database at schema 7 back to schema 6, as a collector of that release left it. */
+async function backToSchema6(url: string): Promise<void> {
+  await sql(url, 'DROP TABLE span_owners');
+  await sql(url, 'CREATE INDEX spans_identity ON spans (trace_id, span_id)');
+  await sql(url, 'DELETE FROM counts WHERE grain = $1', [DAY]);
+  await sql(url, 'ALTER TABLE search DROP COLUMN flow, DROP COLUMN started_at');
+  await sql(url, 'DELETE FROM flowtrace_schema WHERE version = 7');
+}
+
 async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -39,13 +49,13 @@ describe('the PostgreSQL schema', () => {
     const url = await server.createDatabase();
     const engines = Array.from({ length: 4 }, () => new PostgresEngine({ url }));
     await Promise.all(engines.map((engine) => engine.ready()));
-    expect(await sql(url, 'SELECT version FROM flowtrace_schema ORDER BY version')).toEqual([1, 2, 3, 4, 5, 6].map((version) => ({ version })));
+    expect(await sql(url, 'SELECT version FROM flowtrace_schema ORDER BY version')).toEqual([1, 2, 3, 4, 5, 6, 7].map((version) => ({ version })));
     const again = new PostgresEngine({ url });
     await again.ready();
     // One history id, made with the database, whichever collector reads it.
     const histories = new Set(await Promise.all([...engines, again].map((engine) => engine.historyId())));
     expect([...histories]).toEqual([expect.stringMatching(/^[0-9a-f]{16}$/)]);
-    expect(await sql(url, 'SELECT count(*)::int AS n FROM flowtrace_schema')).toEqual([{ n: 6 }]);
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM flowtrace_schema')).toEqual([{ n: 7 }]);
     // Day partitions exist around today, so no day starts without one.
     const today = new Date(dayOf(Date.now()) * DAY).toISOString().slice(0, 10).replace(/-/g, '_');
     expect((await sql<{ name: string }>(url, `SELECT relname AS name FROM pg_class WHERE relname LIKE 'spans_2%'`)).map((r) => r.name)).toContain(`spans_${today}`);
@@ -59,7 +69,7 @@ describe('the PostgreSQL schema', () => {
     await first.close();
     await sql(url, 'INSERT INTO flowtrace_schema (version) VALUES (99)');
     const engine = new PostgresEngine({ url });
-    await expect(engine.ready()).rejects.toThrow(/newer flowtrace collector \(schema 99, this one knows 6\); upgrade the collector/);
+    await expect(engine.ready()).rejects.toThrow(/newer flowtrace collector \(schema 99, this one knows 7\); upgrade the collector/);
     await engine.close();
   });
 
@@ -71,6 +81,7 @@ describe('the PostgreSQL schema', () => {
     // Back to schema 5, with rollups as a schema 5 collector kept them.
     const start = Date.UTC(2026, 0, 1, 10);
     const { old, moved } = schema5Histogram(SPREAD_DURATIONS);
+    await backToSchema6(url);
     await sql(url, 'DELETE FROM flowtrace_schema WHERE version = 6');
     const [inserted] = await sql<{ id: number }>(url, `INSERT INTO flows (flow_id, flow_name) VALUES ('old', 'old') RETURNING id`);
     const flow = inserted!.id;
@@ -93,6 +104,48 @@ describe('the PostgreSQL schema', () => {
       const max = summarizeBins(bucket!.durationBins)!.max;
       expect(Math.abs(max - SPREAD_DURATIONS.at(-1)!) / SPREAD_DURATIONS.at(-1)!).toBeLessThan(0.06);
     }
+    await engine.close();
+  });
+
+  it('upgrades a schema 6 database: spans already stored keep their owner, and deep pages their counts', async () => {
+    const url = await server.createDatabase();
+    const provider = memoryProvider();
+    const spans = normalized(await checkoutSpans([{ sku: 'A', qty: 2 }, { sku: 'B', qty: 1 }], provider));
+    await provider.provider.shutdown();
+    const routed = (list: Span[]) => routeSpans({ spans: list, rejected: 0, reasons: [] });
+    const first = new PostgresEngine({ url });
+    await new ExecutionRules(first, 60_000).ingest(routed(spans), Date.now());
+    await first.close();
+    const owners = 'SELECT encode(span_id, \'hex\') AS span, execution FROM span_owners ORDER BY 1';
+    const stored = await sql(url, owners);
+    const hourCounts = 'SELECT floor(bucket / $1) AS day, status, sum(n)::int AS n FROM counts WHERE grain = $2 GROUP BY 1, 2 ORDER BY 1, 2';
+    const days = await sql(url, 'SELECT floor(bucket / $1) AS day, status, n::int FROM counts WHERE grain = $1 ORDER BY 1, 2', [DAY]);
+    expect(days).toEqual(await sql(url, hourCounts, [DAY, 3_600_000]));
+    await backToSchema6(url);
+
+    const engine = new PostgresEngine({ url });
+    await engine.ready();
+    expect(await sql(url, owners)).toEqual(stored);
+    expect(stored).toHaveLength(spans.length);
+    expect(await sql(url, 'SELECT floor(bucket / $1) AS day, status, n::int FROM counts WHERE grain = $1 ORDER BY 1, 2', [DAY])).toEqual(days);
+    expect(await sql(url, `SELECT 1 FROM pg_class WHERE relname = 'spans_identity'`)).toEqual([]);
+    // Search entries learned their executions' flow and start: q finds what it found before.
+    const searched = await engine.listExecutions({ flowId: 'checkout', q: 'sku', offset: 0, limit: 10 });
+    expect([searched.total, searched.executions.length]).toEqual([2, 2]);
+    // Claims after the upgrade are decided against the spans stored before it.
+    const conflicts: string[] = [];
+    const rules = new ExecutionRules(engine, 60_000, (c) => conflicts.push(`${c.owner} over ${c.loser}`));
+    const step = spans.find((s) => s.attributes[sc.ATTR_MARKER] === undefined && s.attributes[sc.ATTR_EXECUTION_ROOT] !== true)!;
+    const owner = step.attributes[sc.ATTR_EXECUTION_ID] as string;
+    const claimed = (id: string): Span => ({ ...step, attributes: { ...step.attributes, [sc.ATTR_EXECUTION_ID]: id } });
+    await rules.ingest(routed([claimed('z-forged')]), Date.now());
+    await rules.ingest(routed(spans), Date.now());
+    expect((await engine.trace(step.traceId)).filter((s) => s.spanId === step.spanId).map((s) => s.attributes[sc.ATTR_EXECUTION_ID])).toEqual([owner]);
+    await rules.ingest(routed([claimed('0-forged')]), Date.now());
+    expect((await engine.trace(step.traceId)).filter((s) => s.spanId === step.spanId).map((s) => s.attributes[sc.ATTR_EXECUTION_ID])).toEqual(['0-forged']);
+    expect(conflicts).toEqual([`${owner} over z-forged`, `0-forged over ${owner}`]);
+    // Re-delivered spans were recognised: the trace holds each span once.
+    expect(await engine.trace(step.traceId)).toHaveLength(spans.filter((s) => s.traceId === step.traceId).length);
     await engine.close();
   });
 
@@ -135,6 +188,8 @@ describe('the PostgreSQL schema', () => {
     expect(await engine.trace(old[0]!.traceId)).toEqual([]);
     expect(await engine.trace(recent[0]!.traceId)).toHaveLength(recent.length);
     expect((await engine.listFlows())[0]!.executionCount).toBe(1);
+    // The owners of the dropped day's spans went too; today's stay.
+    expect(await sql(url, 'SELECT part, count(*)::int AS n FROM span_owners GROUP BY part')).toEqual([{ part: dayOf(Date.now()), n: recent.length }]);
     await engine.close();
   });
 });

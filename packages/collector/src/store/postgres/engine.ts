@@ -17,7 +17,7 @@ import {
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, STATUS_CODE, STATUS_OF } from '../rollups.js';
 import { decodeBody, ROLE_CODE, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin, type SpanRow } from '../rows.js';
 import { createPartitions, dayOf } from './partitions.js';
-import { CHANNEL, migrate } from './schema.js';
+import { CHANNEL, DAY_GRAIN, migrate } from './schema.js';
 import { PostgresWriteTx } from './write-tx.js';
 
 export interface PostgresEngineOptions {
@@ -260,7 +260,14 @@ export class PostgresEngine implements StorageEngine {
 
   async trace(traceId: string): Promise<Span[]> {
     if (!/^[0-9a-fA-F]{32}$/.test(traceId)) return [];
-    return this.decodeAll(await this.query<SpanRow>('SELECT origin, format, body FROM spans WHERE trace_id = $1', [Buffer.from(traceId, 'hex')]));
+    // Through the owners, which know where each span of the trace is stored: spans have no trace index.
+    return this.decodeAll(
+      await this.query<SpanRow>(
+        `SELECT s.origin, s.format, s.body FROM span_owners o
+         JOIN spans s ON s.part = o.part AND s.execution = o.execution AND s.span_id = o.span_id WHERE o.trace_id = $1`,
+        [Buffer.from(traceId, 'hex')],
+      ),
+    );
   }
 
   async listExecutions(query: ListQuery): Promise<{ executions: StoredExecution[]; total: number }> {
@@ -271,28 +278,12 @@ export class PostgresEngine implements StorageEngine {
     if (!flowRow) return { executions: [], total: 0 };
     const flow = flowRow.id;
     const statuses = query.statuses && query.statuses.length < STATUS_OF.length ? query.statuses.map((s) => STATUS_CODE[s]) : undefined;
+    if (query.q !== undefined) return this.searchPage(flow, query.q, query, statuses);
     // Statements are built from fixed fragments; every value is bound.
     const values: unknown[] = [flow];
     const bind = (value: unknown) => `$${values.push(value)}`;
     const where = ['flow = $1', 'flow IS NOT NULL'];
     if (query.from !== undefined) where.push(`started_at >= ${bind(query.from)}`);
-    if (query.q !== undefined) {
-      if (query.to !== undefined) where.push(`started_at < ${bind(query.to)}`);
-      if (statuses) where.push(`status = ANY(${bind(statuses)})`);
-      where.push('id IN (SELECT execution FROM matches)');
-      const matches = `WITH matches AS MATERIALIZED (${this.searchMatches(query.q, bind)})`;
-      const rows = await this.query<ExecutionRow & { total: number }>(
-        `${matches} SELECT ${EXECUTION_COLUMNS}, count(*) OVER () AS total FROM executions WHERE ${where.join(' AND ')}
-         ORDER BY started_at DESC, id DESC LIMIT ${bind(query.limit)} OFFSET ${bind(query.offset)}`,
-        values,
-      );
-      let total = rows[0]?.total ?? 0;
-      if (rows.length === 0 && query.offset > 0) {
-        const [count] = await this.query<{ n: number }>(`${matches} SELECT count(*) AS n FROM executions WHERE ${where.join(' AND ')}`, values.slice(0, -2));
-        total = count!.n;
-      }
-      return { executions: rows.map(storedExecution), total };
-    }
     if (query.from === undefined && query.to === undefined) {
       // The flow's counters give the total; a deep page finds its hour by a running sum.
       const total = (statuses ?? [0, 1, 2]).reduce((sum, code) => sum + flowRow[STATUS_OF[code]!], 0);
@@ -319,26 +310,66 @@ export class PostgresEngine implements StorageEngine {
   }
 
   /**
-   * The executions whose parameters contain `q`. The trigram index is asked for the longest run
-   * of letters and digits only: the trigrams of a one-letter word or of punctuation are in nearly
-   * every row, and reading their posting lists costs more than checking the few rows left.
+   * A page of the flow's executions whose parameters contain `q`, and how many there are. The
+   * search entries carry flow and start, so the matches are counted and ordered from them alone
+   * and only the page's executions are read (a status filter reads the matches' executions too).
+   */
+  private async searchPage(flow: number, q: string, query: ListQuery, statuses: number[] | undefined): Promise<{ executions: StoredExecution[]; total: number }> {
+    const values: unknown[] = [flow];
+    const bind = (value: unknown) => `$${values.push(value)}`;
+    const where = ['flow = $1', this.searchMatches(q, bind)];
+    if (query.from !== undefined) where.push(`started_at >= ${bind(query.from)}`);
+    if (query.to !== undefined) where.push(`started_at < ${bind(query.to)}`);
+    const hits = statuses
+      ? `SELECT m.execution, m.started_at FROM matches m JOIN executions e ON e.id = m.execution WHERE e.status = ANY(${bind(statuses)})`
+      : 'SELECT execution, started_at FROM matches';
+    // One row even past the last page: the total.
+    const rows = await this.query<ExecutionRow & { total: number }>(
+      `WITH matches AS MATERIALIZED (SELECT execution, started_at FROM search WHERE ${where.join(' AND ')}),
+            hits AS MATERIALIZED (${hits})
+       SELECT t.total, page.* FROM (SELECT count(*)::int AS total FROM hits) t LEFT JOIN LATERAL (
+         SELECT ${EXECUTION_COLUMNS}, h.started_at AS at
+         FROM (SELECT execution, started_at FROM hits ORDER BY started_at DESC, execution DESC LIMIT ${bind(query.limit)} OFFSET ${bind(query.offset)}) h
+         JOIN executions ON executions.id = h.execution
+       ) page ON true ORDER BY page.at DESC, page.id DESC`,
+      values,
+    );
+    return { executions: rows.filter((row) => row.id !== null).map(storedExecution), total: rows[0]!.total };
+  }
+
+  /**
+   * The condition on a search entry for parameters containing `q`. The trigram index is asked
+   * for the longest run of letters and digits only: the trigrams of a one-letter word or of
+   * punctuation are in nearly every row, and reading their posting lists costs more than
+   * checking the few rows left.
    */
   private searchMatches(q: string, bind: (value: unknown) => string): string {
     const pattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const longest = (q.match(/[\p{L}\p{N}]+/gu) ?? []).reduce((a, b) => (b.length > a.length ? b : a), '');
-    if (longest.length < 3 || longest === q) return `SELECT execution FROM search WHERE params ILIKE ${bind(pattern(q))}`;
+    if (longest.length < 3 || longest === q) return `params ILIKE ${bind(pattern(q))}`;
     // `params || ''` keeps the full pattern out of the index condition.
-    return `SELECT execution FROM search WHERE params ILIKE ${bind(pattern(longest))} AND (params || '') ILIKE ${bind(pattern(q))}`;
+    return `params ILIKE ${bind(pattern(longest))} AND (params || '') ILIKE ${bind(pattern(q))}`;
   }
 
-  /** Where the page at `offset` starts: the hour it falls in (newest first) and how far into it. */
+  /**
+   * Where the page at `offset` starts: the hour it falls in (newest first) and how far into it.
+   * A running sum over the day counts finds the day, one over that day's hours the hour: ~30 and
+   * ~24 rows, however deep the page and however long the history.
+   */
   private async hourOf(flow: number, statuses: number[] | undefined, offset: number): Promise<{ before: number; offset: number } | undefined> {
+    const status = (alias: string) => (statuses ? `AND ${alias}status = ANY($5)` : '');
     const [row] = await this.query<{ bucket: number; skipped: number }>(
-      `SELECT bucket, (acc - n)::bigint AS skipped FROM (
-         SELECT bucket, sum(n) AS n, sum(sum(n)) OVER (ORDER BY bucket DESC) AS acc
-         FROM counts WHERE flow = $1 AND grain = $2 ${statuses ? 'AND status = ANY($4)' : ''} GROUP BY bucket
-       ) hours WHERE acc > $3 ORDER BY bucket DESC LIMIT 1`,
-      statuses ? [flow, HOUR, offset, statuses] : [flow, HOUR, offset],
+      `WITH day AS (
+         SELECT bucket, acc - n AS skipped FROM (
+           SELECT bucket, sum(n) AS n, sum(sum(n)) OVER (ORDER BY bucket DESC) AS acc
+           FROM counts WHERE flow = $1 AND grain = $2 ${status('')} GROUP BY bucket
+         ) days WHERE acc > $4 ORDER BY bucket DESC LIMIT 1)
+       SELECT bucket, (acc - n)::bigint AS skipped FROM (
+         SELECT h.bucket, sum(h.n) AS n, day.skipped + sum(sum(h.n)) OVER (ORDER BY h.bucket DESC) AS acc
+         FROM day JOIN counts h ON h.flow = $1 AND h.grain = $3 AND h.bucket >= day.bucket AND h.bucket < day.bucket + $2 ${status('h.')}
+         GROUP BY h.bucket, day.skipped
+       ) hours WHERE acc > $4 ORDER BY bucket DESC LIMIT 1`,
+      statuses ? [flow, DAY_GRAIN, HOUR, offset, statuses] : [flow, DAY_GRAIN, HOUR, offset],
     );
     return row ? { before: row.bucket + HOUR, offset: offset - row.skipped } : undefined;
   }

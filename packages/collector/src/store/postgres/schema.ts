@@ -1,19 +1,21 @@
 import type { PoolClient } from 'pg';
-import { SCHEMA_5_BIN_SCALE } from '../rollups.js';
+import { HOUR, SCHEMA_5_BIN_SCALE } from '../rollups.js';
 
 /**
  * The PostgreSQL layout. Spans live in their execution's partition: `part` is the day (since
  * the epoch, UTC) of the first span seen of the execution, or of the span itself when it belongs
  * to none, so an execution is never split and retention drops whole days. Spans are keyed by
  * `(execution, span_id)` within a part, so the tables can be distributed by execution (Citus)
- * without changing a key. Executions are one small row each, rewritten in place; flow counts,
- * time rollups and the trigram search index follow in the same transaction. Versions are rows of
+ * without changing a key; who owns each span is kept apart, in `span_owners`, whose unique
+ * `(trace_id, span_id)` key a partitioned table could not hold. Executions are one small row each,
+ * rewritten in place; flow counts, time rollups and the trigram search index follow in the same
+ * transaction. Versions are rows of
  * `flowtrace_schema`; never edit a released one, add the next.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
-/** First key of the two-key advisory locks ingest takes on the traces it writes (see write-tx.ts). */
-export const TRACE_LOCKS = 0x7472; // 'tr'
+/** The coarsest grain of `counts`, kept by the PostgreSQL engine alone: deep pages find their day by it. */
+export const DAY_GRAIN = 24 * HOUR;
 
 /** The channel that carries each commit's last change sequence number to the other collectors. */
 export const CHANNEL = 'flowtrace_changes';
@@ -179,6 +181,42 @@ const MIGRATIONS: Record<number, string> = {
       SELECT flow, grain, bucket, floor((bin + 0.5) * ${SCHEMA_5_BIN_SCALE})::integer, sum(n)
       FROM old GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0;
   `,
+  7: `
+    -- Who owns each span (trace, span id), apart from the partitioned spans: here the pair can be
+    -- a unique key, so a span is claimed by INSERT … ON CONFLICT and the key makes two collectors
+    -- claiming one span take turns (migration 4's advisory locks and its probe of every day
+    -- partition's index go). part and execution find the stored copy.
+    CREATE TABLE span_owners (
+      trace_id  bytea NOT NULL,
+      span_id   bytea NOT NULL,
+      execution bigint NOT NULL,
+      part      integer NOT NULL,
+      PRIMARY KEY (trace_id, span_id)
+    );
+    -- Retention removes the rows of dropped day partitions through it.
+    CREATE INDEX span_owners_part ON span_owners (part);
+    -- The stored copy the ownership rule keeps (one of an execution over one of none, then the
+    -- smallest execution id), so claims made after the upgrade are decided as before it.
+    INSERT INTO span_owners (trace_id, span_id, execution, part)
+      SELECT DISTINCT ON (s.trace_id, s.span_id) s.trace_id, s.span_id, s.execution, s.part
+      FROM spans s LEFT JOIN executions e ON e.id = s.execution
+      ORDER BY s.trace_id, s.span_id, s.execution = 0, e.execution_id COLLATE "C";
+    DROP INDEX spans_identity;
+    -- Each search entry with its execution's flow and start: q counts, orders and pages its
+    -- matches from the entries alone and reads only the page's executions. Made anew rather than
+    -- updated: an update of every row would insert each one's trigrams into the index again.
+    CREATE TABLE search_7 AS
+      SELECT s.execution, s.params, e.flow, e.started_at FROM search s LEFT JOIN executions e ON e.id = s.execution;
+    DROP TABLE search;
+    ALTER TABLE search_7 RENAME TO search;
+    ALTER TABLE search ALTER COLUMN execution SET NOT NULL, ALTER COLUMN params SET NOT NULL, ADD PRIMARY KEY (execution);
+    CREATE INDEX search_params ON search USING gin (params gin_trgm_ops);
+    -- Day counts beside the hour ones: a deep page reads ~30 day rows and ~24 hour rows to find
+    -- where it starts, not every hour of the history.
+    INSERT INTO counts (flow, grain, bucket, status, n)
+      SELECT flow, ${DAY_GRAIN}, floor(bucket / ${DAY_GRAIN}) * ${DAY_GRAIN}, status, sum(n)
+      FROM counts WHERE grain = ${HOUR} GROUP BY flow, 3, status HAVING sum(n) <> 0;
+  `,
 };
 
 /**
@@ -189,6 +227,8 @@ export async function migrate(client: PoolClient): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+    // An upgrade rewrites tables as large as the history: it may take longer than a request.
+    await client.query('SET LOCAL statement_timeout = 0');
     await client.query('CREATE TABLE IF NOT EXISTS flowtrace_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
     const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM flowtrace_schema');
     const version = rows[0]?.version ?? 0;

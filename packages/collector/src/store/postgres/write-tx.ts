@@ -4,10 +4,10 @@ import type { Attributes, Span } from '../../otlp/span.js';
 import { MISSED_HEARTBEATS, type InstanceStart } from '../../records/aggregate.js';
 import type { ExecutionStatus } from '../../records/types.js';
 import type { Appended, ExecutionUpdate, IncomingSpan, LeasedPayload, OutboxEntry, SpanHolder, StoredExecution, WriteTx } from '../engine.js';
-import { rollupEntryOf, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry, type RollupRow } from '../rollups.js';
+import { bucketOf, HOUR, rollupEntryOf, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry, type RollupRow } from '../rollups.js';
 import { bodyOf, EXECUTION_COLUMNS, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow, type SpanRow } from '../rows.js';
 import { dayOf, dropPartitionsBefore } from './partitions.js';
-import { CHANNEL, TRACE_LOCKS } from './schema.js';
+import { CHANNEL, DAY_GRAIN } from './schema.js';
 
 /**
  * One transaction on one connection. Caches of keys it creates join the engine's only when it
@@ -18,10 +18,6 @@ export class PostgresWriteTx implements WriteTx {
   private readonly newOrigins = new Map<string, number>();
   /** Spans decoded from one scope of one request share their scope object: one lookup for all. */
   private readonly originOfScope = new WeakMap<object, number>();
-  /** Executions this transaction created: none of their spans can be stored yet but by it. */
-  private readonly created = new Set<number>();
-  /** Spans this transaction appended to the executions it created. */
-  private readonly appendedToCreated = new Set<string>();
   /** Parts of the executions this transaction locked (null: no span stored yet). */
   private readonly partsOf = new Map<number, number | null>();
   private serialised = false;
@@ -55,12 +51,11 @@ export class PostgresWriteTx implements WriteTx {
     const sorted = [...ids].sort();
     // Sorted, so two collectors lock the executions they share in one order. A new execution's
     // partition is the day of its earliest span.
-    const created = await this.rows<{ id: number }>(
+    await this.client.query(
       `INSERT INTO executions (execution_id, part, summary) SELECT id, part, '{"steps":0}' FROM unnest($1::text[], $2::int[]) AS t(id, part)
-       ORDER BY id ON CONFLICT (execution_id) DO NOTHING RETURNING id`,
+       ORDER BY id ON CONFLICT (execution_id) DO NOTHING`,
       [sorted, sorted.map((id) => (firstSeen?.has(id) ? dayOf(firstSeen.get(id)!) : null))],
     );
-    for (const { id } of created) this.created.add(id);
     const rows = await this.rows<ExecutionRow & { part: number | null }>(
       `SELECT ${EXECUTION_COLUMNS}, part FROM executions WHERE execution_id = ANY($1) ORDER BY execution_id FOR UPDATE`,
       [sorted],
@@ -94,84 +89,111 @@ export class PostgresWriteTx implements WriteTx {
         this.partsOf.set(key, part);
       }
     }
-    const result = await this.claims(spans, executionOf, keys);
-    // Spans of an execution this transaction created cannot be stored already for it, but by
-    // this transaction: they are checked here and inserted plainly. The others go through ON CONFLICT.
-    const fresh = new Array<boolean>(spans.length).fill(false);
-    const plain: number[] = [];
-    const checked: number[] = [];
-    spans.forEach(({ span }, i) => {
-      if (result[i] !== undefined) return;
-      const key = executionOf[i]!;
-      if (key === 0 || !this.created.has(key)) return void checked.push(i);
-      const identity = `${key}/${span.spanId}`;
-      if (this.appendedToCreated.has(identity)) return;
-      this.appendedToCreated.add(identity);
-      fresh[i] = true;
-      plain.push(i);
-    });
-    if (plain.length > 0) await this.insertSpans(spans, executionOf, plain, false);
-    if (checked.length > 0) {
-      const inserted = await this.insertSpans(spans, executionOf, checked, true);
-      const stored = new Set(inserted.map((row) => `${row.execution}/${row.span_id.toString('hex')}`));
-      // The first of several copies in one request is the new one.
-      for (const i of checked) fresh[i] = stored.delete(`${executionOf[i]}/${spans[i]!.span.spanId}`);
-    }
-    return spans.map((_, i) => result[i] ?? (fresh[i] ? 'new' : 'again'));
+    const { result, fresh } = await this.claims(spans, executionOf, keys);
+    if (fresh.length > 0) await this.insertSpans(spans, executionOf, fresh);
+    return result;
   }
 
   /**
-   * What is stored already of each span under another execution (or none), and which copies in
-   * this request name a second execution: those are not inserted, the rules decide. Unlike
-   * SQLite's, this table cannot hold a unique (trace, span) key (it is partitioned by execution
-   * day), so the check reads the identity index, after locking the traces (two-key advisory
-   * locks, in one order) so that two collectors cannot both store copies of one span.
+   * Claims each span's identity (trace, span id) for the execution its first copy in this
+   * request names: the claims that are new are the spans to store (`fresh`); for the others,
+   * what holds the span already — the same execution (a re-delivery), another one, or none —
+   * which the rules decide. The unique key of `span_owners` makes a second collector claiming
+   * one span wait for the first one's commit, then see its claim.
    */
-  private async claims(spans: readonly IncomingSpan[], executionOf: readonly number[], keys: ReadonlyMap<string, number>): Promise<Array<Appended | undefined>> {
-    const idOf = new Map([...keys].map(([id, key]) => [key, id]));
-    const traces = [...new Set(spans.map(({ span }) => traceLockOf(span.traceId)))].sort((a, b) => a - b);
-    await this.client.query('SELECT pg_advisory_xact_lock($1, t) FROM unnest($2::int[]) AS t', [TRACE_LOCKS, traces]);
-    const identities = Buffer.alloc(spans.length * 24);
+  private async claims(
+    spans: readonly IncomingSpan[],
+    executionOf: readonly number[],
+    keys: ReadonlyMap<string, number>,
+  ): Promise<{ result: Appended[]; fresh: number[] }> {
+    /** The index of each identity's first copy in this request. */
+    const firstOf = new Map<string, number>();
     spans.forEach(({ span }, i) => {
-      identities.write(span.traceId, i * 24, 16, 'hex');
-      identities.write(span.spanId, i * 24 + 16, 8, 'hex');
-    });
-    const held = await this.rows<{ i: number; execution: number; execution_id: string | null }>(
-      `SELECT u.i::int AS i, s.execution, e.execution_id
-       FROM generate_series(1, $2::int) AS u(i)
-       JOIN spans s ON s.trace_id = substring($1::bytea FROM u.i * 24 - 23 FOR 16) AND s.span_id = substring($1::bytea FROM u.i * 24 - 7 FOR 8)
-       LEFT JOIN executions e ON e.id = s.execution`,
-      [identities, spans.length],
-    );
-    const holders = new Map<number, SpanHolder[]>();
-    for (const row of held) {
-      const list = holders.get(row.i - 1) ?? [];
-      list.push(row.execution_id === null ? { key: row.execution } : { key: row.execution, id: row.execution_id });
-      holders.set(row.i - 1, list);
-    }
-    const result = new Array<Appended | undefined>(spans.length);
-    /** The execution of the first copy of each span this request will insert. */
-    const first = new Map<string, number>();
-    spans.forEach(({ span }, i) => {
-      const key = executionOf[i]!;
-      const stored = holders.get(i) ?? [];
-      if (stored.some((h) => h.key === key) || (key === 0 && stored.length > 0)) return void (result[i] = 'again');
-      const [holder] = stored.sort((a, b) => (a.id === undefined ? 1 : b.id === undefined ? -1 : a.id < b.id ? -1 : 1));
-      if (holder) return void (result[i] = key === 0 ? 'again' : { heldBy: holder });
       const identity = `${span.traceId}/${span.spanId}`;
-      const earlier = first.get(identity);
-      if (earlier === undefined) return void first.set(identity, key);
-      if (earlier === key) return;
-      if (key === 0) return void (result[i] = 'again');
-      result[i] = { heldBy: earlier === 0 ? { key: 0 } : { key: earlier, id: idOf.get(earlier)! } };
+      if (!firstOf.has(identity)) firstOf.set(identity, i);
     });
-    return result;
+    const claimed = new Set<string>();
+    const holders = new Map<string, SpanHolder>();
+    let unsettled = [...firstOf.keys()];
+    // A holder deleted between the claim and the read (retention) leaves its identity to claim again.
+    while (unsettled.length > 0) {
+      for (const identity of await this.claim(unsettled.map((identity) => firstOf.get(identity)!), spans, executionOf)) claimed.add(identity);
+      const rest = unsettled.filter((identity) => !claimed.has(identity));
+      if (rest.length === 0) break;
+      for (const [identity, holder] of await this.holdersOf(rest)) holders.set(identity, holder);
+      unsettled = rest.filter((identity) => !holders.has(identity));
+    }
+    const idOf = new Map([...keys].map(([id, key]) => [key, id]));
+    const fresh: number[] = [];
+    const result = spans.map(({ span }, i): Appended => {
+      const identity = `${span.traceId}/${span.spanId}`;
+      const first = firstOf.get(identity)!;
+      if (claimed.has(identity) && first === i) {
+        fresh.push(i);
+        return 'new';
+      }
+      // A later copy in this request answers to the first one's claim.
+      const key = executionOf[i]!;
+      const holder = holders.get(identity) ?? (executionOf[first] === 0 ? { key: 0 } : { key: executionOf[first]!, id: idOf.get(executionOf[first]!)! });
+      return holder.key === key || key === 0 ? 'again' : { heldBy: holder };
+    });
+    return { result, fresh };
+  }
+
+  /** Inserts the owners of the spans at `which` where none is stored; the identities now this transaction's. */
+  private async claim(which: readonly number[], spans: readonly IncomingSpan[], executionOf: readonly number[]): Promise<string[]> {
+    const identities = Buffer.alloc(which.length * 24);
+    const executions = new Array<number>(which.length);
+    const parts = new Array<number>(which.length);
+    which.forEach((i, j) => {
+      const { span } = spans[i]!;
+      identities.write(span.traceId, j * 24, 16, 'hex');
+      identities.write(span.spanId, j * 24 + 16, 8, 'hex');
+      executions[j] = executionOf[i]!;
+      parts[j] = this.partFor(span, executionOf[i]!);
+    });
+    // In key order, so two transactions claiming some spans of each other's wait, not deadlock.
+    const rows = await this.rows<{ trace_id: Buffer; span_id: Buffer }>(
+      `INSERT INTO span_owners (trace_id, span_id, execution, part)
+       SELECT substring($1::bytea FROM u.i::int * 24 - 23 FOR 16) AS trace_id, substring($1::bytea FROM u.i::int * 24 - 7 FOR 8) AS span_id, u.execution, u.part
+       FROM unnest($2::bigint[], $3::int[]) WITH ORDINALITY AS u(execution, part, i)
+       ORDER BY 1, 2
+       ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING trace_id, span_id`,
+      [identities, executions, parts],
+    );
+    return rows.map((row) => `${row.trace_id.toString('hex')}/${row.span_id.toString('hex')}`);
+  }
+
+  /** The stored owners of these identities, locked until commit so that no one moves them meanwhile. */
+  private async holdersOf(identities: readonly string[]): Promise<Map<string, SpanHolder>> {
+    const [traces, spanIds] = [0, 1].map((side) => identities.map((identity) => Buffer.from(identity.split('/')[side]!, 'hex')));
+    const rows = await this.rows<{ trace_id: Buffer; span_id: Buffer; execution: number; execution_id: string | null }>(
+      `SELECT o.trace_id, o.span_id, o.execution, e.execution_id
+       FROM span_owners o JOIN unnest($1::bytea[], $2::bytea[]) AS u(trace_id, span_id) ON o.trace_id = u.trace_id AND o.span_id = u.span_id
+       LEFT JOIN executions e ON e.id = o.execution
+       ORDER BY o.trace_id, o.span_id FOR UPDATE OF o`,
+      [traces, spanIds],
+    );
+    return new Map(
+      rows.map((row) => [
+        `${row.trace_id.toString('hex')}/${row.span_id.toString('hex')}`,
+        row.execution_id === null ? { key: row.execution } : { key: row.execution, id: row.execution_id },
+      ]),
+    );
   }
 
   async moveSpan(incoming: IncomingSpan, to: number): Promise<void> {
     const { span } = incoming;
-    await this.client.query('DELETE FROM spans WHERE trace_id = $1 AND span_id = $2', [Buffer.from(span.traceId, 'hex'), Buffer.from(span.spanId, 'hex')]);
-    await this.insertSpans([incoming], [to], [0], false);
+    const [traceId, spanId] = [Buffer.from(span.traceId, 'hex'), Buffer.from(span.spanId, 'hex')];
+    const part = this.partFor(span, to);
+    // The owner's copy goes, and any copy stored for `to` before owners were kept (schema 6 and older).
+    await this.client.query(
+      `DELETE FROM spans s USING (SELECT part, execution FROM span_owners WHERE trace_id = $1 AND span_id = $2 UNION ALL SELECT $3::int, $4::bigint) c
+       WHERE s.part = c.part AND s.execution = c.execution AND s.span_id = $2`,
+      [traceId, spanId, part, to],
+    );
+    await this.client.query('UPDATE span_owners SET execution = $3, part = $4 WHERE trace_id = $1 AND span_id = $2', [traceId, spanId, to, part]);
+    await this.insertSpans([incoming], [to], [0]);
   }
 
   async executionSpans(key: number): Promise<Span[]> {
@@ -188,8 +210,7 @@ export class PostgresWriteTx implements WriteTx {
     spans: readonly IncomingSpan[],
     executionOf: readonly number[],
     which: readonly number[],
-    checked: boolean,
-  ): Promise<Array<{ execution: number; span_id: Buffer }>> {
+  ): Promise<void> {
     const n = which.length;
     const columns = {
       part: new Array<number>(n), execution: new Array<number>(n), role: new Array<number>(n), hasParent: new Array<boolean>(n),
@@ -204,7 +225,7 @@ export class PostgresWriteTx implements WriteTx {
       const key = executionOf[i]!;
       const startMs = startMsOf(span);
       const { format, body } = bodyOf(span, wire);
-      columns.part[j] = key === 0 ? dayOf(startMs) : this.partOf(key)!;
+      columns.part[j] = this.partFor(span, key);
       columns.execution[j] = key;
       ids.write(span.spanId, j * 32, 8, 'hex');
       ids.write(span.traceId, j * 32 + 8, 16, 'hex');
@@ -218,15 +239,14 @@ export class PostgresWriteTx implements WriteTx {
       columns.length[j] = body.byteLength;
       bodies.push(body);
     }
-    return this.rows<{ execution: number; span_id: Buffer }>(
+    await this.client.query(
       `INSERT INTO spans (part, execution, span_id, trace_id, role, parent_id, step_index, start_ms, origin, format, body)
        SELECT u.part, u.execution, substring($10::bytea FROM u.i::int * 32 - 31 FOR 8), substring($10::bytea FROM u.i::int * 32 - 23 FOR 16),
               u.role, CASE WHEN u.has_parent THEN substring($10::bytea FROM u.i::int * 32 - 7 FOR 8) END, u.step_index, u.start_ms,
               u.origin, u.format, substring($11::bytea FROM u.at FOR u.length)
        FROM (SELECT *, (1 + sum(length) OVER (ORDER BY i) - length)::int AS at
              FROM unnest($1::int[], $2::bigint[], $3::smallint[], $4::bool[], $5::int[], $6::float8[], $7::int[], $8::smallint[], $9::int[])
-                  WITH ORDINALITY AS t(part, execution, role, has_parent, step_index, start_ms, origin, format, length, i)) u
-       ${checked ? 'ON CONFLICT (part, execution, span_id) DO NOTHING RETURNING execution, span_id' : ''}`,
+                  WITH ORDINALITY AS t(part, execution, role, has_parent, step_index, start_ms, origin, format, length, i)) u`,
       [columns.part, columns.execution, columns.role, columns.hasParent, columns.stepIndex, columns.startMs, columns.origin, columns.format,
         columns.length, ids, Buffer.concat(bodies)],
     );
@@ -234,6 +254,11 @@ export class PostgresWriteTx implements WriteTx {
 
   private partOf(key: number): number | null | undefined {
     return this.partsOf.get(key);
+  }
+
+  /** The partition a span is stored in: its execution's, or its own day's when it belongs to none. */
+  private partFor(span: Span, key: number): number {
+    return key === 0 ? dayOf(startMsOf(span)) : this.partOf(key)!;
   }
 
   /** Executions whose keys came from elsewhere than this transaction's `executions`. */
@@ -304,15 +329,25 @@ export class PostgresWriteTx implements WriteTx {
       [column('key'), column('flow'), column('status'), column('startedAt'), column('durationMs'), column('deadline'),
         column('service'), column('seq'), column('summary'), column('outcome')],
     );
+    const previous = new Map(before.map((row) => [row.id, row]));
+    // A search entry carries its execution's flow and start, so q counts and orders its matches
+    // without reading their executions; they change with the head, which is rare after the first.
     const searched = values.filter((v) => v.search !== null);
     if (searched.length > 0) {
       await this.client.query(
-        `INSERT INTO search (execution, params) SELECT * FROM unnest($1::bigint[], $2::text[]) ORDER BY 1
-         ON CONFLICT (execution) DO UPDATE SET params = excluded.params`,
-        [searched.map((v) => v.key), searched.map((v) => v.search)],
+        `INSERT INTO search (execution, params, flow, started_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::float8[]) ORDER BY 1
+         ON CONFLICT (execution) DO UPDATE SET params = excluded.params, flow = excluded.flow, started_at = excluded.started_at`,
+        [searched.map((v) => v.key), searched.map((v) => v.search), searched.map((v) => v.flow), searched.map((v) => v.startedAt)],
       );
     }
-    const previous = new Map(before.map((row) => [row.id, row]));
+    const moved = values.filter((v) => v.search === null && (previous.get(v.key)?.flow !== v.flow || previous.get(v.key)?.started_at !== v.startedAt));
+    if (moved.length > 0) {
+      await this.client.query('UPDATE search SET flow = u.flow, started_at = u.started_at FROM unnest($1::bigint[], $2::int[], $3::float8[]) AS u(id, flow, started_at) WHERE execution = u.id', [
+        moved.map((v) => v.key),
+        moved.map((v) => v.flow),
+        moved.map((v) => v.startedAt),
+      ]);
+    }
     const rollups = new RollupBatch();
     for (const v of values) {
       const old = previous.get(v.key);
@@ -367,7 +402,7 @@ export class PostgresWriteTx implements WriteTx {
   }
 
   private async applyRollups(rollups: RollupBatch): Promise<void> {
-    const counts = [...rollups.counts.values()].filter((c) => c.n !== 0);
+    const counts = [...rollups.counts.values(), ...dayCounts(rollups)].filter((c) => c.n !== 0);
     if (counts.length > 0) {
       await this.client.query(
         `INSERT INTO counts (flow, grain, bucket, status, n)
@@ -482,12 +517,16 @@ export class PostgresWriteTx implements WriteTx {
        WHERE flow = ANY(ARRAY(SELECT id FROM flows)) AND flow IS NOT NULL AND started_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
       [cutoff, limit],
     );
+    if (rows.length < limit) await this.removeOrphanOwners(dayOf(cutoff), limit * ORPHANS_PER_EXECUTION);
     if (rows.length === 0) return 0;
     await this.serialise();
     const withSpans = rows.filter((row) => row.part !== null);
     const traces = await this.rows<{ trace_id: Buffer }>(
-      `DELETE FROM spans s USING unnest($1::int[], $2::bigint[]) AS u(part, execution)
-       WHERE s.part = u.part AND s.execution = u.execution RETURNING s.trace_id`,
+      `WITH gone AS (
+         DELETE FROM spans s USING unnest($1::int[], $2::bigint[]) AS u(part, execution)
+         WHERE s.part = u.part AND s.execution = u.execution RETURNING s.trace_id, s.span_id, s.execution)
+       DELETE FROM span_owners o USING gone
+       WHERE o.trace_id = gone.trace_id AND o.span_id = gone.span_id AND o.execution = gone.execution RETURNING o.trace_id`,
       [withSpans.map((row) => row.part), withSpans.map((row) => row.id)],
     );
     await this.client.query('DELETE FROM executions WHERE id = ANY($1)', [rows.map((row) => row.id)]);
@@ -499,12 +538,29 @@ export class PostgresWriteTx implements WriteTx {
     if (traceIds.length > 0) {
       // Spans of no execution go with the last execution of their trace.
       await this.client.query(
-        `DELETE FROM spans s WHERE s.execution = 0 AND s.trace_id = ANY($1::bytea[])
-         AND NOT EXISTS (SELECT 1 FROM spans o WHERE o.trace_id = s.trace_id AND o.execution <> 0)`,
+        `WITH gone AS (
+           DELETE FROM span_owners o WHERE o.trace_id = ANY($1::bytea[]) AND o.execution = 0
+           AND NOT EXISTS (SELECT 1 FROM span_owners x WHERE x.trace_id = o.trace_id AND x.execution <> 0) RETURNING o.part, o.span_id)
+         DELETE FROM spans s USING gone WHERE s.part = gone.part AND s.execution = 0 AND s.span_id = gone.span_id`,
         [traceIds],
       );
     }
     return rows.length;
+  }
+
+  /**
+   * Deletes up to `limit` owners of spans that are gone with their day partition: a batch per
+   * retention pass, after the executions, so no transaction holds many of them. An owner whose
+   * span is still stored (in the default partition, deleted with its execution) stays.
+   */
+  private async removeOrphanOwners(day: number, limit: number): Promise<void> {
+    await this.client.query(
+      `DELETE FROM span_owners WHERE (trace_id, span_id) IN (
+         SELECT o.trace_id, o.span_id FROM span_owners o WHERE o.part < $1
+         AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.part = o.part AND s.execution = o.execution AND s.span_id = o.span_id)
+         LIMIT $2)`,
+      [day, limit],
+    );
   }
 
   async enqueueOutbox(entries: readonly OutboxEntry[], now: number): Promise<void> {
@@ -550,7 +606,19 @@ export class PostgresWriteTx implements WriteTx {
   }
 }
 
-/** A trace's advisory lock: 32 bits of its id (a shared lock now and then only waits a little). */
-function traceLockOf(traceId: string): number {
-  return Number.parseInt(traceId.slice(0, 8), 16) | 0;
+/** Owners of dropped partitions' spans deleted per retention pass, per execution of its batch. */
+const ORPHANS_PER_EXECUTION = 20;
+
+/** The day rows of `counts` (this engine's alone) that move with the batch's hour rows. */
+function dayCounts(rollups: RollupBatch): Array<{ flowKey: number; grain: number; bucket: number; status: number; n: number }> {
+  const days = new Map<string, { flowKey: number; grain: number; bucket: number; status: number; n: number }>();
+  for (const c of rollups.counts.values()) {
+    if (c.grain !== HOUR) continue;
+    const bucket = bucketOf(c.bucket, DAY_GRAIN);
+    const key = `${c.flowKey}/${bucket}/${c.status}`;
+    const day = days.get(key) ?? { flowKey: c.flowKey, grain: DAY_GRAIN, bucket, status: c.status, n: 0 };
+    day.n += c.n;
+    days.set(key, day);
+  }
+  return [...days.values()];
 }
