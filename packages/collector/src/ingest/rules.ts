@@ -19,7 +19,7 @@ import { claimWins, type OwnershipConflict } from './ownership.js';
 import type { Appended, ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, OutboxEntry, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
 
 /** Spans appended between two turns of the event loop, so a large transaction never stalls it long. */
-const YIELD_EVERY = 256;
+const YIELD_EVERY = 128;
 /** Pending executions past their budget re-evaluated per reconcile transaction. */
 const RECONCILE_BATCH = 5_000;
 

@@ -31,6 +31,15 @@ export interface SqliteEngineOptions {
 /** Below this offset a page is read with a plain OFFSET; deeper ones seek through the rollups. */
 const DIRECT_OFFSET = 1000;
 const TRACE_CACHE = 50_000;
+/**
+ * Identity entries (trace, span id) under one trace key. Span ids are random, so a trace's
+ * entries land anywhere in its range of the identity index: past this many spans a trace goes
+ * on under a new key (a segment), and a transaction adding to a huge trace rewrites one
+ * segment's pages rather than the whole trace's (and journals them: twice the bytes).
+ */
+const SEGMENT_SPANS = 8192;
+/** Past every segment's name: a segment of trace t is named t + its number (4 bytes). */
+const SEGMENTS_END = Buffer.alloc(5, 0xff);
 const MMAP_BYTES = 1 << 30;
 const CACHE_KIB = 64 * 1024;
 /** Beyond any real time in ms (the largest valid Date). */
@@ -55,7 +64,7 @@ export class SqliteEngine implements StorageEngine {
   private readonly history: string;
   private chain: Promise<unknown> = Promise.resolve();
   private gate: Promise<void> | undefined;
-  private readonly traceKeys = new Map<string, number>();
+  private readonly traceKeys = new Map<string, TraceKeys>();
   private readonly originKeys = new WeakMap<object, number>();
   private readonly origins = new Map<number, Origin>();
   private readonly flowKeys = new Map<string, { key: number; name: string }>();
@@ -139,6 +148,9 @@ export class SqliteEngine implements StorageEngine {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const result = await work(this.writer);
+        // The commit writes and syncs the transaction's pages in one call: it gets a turn of
+        // the event loop of its own rather than adding to the last turn of `work`.
+        await new Promise((resolve) => setImmediate(resolve));
         this.db.exec('COMMIT');
         return result;
       } catch (error) {
@@ -183,7 +195,8 @@ export class SqliteEngine implements StorageEngine {
       appendSpans: async (spans, keys) => spans.map((incoming) => this.appendSpan(incoming, keys)),
       moveSpan: async (incoming, to) => {
         const { span } = incoming;
-        sql().moveSpan.run(...this.spanColumns(incoming, to), this.traceKey(span.traceId), Buffer.from(span.spanId, 'hex'));
+        const { keys } = this.traceOf(span.traceId);
+        sql().moveSpan.over(keys.length).run(...this.spanColumns(incoming, to), ...keys, Buffer.from(span.spanId, 'hex'));
       },
       executionSpans: async (key) => (sql().spansOfExecution.all(key) as SpanRow[]).map((row) => this.decode(row)),
       putExecutions: async (updates) => {
@@ -239,14 +252,24 @@ export class SqliteEngine implements StorageEngine {
 
   private appendSpan(incoming: IncomingSpan, keys: ReadonlyMap<string, number>): Appended {
     const { span, executionId } = incoming;
-    const trace = this.traceKey(span.traceId);
+    const trace = this.traceOf(span.traceId);
     const spanId = Buffer.from(span.spanId, 'hex');
     const key = executionId === undefined ? null : (keys.get(executionId) ?? null);
-    if (this.sql.appendSpan.run(trace, spanId, ...this.spanColumns(incoming, key)).changes > 0) return 'new';
-    if (key === null) return 'again';
-    const held = this.sql.spanHolder.get(trace, spanId) as { key: number | null; id: string | null };
-    if (held.key === key) return 'again';
-    return { heldBy: held.id === null ? { key: held.key ?? 0 } : { key: held.key!, id: held.id } };
+    // A copy in an earlier segment is found first: the unique index only guards the latest.
+    const earlier = trace.keys.slice(0, -1);
+    const latest = trace.keys.at(-1)!;
+    let holder = earlier.length > 0 ? (this.sql.spanHolder.over(earlier.length).get(...earlier, spanId) as { key: number | null } | undefined) : undefined;
+    if (!holder) {
+      if (this.sql.appendSpan.run(latest, spanId, ...this.spanColumns(incoming, key)).changes > 0) {
+        this.counted(trace);
+        return 'new';
+      }
+      if (key === null) return 'again';
+      holder = this.sql.spanHolder.over(1).get(latest, spanId) as { key: number | null };
+    }
+    if (key === null || holder.key === key) return 'again';
+    if (holder.key === null) return { heldBy: { key: 0 } };
+    return { heldBy: { key: holder.key, id: this.sql.executionIdOf.get(holder.key) as string } };
   }
 
   /** A span's columns after its identity (trace, span id), as appendSpan and moveSpan write them. */
@@ -264,15 +287,33 @@ export class SqliteEngine implements StorageEngine {
     ] as const;
   }
 
-  private traceKey(traceId: string): number {
+  /** The keys a trace's spans are stored under, one per segment, made for a trace never seen. */
+  private traceOf(traceId: string): TraceKeys {
     const cached = this.traceKeys.get(traceId);
     if (cached !== undefined) return cached;
-    const bytes = Buffer.from(traceId, 'hex');
-    let key = this.sql.traceKey.get(bytes) as number | undefined;
-    if (key === undefined) key = Number(this.sql.insertTrace.run(bytes).lastInsertRowid);
+    const name = Buffer.from(traceId, 'hex');
+    const keys = this.segmentKeys(name);
+    const trace: TraceKeys =
+      keys.length === 0
+        ? { name, keys: [Number(this.sql.insertTrace.run(name).lastInsertRowid)], latestSpans: 0 }
+        : { name, keys, latestSpans: this.sql.spansUnder.get(keys.at(-1)) as number };
     if (this.traceKeys.size >= TRACE_CACHE) this.traceKeys.clear();
-    this.traceKeys.set(traceId, key);
-    return key;
+    this.traceKeys.set(traceId, trace);
+    return trace;
+  }
+
+  /** A trace's keys in segment order (its own name sorts before its segments'). */
+  private segmentKeys(name: Buffer): number[] {
+    return this.sql.traceSegments.all(name, Buffer.concat([name, SEGMENTS_END])) as number[];
+  }
+
+  /** One more span in the trace's latest segment; a full one is followed by a new segment. */
+  private counted(trace: TraceKeys): void {
+    if (++trace.latestSpans < SEGMENT_SPANS) return;
+    const segment = Buffer.alloc(4);
+    segment.writeUInt32BE(trace.keys.length);
+    trace.keys.push(Number(this.sql.insertTrace.run(Buffer.concat([trace.name, segment])).lastInsertRowid));
+    trace.latestSpans = 0;
   }
 
   /** Spans decoded from one scope of one request share their resource and scope objects. */
@@ -339,17 +380,20 @@ export class SqliteEngine implements StorageEngine {
 
   private removeStartedBefore(cutoff: number, limit: number): number {
     const rows = this.sql.startedBefore.all(cutoff, limit) as Array<{ id: number; flow: number; status: number; started_at: number; duration_ms: number | null }>;
-    const traces = new Set<number>();
+    const traces = new Set<string>();
     const rollups = new RollupBatch();
     for (const row of rows) {
-      for (const trace of this.sql.tracesOfExecution.all(row.id) as number[]) traces.add(trace);
+      for (const name of this.sql.tracesOfExecution.all(row.id) as Buffer[]) traces.add(name.subarray(0, 16).toString('hex'));
       this.sql.deleteSpansOfExecution.run(row.id);
       this.sql.deleteSearch.run(row.id);
       rollups.move(rollupEntryOf(row), undefined);
       this.sql.deleteExecution.run(row.id);
     }
     this.applyRollups(rollups);
-    for (const trace of traces) this.sql.deleteOrphanSpans.run(trace, trace);
+    for (const trace of traces) {
+      const keys = this.segmentKeys(Buffer.from(trace, 'hex'));
+      this.sql.deleteOrphanSpans.over(keys.length).run(...keys, ...keys);
+    }
     return rows.length;
   }
 
@@ -493,8 +537,8 @@ export class SqliteEngine implements StorageEngine {
 
   trace(traceId: string): Promise<Span[]> {
     return this.read(() => {
-      const key = this.sql.traceKey.get(Buffer.from(traceId.toLowerCase(), 'hex')) as number | undefined;
-      return key === undefined ? [] : (this.sql.spansOfTrace.all(key) as SpanRow[]).map((row) => this.decode(row));
+      const keys = this.segmentKeys(Buffer.from(traceId, 'hex'));
+      return keys.flatMap((key) => this.sql.spansOfTrace.all(key) as SpanRow[]).map((row) => this.decode(row));
     });
   }
 
@@ -559,6 +603,32 @@ export class SqliteEngine implements StorageEngine {
 }
 
 
+/** A trace's keys (see SEGMENT_SPANS), the latest last, and how many spans that one holds. */
+interface TraceKeys {
+  name: Buffer;
+  keys: number[];
+  latestSpans: number;
+}
+
+/** A statement over a trace's keys (`$keys` becomes `?, …`), prepared once per number of keys. */
+class OverKeys {
+  private readonly prepared = new Map<number, Database.Statement>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly text: string,
+  ) {}
+
+  over(keys: number): Database.Statement {
+    let statement = this.prepared.get(keys);
+    if (!statement) {
+      statement = this.db.prepare(this.text.replaceAll('$keys', Array(keys).fill('?').join(', ')));
+      this.prepared.set(keys, statement);
+    }
+    return statement;
+  }
+}
+
 function statements(db: Database.Database) {
   const flowCount = (column: ExecutionStatus) => db.prepare(`UPDATE flows SET ${column} = ${column} + ? WHERE id = ?`);
   const executionColumns = EXECUTION_COLUMNS;
@@ -566,8 +636,10 @@ function statements(db: Database.Database) {
     lastSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM executions').pluck(),
     executionById: db.prepare(`SELECT ${executionColumns} FROM executions WHERE execution_id = ?`),
     executionByKey: db.prepare(`SELECT ${executionColumns} FROM executions WHERE id = ?`),
+    executionIdOf: db.prepare('SELECT execution_id FROM executions WHERE id = ?').pluck(),
     insertExecution: db.prepare(`INSERT INTO executions (execution_id, summary) VALUES (?, '{"steps":0}')`),
-    traceKey: db.prepare('SELECT id FROM traces WHERE trace_id = ?').pluck(),
+    traceSegments: db.prepare('SELECT id FROM traces WHERE trace_id >= ? AND trace_id < ? ORDER BY trace_id').pluck(),
+    spansUnder: db.prepare('SELECT count(*) FROM spans WHERE trace = ?').pluck(),
     insertTrace: db.prepare('INSERT INTO traces (trace_id) VALUES (?)'),
     originKey: db.prepare('SELECT id FROM origins WHERE resource = ? AND scope = ?').pluck(),
     insertOrigin: db.prepare('INSERT INTO origins (resource, scope) VALUES (?, ?)'),
@@ -576,12 +648,14 @@ function statements(db: Database.Database) {
       `INSERT INTO spans (trace, span_id, execution, role, parent_id, step_index, start_ms, origin, format, body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace, span_id) DO NOTHING`,
     ),
-    spanHolder: db.prepare(
-      'SELECT s.execution AS key, e.execution_id AS id FROM spans s LEFT JOIN executions e ON e.id = s.execution WHERE s.trace = ? AND s.span_id = ?',
+    spanHolder: new OverKeys(
+      db,
+      'SELECT execution AS key FROM spans WHERE trace IN ($keys) AND span_id = ?',
     ),
-    moveSpan: db.prepare(
+    moveSpan: new OverKeys(
+      db,
       `UPDATE spans SET execution = ?, role = ?, parent_id = ?, step_index = ?, start_ms = ?, origin = ?, format = ?, body = ?
-       WHERE trace = ? AND span_id = ?`,
+       WHERE trace IN ($keys) AND span_id = ?`,
     ),
     updateSummary: db.prepare('UPDATE executions SET summary = ? WHERE id = ?'),
     unlistExecution: db.prepare(
@@ -641,11 +715,13 @@ function statements(db: Database.Database) {
       `SELECT id, flow, status, started_at, duration_ms FROM executions
        WHERE flow IN (SELECT id FROM flows) AND started_at < ? ORDER BY flow, started_at LIMIT ?`,
     ),
-    tracesOfExecution: db.prepare('SELECT DISTINCT trace FROM spans WHERE execution = ?').pluck(),
+    tracesOfExecution: db.prepare('SELECT DISTINCT t.trace_id FROM spans s JOIN traces t ON t.id = s.trace WHERE s.execution = ?').pluck(),
     deleteSpansOfExecution: db.prepare('DELETE FROM spans WHERE execution = ?'),
     deleteExecution: db.prepare('DELETE FROM executions WHERE id = ?'),
-    deleteOrphanSpans: db.prepare(
-      'DELETE FROM spans WHERE trace = ? AND execution IS NULL AND NOT EXISTS (SELECT 1 FROM spans WHERE trace = ? AND execution IS NOT NULL)',
+    deleteOrphanSpans: new OverKeys(
+      db,
+      `DELETE FROM spans WHERE trace IN ($keys) AND execution IS NULL
+         AND NOT EXISTS (SELECT 1 FROM spans WHERE trace IN ($keys) AND execution IS NOT NULL)`,
     ),
     spansOfExecution: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ?'),
     spansOfExecutionInRole: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ? AND role = ?'),
