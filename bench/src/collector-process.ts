@@ -6,9 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = join(dirname(fileURLToPath(import.meta.resolve('@flowtrace/collector/package.json'))), 'dist', 'cli.js');
 
-/** The real collector CLI in its own process (as deployed), so it does not share the bench's event loop. */
-export async function startCollectorProcess(args: string[]) {
-  const child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * The real collector CLI in its own process (as deployed), so it does not share the bench's
+ * event loop. `nodeArgs` go to node before the CLI (a bench's `--import` probe).
+ */
+export async function startCollectorProcess(args: string[], nodeArgs: string[] = []) {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   // Bytes the collector wrote to its stdout/stderr pipes: they count in its `wchar` too.
   let outputBytes = 0;
