@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { diag } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { Destination } from '../exporters.js';
+import { destinationExporter, type Destination } from '../exporters.js';
 import type { ExportThreadData, Reply, Request } from './messages.js';
 import { ResourceIds, snapshotSpan, type ResourceSnapshot } from './span-snapshot.js';
 
@@ -17,7 +17,9 @@ type Pending = (reply: Extract<Reply, { kind: 'done' }>) => void;
  * requests. Here the application's thread only copies each finished span into a message.
  *
  * The thread keeps the process alive only while a request is in flight, as the SDK's own
- * exporters do with their sockets.
+ * exporters do with their sockets. Until it has loaded the exporters (a few hundred ms after
+ * start), batches are encoded on the main thread, so the first executions of a process are not
+ * shown late.
  */
 export class ExportThread {
   /** The exporter to give each destination's batch processor, in the order of `destinations`. */
@@ -28,8 +30,14 @@ export class ExportThread {
   private nextId = 0;
   /** Why the thread is gone, once it is. */
   private gone: Error | undefined;
+  private ready = false;
+  /** Main-thread exporters for the batches that leave before the thread is ready, made on demand. */
+  private readonly early: Array<SpanExporter | undefined> = [];
 
-  private constructor(script: string, destinations: Destination[]) {
+  private constructor(
+    script: string,
+    private readonly destinations: Destination[],
+  ) {
     const data: ExportThreadData = { destinations };
     this.worker = new Worker(script, { workerData: data, name: 'flowtrace export' });
     this.worker.unref();
@@ -65,18 +73,31 @@ export class ExportThread {
   private exporter(destination: number): SpanExporter {
     return {
       export: (spans: ReadableSpan[], done: (result: ExportResult) => void) => {
+        if (!this.ready) return this.earlyExporter(destination).export(spans, done);
         const resources: ResourceSnapshot[] = [];
         const snapshots = spans.map((span) => snapshotSpan(span, this.resources.idOf(span.resource, resources)));
         this.request({ kind: 'export', destination, resources, spans: snapshots }, (reply) =>
           done({ code: reply.code, error: reply.error === undefined ? undefined : new Error(reply.error) }),
         );
       },
-      forceFlush: () => this.settle('forceFlush', destination),
-      shutdown: () => this.settle('shutdown', destination),
+      forceFlush: async () => {
+        await this.early[destination]?.forceFlush?.();
+        await this.settle('forceFlush', destination);
+      },
+      shutdown: async () => {
+        await this.early[destination]?.shutdown();
+        await this.settle('shutdown', destination);
+      },
     };
   }
 
+  private earlyExporter(destination: number): SpanExporter {
+    return (this.early[destination] ??= destinationExporter(this.destinations[destination]!));
+  }
+
   private settle(kind: 'forceFlush' | 'shutdown', destination: number): Promise<void> {
+    // A thread that is gone has nothing left to flush; the main thread took over its batches.
+    if (this.gone) return Promise.resolve();
     return new Promise((resolve, reject) =>
       this.request({ kind, destination }, (reply) => (reply.code === ExportResultCode.SUCCESS ? resolve() : reject(new Error(reply.error)))),
     );
@@ -91,6 +112,10 @@ export class ExportThread {
   }
 
   private receive(reply: Reply): void {
+    if (reply.kind === 'ready') {
+      this.ready = true;
+      return;
+    }
     if (reply.kind === 'diag') {
       diag[reply.level](reply.message);
       return;
@@ -101,9 +126,10 @@ export class ExportThread {
     onDone?.(reply);
   }
 
-  /** The thread is gone: what was in flight failed, and later requests fail at once. */
+  /** The thread is gone: what was in flight failed (the batch processors report it), and later batches are encoded on the main thread. */
   private fail(error: Error): void {
     this.gone ??= error;
+    this.ready = false;
     if (this.pending.size > 0) diag.error('flowtrace: the export thread failed', error);
     for (const [id, onDone] of this.pending) onDone({ kind: 'done', id, code: ExportResultCode.FAILED, error: error.message });
     this.pending.clear();

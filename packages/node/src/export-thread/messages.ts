@@ -12,8 +12,9 @@ export type Request =
   | { kind: 'export'; id: number; destination: number; resources: ResourceSnapshot[]; spans: SpanSnapshot[] }
   | { kind: 'forceFlush' | 'shutdown'; id: number; destination: number };
 
-/** From the export thread: a request's outcome, or a diagnostic for the application's OTel `diag`. */
+/** From the export thread: it is ready, a request's outcome, or a diagnostic for the application's OTel `diag`. */
 export type Reply =
+  | { kind: 'ready' }
   | { kind: 'done'; id: number; code: ExportResult['code']; error: string | undefined }
   | { kind: 'diag'; level: DiagLevel; message: string };
 

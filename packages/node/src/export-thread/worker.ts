@@ -24,6 +24,7 @@ diag.setLogger(logger, { logLevel: (level ? diagLogLevelFromString(level) : unde
 
 const exporters = destinations.map(destinationExporter);
 const reader = new SnapshotReader();
+send({ kind: 'ready' });
 
 port.on('message', (request: Request) => {
   const exporter = exporters[request.destination]!;
