@@ -31,6 +31,9 @@ export class ExportThread {
   /** Why the thread is gone, once it is. */
   private gone: Error | undefined;
   private ready = false;
+  /** Settles once the thread has loaded its exporters (resolves) or is gone (rejects). */
+  readonly started: Promise<void>;
+  private markStarted!: (error?: Error) => void;
   /** Main-thread exporters for the batches that leave before the thread is ready, made on demand. */
   private readonly early: Array<SpanExporter | undefined> = [];
 
@@ -38,6 +41,9 @@ export class ExportThread {
     script: string,
     private readonly destinations: Destination[],
   ) {
+    this.started = new Promise((resolve, reject) => (this.markStarted = (error) => (error ? reject(error) : resolve())));
+    // Nobody has to wait for it: the main thread sends meanwhile.
+    this.started.catch(() => undefined);
     const data: ExportThreadData = { destinations };
     this.worker = new Worker(script, { workerData: data, name: 'flowtrace export' });
     this.worker.unref();
@@ -114,6 +120,7 @@ export class ExportThread {
   private receive(reply: Reply): void {
     if (reply.kind === 'ready') {
       this.ready = true;
+      this.markStarted();
       return;
     }
     if (reply.kind === 'diag') {
@@ -130,6 +137,7 @@ export class ExportThread {
   private fail(error: Error): void {
     this.gone ??= error;
     this.ready = false;
+    this.markStarted(error);
     if (this.pending.size > 0) diag.error('flowtrace: the export thread failed', error);
     for (const [id, onDone] of this.pending) onDone({ kind: 'done', id, code: ExportResultCode.FAILED, error: error.message });
     this.pending.clear();
