@@ -7,6 +7,7 @@ import {
   DEFAULT_BODY_IDLE_TIMEOUT_MS,
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_INGEST_WAIT_MS,
   DEFAULT_MAX_READING_BYTES,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_TIMEOUT_MS,
@@ -80,10 +81,12 @@ export interface CollectorOptions {
   /** Worker threads that decode request bodies; 0 decodes on the main thread. Default 0 (the CLI uses the spare cores). */
   decodeThreads?: number;
   /**
-   * Ingest requests decoded and stored at once before answering 503 (bodies still arriving take
-   * none); also what each client's share (429 past it) is cut from. Default 32.
+   * Ingest requests decoded and stored at once (bodies still arriving take none); also what each
+   * client's share (429 past it) is cut from. Default 32.
    */
   maxConcurrentIngests?: number;
+  /** Time, in ms, a body that has arrived may wait for one of those slots before it is answered 503. Default 2 s. */
+  maxIngestWaitMs?: number;
   /**
    * Connections open at once; past it a new one is answered 503 and closed, so held connections
    * never take the file descriptors ingest and the database need. Default: 3/4 of the open-file limit.
@@ -266,6 +269,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
         reading,
       },
       maxConcurrent: options.maxConcurrentIngests ?? 32,
+      maxWaitMs: options.maxIngestWaitMs ?? DEFAULT_INGEST_WAIT_MS,
       decode: (encoding, body) => decoder.decode(encoding, body),
       async store(decoded, received) {
         await commits.submit(routeSpans(decoded), forwarder.outbox(received, decoded.spans.length + decoded.rejected));

@@ -13,6 +13,11 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 10_000;
 /** Time an ingest body may take to arrive whole, from the end of its headers. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * Time a body that has arrived may wait for a decoding/storing slot before it is answered 503: a
+ * few group commits, well inside the 10 s an exporter gives a request.
+ */
+export const DEFAULT_INGEST_WAIT_MS = 2_000;
 /** Bytes held, across all requests, by ingest bodies still being read (after inflation). */
 export const DEFAULT_MAX_READING_BYTES = 64 * 1024 * 1024;
 /**

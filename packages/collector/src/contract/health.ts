@@ -15,7 +15,8 @@ export const Health = Type.Object(
       failed: Count,
       commits: Type.Integer({ minimum: 0, description: 'Transactions that stored them: concurrent requests share one' }),
       reading: Type.Integer({ minimum: 0, description: 'Requests whose body is arriving, now' }),
-      readingBytes: Type.Integer({ minimum: 0, description: 'Bytes those bodies hold, now (after inflation)' }),
+      readingBytes: Type.Integer({ minimum: 0, description: 'Bytes those bodies hold, now (after inflation), with the bodies queued for a slot' }),
+      queued: Type.Integer({ minimum: 0, description: 'Requests whose body has arrived, waiting for a decoding/storing slot, now' }),
       waiting: Type.Integer({ minimum: 0, description: 'Spans received and waiting for the next transaction, now' }),
       conflicts: Type.Integer({
         minimum: 0,

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { BodyRefused, readBody, type BodyLimits } from '../http/body.js';
 import { FairShare } from '../ingest/fair-share.js';
+import { IngestSlots } from '../ingest/slots.js';
 import type { Received } from '../forward/payload.js';
 import type { Encoding } from '../otlp/decoder.js';
 import { ExportTraceServiceResponse, RpcStatus } from '../otlp/schema.js';
@@ -25,12 +26,14 @@ export interface IngestStats {
   commits: number;
   /** Requests whose body is arriving, now (not a count since start): slow senders show here. */
   reading: number;
+  /** Requests whose body has arrived, waiting for a slot, now. */
+  queued: number;
   /** Spans sent for two executions (see ingest/ownership.ts). */
   conflicts: number;
 }
 
 export function emptyStats(): IngestStats {
-  return { accepted: 0, spans: 0, busy: 0, throttled: 0, timedOut: 0, refused: 0, failed: 0, commits: 0, reading: 0, conflicts: 0 };
+  return { accepted: 0, spans: 0, busy: 0, throttled: 0, timedOut: 0, refused: 0, failed: 0, commits: 0, reading: 0, queued: 0, conflicts: 0 };
 }
 
 export interface IngestOptions {
@@ -39,10 +42,11 @@ export interface IngestOptions {
   body: BodyLimits;
   /**
    * Requests decoded and stored at once (slots); a body takes one only once it has arrived whole.
-   * Past it the collector answers 503 with Retry-After. Each client's share of the requests in
-   * progress is counted against it too (429 past the share).
+   * Each client's share of the requests in progress is counted against it too (429 past the share).
    */
   maxConcurrent: number;
+  /** Time a body that has arrived may wait for a slot; past it, 503 with Retry-After. */
+  maxWaitMs: number;
   /** Decodes a body (on a worker thread when there are some). */
   decode(encoding: Encoding, body: Buffer): Promise<DecodedRequest>;
   /** Stores the spans durably (and what `received` forwards); rejects when the store cannot take them. */
@@ -66,7 +70,7 @@ const RETRY_AFTER_SECONDS = '1';
  * google.rpc.Status, as the OTLP/HTTP specification asks.
  */
 export function ingestRoute(options: IngestOptions) {
-  let storing = 0;
+  const slots = new IngestSlots(options.maxConcurrent, options.maxWaitMs);
   const share = new FairShare(options.maxConcurrent);
   return async (ctx: Context) => {
     const encoding = CONTENT_TYPES[(ctx.get('content-type').split(';')[0] ?? '').trim().toLowerCase()];
@@ -96,20 +100,32 @@ export function ingestRoute(options: IngestOptions) {
       } finally {
         stats.reading--;
       }
-      if (storing >= options.maxConcurrent) {
+      if (!slots.tryTake() && !(await waitForSlot(slots, body, options))) {
         stats.busy++;
         return fail(ctx, encoding, 503, 'the collector is busy writing: retry later');
       }
-      storing++;
       try {
         await decodeAndStore(ctx, encoding, body, options);
       } finally {
-        storing--;
+        slots.give();
       }
     } finally {
       share.leave(client);
     }
   };
+}
+
+/** Waits for a slot with the body's bytes still counted as read, so waiting bodies hold no more memory than reading ones. */
+async function waitForSlot(slots: IngestSlots, body: Buffer, options: IngestOptions): Promise<boolean> {
+  const { reading } = options.body;
+  if (!reading.take(body.length)) return false;
+  options.stats.queued++;
+  try {
+    return await slots.wait();
+  } finally {
+    options.stats.queued--;
+    reading.give(body.length);
+  }
 }
 
 async function decodeAndStore(ctx: Context, encoding: Encoding, body: Buffer, options: IngestOptions): Promise<void> {
