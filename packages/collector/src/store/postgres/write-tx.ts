@@ -9,6 +9,9 @@ import { bodyOf, EXECUTION_COLUMNS, instanceOf, ROLE_CODE, startMsOf, stepIndexO
 import { dayOf, dropPartitionsBefore } from './partitions.js';
 import { CHANNEL, DAY_GRAIN } from './schema.js';
 
+/** The columns of `spans`, in the order of the span-row query of `PostgresWriteTx.spanRows`. */
+const SPAN_COLUMNS = 'part, execution, span_id, trace_id, role, parent_id, step_index, start_ms, origin, format, body';
+
 /**
  * One transaction on one connection. Caches of keys it creates join the engine's only when it
  * commits: a rolled-back row must not be remembered.
@@ -89,14 +92,12 @@ export class PostgresWriteTx implements WriteTx {
         this.partsOf.set(key, part);
       }
     }
-    const { result, fresh } = await this.claims(spans, executionOf, keys);
-    if (fresh.length > 0) await this.insertSpans(spans, executionOf, fresh);
-    return result;
+    return this.claims(spans, executionOf, keys);
   }
 
   /**
    * Claims each span's identity (trace, span id) for the execution its first copy in this
-   * request names: the claims that are new are the spans to store (`fresh`); for the others,
+   * request names, storing the spans whose claims are new; for the others,
    * what holds the span already — the same execution (a re-delivery), another one, or none —
    * which the rules decide. The unique key of `span_owners` makes a second collector claiming
    * one span wait for the first one's commit, then see its claim.
@@ -105,7 +106,7 @@ export class PostgresWriteTx implements WriteTx {
     spans: readonly IncomingSpan[],
     executionOf: readonly number[],
     keys: ReadonlyMap<string, number>,
-  ): Promise<{ result: Appended[]; fresh: number[] }> {
+  ): Promise<Appended[]> {
     /** The index of each identity's first copy in this request. */
     const firstOf = new Map<string, number>();
     spans.forEach(({ span }, i) => {
@@ -124,42 +125,35 @@ export class PostgresWriteTx implements WriteTx {
       unsettled = rest.filter((identity) => !holders.has(identity));
     }
     const idOf = new Map([...keys].map(([id, key]) => [key, id]));
-    const fresh: number[] = [];
-    const result = spans.map(({ span }, i): Appended => {
+    return spans.map(({ span }, i): Appended => {
       const identity = `${span.traceId}/${span.spanId}`;
       const first = firstOf.get(identity)!;
-      if (claimed.has(identity) && first === i) {
-        fresh.push(i);
-        return 'new';
-      }
+      if (claimed.has(identity) && first === i) return 'new';
       // A later copy in this request answers to the first one's claim.
       const key = executionOf[i]!;
       const holder = holders.get(identity) ?? (executionOf[first] === 0 ? { key: 0 } : { key: executionOf[first]!, id: idOf.get(executionOf[first]!)! });
       return holder.key === key || key === 0 ? 'again' : { heldBy: holder };
     });
-    return { result, fresh };
   }
 
-  /** Inserts the owners of the spans at `which` where none is stored; the identities now this transaction's. */
+  /**
+   * Inserts the owners of the spans at `which` where none is stored, and in the same statement
+   * the spans whose owner it inserted: one round trip, and the span columns sent once. Returns
+   * the identities now this transaction's.
+   */
   private async claim(which: readonly number[], spans: readonly IncomingSpan[], executionOf: readonly number[]): Promise<string[]> {
-    const identities = Buffer.alloc(which.length * 24);
-    const executions = new Array<number>(which.length);
-    const parts = new Array<number>(which.length);
-    which.forEach((i, j) => {
-      const { span } = spans[i]!;
-      identities.write(span.traceId, j * 24, 16, 'hex');
-      identities.write(span.spanId, j * 24 + 16, 8, 'hex');
-      executions[j] = executionOf[i]!;
-      parts[j] = this.partFor(span, executionOf[i]!);
-    });
-    // In key order, so two transactions claiming some spans of each other's wait, not deadlock.
+    const { sql, values } = await this.spanRows(spans, executionOf, which);
+    // Owners in key order, so two transactions claiming some spans of each other's wait, not deadlock.
     const rows = await this.rows<{ trace_id: Buffer; span_id: Buffer }>(
-      `INSERT INTO span_owners (trace_id, span_id, execution, part)
-       SELECT substring($1::bytea FROM u.i::int * 24 - 23 FOR 16) AS trace_id, substring($1::bytea FROM u.i::int * 24 - 7 FOR 8) AS span_id, u.execution, u.part
-       FROM unnest($2::bigint[], $3::int[]) WITH ORDINALITY AS u(execution, part, i)
-       ORDER BY 1, 2
-       ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING trace_id, span_id`,
-      [identities, executions, parts],
+      `WITH u AS MATERIALIZED (${sql}),
+       claimed AS (
+         INSERT INTO span_owners (trace_id, span_id, execution, part)
+         SELECT trace_id, span_id, execution, part FROM u ORDER BY trace_id, span_id
+         ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING trace_id, span_id),
+       stored AS (
+         INSERT INTO spans (${SPAN_COLUMNS}) SELECT ${SPAN_COLUMNS} FROM u JOIN claimed c USING (trace_id, span_id))
+       SELECT trace_id, span_id FROM claimed`,
+      values,
     );
     return rows.map((row) => `${row.trace_id.toString('hex')}/${row.span_id.toString('hex')}`);
   }
@@ -202,15 +196,22 @@ export class PostgresWriteTx implements WriteTx {
     return this.decode(await this.rows<SpanRow>('SELECT origin, format, body FROM spans WHERE part = $1 AND execution = $2', [part, key]));
   }
 
+  /** Inserts the spans at `which`, their owners already settled. */
+  private async insertSpans(spans: readonly IncomingSpan[], executionOf: readonly number[], which: readonly number[]): Promise<void> {
+    const { sql, values } = await this.spanRows(spans, executionOf, which);
+    await this.client.query(`INSERT INTO spans (${SPAN_COLUMNS}) SELECT ${SPAN_COLUMNS} FROM (${sql}) u`, values);
+  }
+
   /**
-   * Inserts the spans at `which`. Ids and bodies travel as two binary parameters cut apart by
-   * the database: an array of bytea would be sent as hex text, twice the bytes, parsed again.
+   * A query of the spans at `which` as rows of `spans`, and its parameters. Ids and bodies travel
+   * as two binary parameters cut apart by the database: an array of bytea would be sent as hex
+   * text, twice the bytes, parsed again.
    */
-  private async insertSpans(
+  private async spanRows(
     spans: readonly IncomingSpan[],
     executionOf: readonly number[],
     which: readonly number[],
-  ): Promise<void> {
+  ): Promise<{ sql: string; values: unknown[] }> {
     const n = which.length;
     const columns = {
       part: new Array<number>(n), execution: new Array<number>(n), role: new Array<number>(n), hasParent: new Array<boolean>(n),
@@ -223,7 +224,6 @@ export class PostgresWriteTx implements WriteTx {
       const i = which[j]!;
       const { span, role, wire } = spans[i]!;
       const key = executionOf[i]!;
-      const startMs = startMsOf(span);
       const { format, body } = bodyOf(span, wire);
       columns.part[j] = this.partFor(span, key);
       columns.execution[j] = key;
@@ -233,23 +233,23 @@ export class PostgresWriteTx implements WriteTx {
       if (span.parentSpanId) ids.write(span.parentSpanId, j * 32 + 24, 8, 'hex');
       columns.role[j] = ROLE_CODE[role];
       columns.stepIndex[j] = stepIndexOf(span);
-      columns.startMs[j] = startMs;
+      columns.startMs[j] = startMsOf(span);
       columns.origin[j] = await this.originKey(span.resource, span.scope);
       columns.format[j] = format;
       columns.length[j] = body.byteLength;
       bodies.push(body);
     }
-    await this.client.query(
-      `INSERT INTO spans (part, execution, span_id, trace_id, role, parent_id, step_index, start_ms, origin, format, body)
-       SELECT u.part, u.execution, substring($10::bytea FROM u.i::int * 32 - 31 FOR 8), substring($10::bytea FROM u.i::int * 32 - 23 FOR 16),
-              u.role, CASE WHEN u.has_parent THEN substring($10::bytea FROM u.i::int * 32 - 7 FOR 8) END, u.step_index, u.start_ms,
-              u.origin, u.format, substring($11::bytea FROM u.at FOR u.length)
+    return {
+      sql: `SELECT u.part, u.execution, substring($10::bytea FROM u.i::int * 32 - 31 FOR 8) AS span_id,
+              substring($10::bytea FROM u.i::int * 32 - 23 FOR 16) AS trace_id, u.role,
+              CASE WHEN u.has_parent THEN substring($10::bytea FROM u.i::int * 32 - 7 FOR 8) END AS parent_id, u.step_index, u.start_ms,
+              u.origin, u.format, substring($11::bytea FROM u.at FOR u.length) AS body
        FROM (SELECT *, (1 + sum(length) OVER (ORDER BY i) - length)::int AS at
              FROM unnest($1::int[], $2::bigint[], $3::smallint[], $4::bool[], $5::int[], $6::float8[], $7::int[], $8::smallint[], $9::int[])
                   WITH ORDINALITY AS t(part, execution, role, has_parent, step_index, start_ms, origin, format, length, i)) u`,
-      [columns.part, columns.execution, columns.role, columns.hasParent, columns.stepIndex, columns.startMs, columns.origin, columns.format,
+      values: [columns.part, columns.execution, columns.role, columns.hasParent, columns.stepIndex, columns.startMs, columns.origin, columns.format,
         columns.length, ids, Buffer.concat(bodies)],
-    );
+    };
   }
 
   private partOf(key: number): number | null | undefined {
