@@ -16,6 +16,8 @@ Usage: flowtrace-collector [options]
   --db-pool <n>         PostgreSQL connections per collector (default 10)
   --db-connect-timeout <duration>    wait this long for a PostgreSQL connection, then answer 503 (default 5s)
   --db-statement-timeout <duration>  cancel a PostgreSQL statement after this long (default 30s)
+  --db-no-prepare       send PostgreSQL statements unnamed, for a pooler that cannot follow
+                        prepared statements (PgBouncer before 1.21, or max_prepared_statements = 0)
   --timeout <duration>  budget of executions that declare none: 300000, 90s, 5m, 1h (default 5m)
   --retain-days <n>     delete executions that started more than n days ago (default: keep all)
   --forward <url>       also send what is received to this OTLP/HTTP endpoint (repeatable); kept in
@@ -46,7 +48,7 @@ Environment: FLOWTRACE_PORT, FLOWTRACE_HOST, FLOWTRACE_DB, FLOWTRACE_DB_POOL, FL
 FLOWTRACE_DB_STATEMENT_TIMEOUT, FLOWTRACE_TIMEOUT, FLOWTRACE_RETAIN_DAYS, FLOWTRACE_FORWARD (comma-separated),
 FLOWTRACE_FORWARD_HEADERS (name=value,name2=value2 with percent-encoded values, as OTEL_EXPORTER_OTLP_HEADERS),
 FLOWTRACE_FORWARD_MAX_BYTES, FLOWTRACE_TOKEN, FLOWTRACE_CORS_ORIGINS (comma-separated), FLOWTRACE_ALLOWED_HOSTS (comma-separated), FLOWTRACE_MAX_BODY, FLOWTRACE_MAX_CONNECTIONS, FLOWTRACE_MAX_STREAMS, FLOWTRACE_DECODE_THREADS,
-FLOWTRACE_TRACE_URL, FLOWTRACE_RERUN_URL, FLOWTRACE_INSECURE=true and FLOWTRACE_TRUST_PROXY=true set the same options.
+FLOWTRACE_TRACE_URL, FLOWTRACE_RERUN_URL, FLOWTRACE_INSECURE=true, FLOWTRACE_TRUST_PROXY=true and FLOWTRACE_DB_NO_PREPARE=true set the same options.
 `;
 
 export class UsageError extends Error {}
@@ -147,6 +149,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         'db-pool': { type: 'string' },
         'db-connect-timeout': { type: 'string' },
         'db-statement-timeout': { type: 'string' },
+        'db-no-prepare': { type: 'boolean' },
         timeout: { type: 'string' },
         'retain-days': { type: 'string' },
         forward: { type: 'string', multiple: true },
@@ -216,8 +219,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   if (pool !== undefined && !/^[1-9]\d{0,3}$/.test(pool)) throw new UsageError(`--db-pool must be a whole number of connections, 1 or more (got "${pool}")`);
   const connectTimeout = v['db-connect-timeout'] ?? env.FLOWTRACE_DB_CONNECT_TIMEOUT;
   const statementTimeout = v['db-statement-timeout'] ?? env.FLOWTRACE_DB_STATEMENT_TIMEOUT;
-  if ((pool ?? connectTimeout ?? statementTimeout) !== undefined && !isPostgresUrl(db)) {
-    throw new UsageError('--db-pool, --db-connect-timeout and --db-statement-timeout apply to PostgreSQL: give --db a postgres:// URL');
+  const noPrepare = v['db-no-prepare'] === true || env.FLOWTRACE_DB_NO_PREPARE === 'true';
+  if (((pool ?? connectTimeout ?? statementTimeout) !== undefined || noPrepare) && !isPostgresUrl(db)) {
+    throw new UsageError('--db-pool, --db-connect-timeout, --db-statement-timeout and --db-no-prepare apply to PostgreSQL: give --db a postgres:// URL');
   }
   return {
     help: v.help === true,
@@ -229,6 +233,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
         ...(pool ? { poolSize: Number(pool) } : {}),
         ...(connectTimeout ? { connectTimeoutMs: parseDuration(connectTimeout, '--db-connect-timeout') } : {}),
         ...(statementTimeout ? { statementTimeoutMs: parseDuration(statementTimeout, '--db-statement-timeout') } : {}),
+        ...(noPrepare ? { preparedStatements: false } : {}),
       },
       timeoutMs: timeout ? parseDuration(timeout, '--timeout') : DEFAULT_TIMEOUT_MS,
       ...(retainDays ? { retainDays: Number(retainDays) } : {}),

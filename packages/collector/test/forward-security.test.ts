@@ -126,6 +126,10 @@ describe('command line', () => {
     expect(config.options).toMatchObject({ db: 'postgresql://u:p@db:5432/flowtrace', postgres: { poolSize: 4, statementTimeoutMs: 10_000 } });
     const fromEnv = parseCli([], { FLOWTRACE_DB: 'postgres://db/f', FLOWTRACE_DB_CONNECT_TIMEOUT: '2s' });
     expect(fromEnv.options).toMatchObject({ db: 'postgres://db/f', postgres: { connectTimeoutMs: 2000 } });
+    expect(fromEnv.options.postgres).not.toHaveProperty('preparedStatements');
+    expect(parseCli(['--db', 'postgres://db/f', '--db-no-prepare'], {}).options.postgres).toEqual({ preparedStatements: false });
+    expect(parseCli([], { FLOWTRACE_DB: 'postgres://db/f', FLOWTRACE_DB_NO_PREPARE: 'true' }).options.postgres).toEqual({ preparedStatements: false });
+    expect(() => parseCli(['--db-no-prepare'], {})).toThrow('apply to PostgreSQL: give --db a postgres:// URL');
   });
 });
 

@@ -25,6 +25,22 @@ engineContract('PostgreSQL', async () => {
   return { engine, cleanup: async () => {} };
 });
 
+// As behind a pooler that cannot follow prepared statements (--db-no-prepare).
+engineContract('PostgreSQL, unnamed statements', async () => {
+  const engine = new PostgresEngine({ url: await server.createDatabase(), preparedStatements: false });
+  return { engine, cleanup: async () => {} };
+});
+
+/** The statements prepared on the connection of `engine`'s pool that ran its last work (pg-pool hands out the last one released). */
+async function preparedOn(engine: PostgresEngine): Promise<string[]> {
+  const client = await (engine as unknown as { pool: pg.Pool }).pool.connect();
+  try {
+    return (await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements ORDER BY name')).rows.map((row) => row.name);
+  } finally {
+    client.release();
+  }
+}
+
 /** Takes a database at schema 7 back to schema 6, as a collector of that release left it. */
 async function backToSchema6(url: string): Promise<void> {
   await sql(url, 'DROP TABLE span_owners');
@@ -60,6 +76,29 @@ describe('the PostgreSQL schema', () => {
     const today = new Date(dayOf(Date.now()) * DAY).toISOString().slice(0, 10).replace(/-/g, '_');
     expect((await sql<{ name: string }>(url, `SELECT relname AS name FROM pg_class WHERE relname LIKE 'spans_2%'`)).map((r) => r.name)).toContain(`spans_${today}`);
     await Promise.all([...engines, again].map((engine) => engine.close()));
+  });
+
+  it('prepares each statement once per connection, under a name taken from its text; unnamed when asked', async () => {
+    for (const preparedStatements of [true, false]) {
+      const url = await server.createDatabase();
+      const engine = new PostgresEngine({ url, preparedStatements });
+      const rules = new ExecutionRules(engine, 60_000);
+      const provider = memoryProvider();
+      for (const qty of [1, 2]) {
+        const spans = normalized(await checkoutSpans([{ sku: 'P', qty }], provider));
+        await rules.ingest(routeSpans({ spans, rejected: 0, reasons: [] }), Date.now());
+      }
+      await provider.provider.shutdown();
+      const names = await preparedOn(engine);
+      if (preparedStatements) {
+        expect(names.length).toBeGreaterThan(3);
+        expect(names.every((name) => /^flowtrace_[\w-]{22}$/.test(name))).toBe(true);
+      } else {
+        expect(names).toEqual([]);
+      }
+      expect((await engine.listExecutions({ flowId: 'checkout', offset: 0, limit: 5 })).total).toBe(2);
+      await engine.close();
+    }
   });
 
   it('refuses a database written by a newer collector, saying what to do', async () => {

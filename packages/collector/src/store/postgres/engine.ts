@@ -18,6 +18,7 @@ import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, STATUS_CODE, STATUS_OF }
 import { decodeBody, ROLE_CODE, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin, type SpanRow } from '../rows.js';
 import { createPartitions, dayOf } from './partitions.js';
 import { CHANNEL, DAY_GRAIN, migrate } from './schema.js';
+import { StatementNames } from './statements.js';
 import { PostgresWriteTx } from './write-tx.js';
 
 export interface PostgresEngineOptions {
@@ -29,6 +30,11 @@ export interface PostgresEngineOptions {
   connectTimeoutMs?: number;
   /** Longest a statement may run before it is cancelled. Default 30 s. */
   statementTimeoutMs?: number;
+  /**
+   * Named (prepared) statements, parsed once per connection. Default true; false behind a pooler
+   * that cannot follow them (PgBouncer before 1.21, or with `max_prepared_statements = 0`).
+   */
+  preparedStatements?: boolean;
   log?: (message: string) => void;
 }
 
@@ -60,6 +66,7 @@ const types = {
  */
 export class PostgresEngine implements StorageEngine {
   private readonly pool: pg.Pool;
+  private readonly names: StatementNames;
   private readonly log: (message: string) => void;
   private schema: Promise<void> | undefined;
   private partitionsFor = -1;
@@ -73,6 +80,7 @@ export class PostgresEngine implements StorageEngine {
 
   constructor(private readonly options: PostgresEngineOptions) {
     this.log = options.log ?? (() => {});
+    this.names = new StatementNames(options.preparedStatements ?? true);
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
@@ -133,7 +141,7 @@ export class PostgresEngine implements StorageEngine {
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
     await this.ready();
     try {
-      return (await this.pool.query<R>(text, values)).rows;
+      return (await this.pool.query<R>(this.names.config(text, values))).rows;
     } catch (error) {
       throw unavailable(error);
     }
@@ -149,7 +157,7 @@ export class PostgresEngine implements StorageEngine {
       try {
         return await this.withClient(async (client) => {
           await this.upkeep(client);
-          const tx = new PostgresWriteTx(client, this.flowKeys, this.originKeys, (rows) => this.decodeAll(rows, client));
+          const tx = new PostgresWriteTx(client, this.flowKeys, this.originKeys, (rows) => this.decodeAll(rows, client), this.names);
           await client.query('BEGIN');
           try {
             const result = await work(tx);

@@ -7,6 +7,7 @@ import type { Appended, ExecutionUpdate, IncomingSpan, LeasedPayload, OutboxEntr
 import { bucketOf, HOUR, rollupEntryOf, RollupBatch, STATUS_CODE, STATUS_OF, type RollupEntry, type RollupRow } from '../rollups.js';
 import { bodyOf, EXECUTION_COLUMNS, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow, type SpanRow } from '../rows.js';
 import { dayOf, dropPartitionsBefore } from './partitions.js';
+import type { StatementNames } from './statements.js';
 import { CHANNEL, DAY_GRAIN } from './schema.js';
 
 /** The columns of `spans`, in the order of the span-row query of `PostgresWriteTx.spanRows`. */
@@ -30,6 +31,7 @@ export class PostgresWriteTx implements WriteTx {
     private readonly flowKeys: Map<string, { key: number; name: string }>,
     private readonly originKeys: Map<string, number>,
     private readonly decode: (rows: SpanRow[]) => Promise<Span[]>,
+    private readonly names: StatementNames,
   ) {}
 
   committed(): void {
@@ -37,14 +39,18 @@ export class PostgresWriteTx implements WriteTx {
     for (const [digest, key] of this.newOrigins) this.originKeys.set(digest, key);
   }
 
+  private run<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.client.query<R>(this.names.config(text, values));
+  }
+
   private async rows<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    return (await this.client.query<R>(text, values)).rows;
+    return (await this.run<R>(text, values)).rows;
   }
 
   /** Takes the change counter's row lock: from here to commit, writers go one at a time. */
   private async serialise(): Promise<void> {
     if (this.serialised) return;
-    await this.client.query('SELECT seq FROM changes FOR UPDATE');
+    await this.run('SELECT seq FROM changes FOR UPDATE');
     this.serialised = true;
   }
 
@@ -54,7 +60,7 @@ export class PostgresWriteTx implements WriteTx {
     const sorted = [...ids].sort();
     // Sorted, so two collectors lock the executions they share in one order. A new execution's
     // partition is the day of its earliest span.
-    await this.client.query(
+    await this.run(
       `INSERT INTO executions (execution_id, part, summary) SELECT id, part, '{"steps":0}' FROM unnest($1::text[], $2::int[]) AS t(id, part)
        ORDER BY id ON CONFLICT (execution_id) DO NOTHING`,
       [sorted, sorted.map((id) => (firstSeen?.has(id) ? dayOf(firstSeen.get(id)!) : null))],
@@ -84,7 +90,7 @@ export class PostgresWriteTx implements WriteTx {
     });
     if (firstSeen.size > 0) {
       const entries = [...firstSeen].map(([key, start]) => [key, dayOf(start)] as const);
-      await this.client.query('UPDATE executions SET part = u.part FROM unnest($1::bigint[], $2::int[]) AS u(id, part) WHERE executions.id = u.id', [
+      await this.run('UPDATE executions SET part = u.part FROM unnest($1::bigint[], $2::int[]) AS u(id, part) WHERE executions.id = u.id', [
         entries.map(([key]) => key),
         entries.map(([, part]) => part),
       ]);
@@ -181,12 +187,12 @@ export class PostgresWriteTx implements WriteTx {
     const [traceId, spanId] = [Buffer.from(span.traceId, 'hex'), Buffer.from(span.spanId, 'hex')];
     const part = this.partFor(span, to);
     // The owner's copy goes, and any copy stored for `to` before owners were kept (schema 6 and older).
-    await this.client.query(
+    await this.run(
       `DELETE FROM spans s USING (SELECT part, execution FROM span_owners WHERE trace_id = $1 AND span_id = $2 UNION ALL SELECT $3::int, $4::bigint) c
        WHERE s.part = c.part AND s.execution = c.execution AND s.span_id = $2`,
       [traceId, spanId, part, to],
     );
-    await this.client.query('UPDATE span_owners SET execution = $3, part = $4 WHERE trace_id = $1 AND span_id = $2', [traceId, spanId, to, part]);
+    await this.run('UPDATE span_owners SET execution = $3, part = $4 WHERE trace_id = $1 AND span_id = $2', [traceId, spanId, to, part]);
     await this.insertSpans([incoming], [to], [0]);
   }
 
@@ -199,7 +205,7 @@ export class PostgresWriteTx implements WriteTx {
   /** Inserts the spans at `which`, their owners already settled. */
   private async insertSpans(spans: readonly IncomingSpan[], executionOf: readonly number[], which: readonly number[]): Promise<void> {
     const { sql, values } = await this.spanRows(spans, executionOf, which);
-    await this.client.query(`INSERT INTO spans (${SPAN_COLUMNS}) SELECT ${SPAN_COLUMNS} FROM (${sql}) u`, values);
+    await this.run(`INSERT INTO spans (${SPAN_COLUMNS}) SELECT ${SPAN_COLUMNS} FROM (${sql}) u`, values);
   }
 
   /**
@@ -295,7 +301,7 @@ export class PostgresWriteTx implements WriteTx {
   async putExecutions(updates: readonly ExecutionUpdate[]): Promise<number[]> {
     const summaries = updates.filter((u) => !u.listed && !u.unlisted);
     if (summaries.length > 0) {
-      await this.client.query('UPDATE executions SET summary = u.summary FROM unnest($1::bigint[], $2::text[]) AS u(id, summary) WHERE executions.id = u.id', [
+      await this.run('UPDATE executions SET summary = u.summary FROM unnest($1::bigint[], $2::text[]) AS u(id, summary) WHERE executions.id = u.id', [
         summaries.map((u) => u.key),
         summaries.map((u) => JSON.stringify(u.summary)),
       ]);
@@ -334,7 +340,7 @@ export class PostgresWriteTx implements WriteTx {
     // without reading their executions; they change with the head, which is rare after the first.
     const searched = values.filter((v) => v.search !== null);
     if (searched.length > 0) {
-      await this.client.query(
+      await this.run(
         `INSERT INTO search (execution, params, flow, started_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::float8[]) ORDER BY 1
          ON CONFLICT (execution) DO UPDATE SET params = excluded.params, flow = excluded.flow, started_at = excluded.started_at`,
         [searched.map((v) => v.key), searched.map((v) => v.search), searched.map((v) => v.flow), searched.map((v) => v.startedAt)],
@@ -342,7 +348,7 @@ export class PostgresWriteTx implements WriteTx {
     }
     const moved = values.filter((v) => v.search === null && (previous.get(v.key)?.flow !== v.flow || previous.get(v.key)?.started_at !== v.startedAt));
     if (moved.length > 0) {
-      await this.client.query('UPDATE search SET flow = u.flow, started_at = u.started_at FROM unnest($1::bigint[], $2::int[], $3::float8[]) AS u(id, flow, started_at) WHERE execution = u.id', [
+      await this.run('UPDATE search SET flow = u.flow, started_at = u.started_at FROM unnest($1::bigint[], $2::int[], $3::float8[]) AS u(id, flow, started_at) WHERE execution = u.id', [
         moved.map((v) => v.key),
         moved.map((v) => v.flow),
         moved.map((v) => v.startedAt),
@@ -356,7 +362,7 @@ export class PostgresWriteTx implements WriteTx {
       rollups.move(old ? rollupEntryOf(old) : undefined, after);
     }
     await this.applyRollups(rollups);
-    await this.client.query('SELECT pg_notify($1, $2)', [CHANNEL, String(last)]);
+    await this.run('SELECT pg_notify($1, $2)', [CHANNEL, String(last)]);
     return seqs;
   }
 
@@ -371,7 +377,7 @@ export class PostgresWriteTx implements WriteTx {
        RETURNING o.flow, o.status, o.started_at, o.duration_ms`,
       [updates.map((u) => u.key), updates.map((u) => JSON.stringify(u.summary))],
     );
-    await this.client.query('DELETE FROM search WHERE execution = ANY($1)', [updates.map((u) => u.key)]);
+    await this.run('DELETE FROM search WHERE execution = ANY($1)', [updates.map((u) => u.key)]);
     const rollups = new RollupBatch();
     for (const row of before) rollups.move(rollupEntryOf(row), undefined);
     await this.applyRollups(rollups);
@@ -404,7 +410,7 @@ export class PostgresWriteTx implements WriteTx {
   private async applyRollups(rollups: RollupBatch): Promise<void> {
     const counts = [...rollups.counts.values(), ...dayCounts(rollups)].filter((c) => c.n !== 0);
     if (counts.length > 0) {
-      await this.client.query(
+      await this.run(
         `INSERT INTO counts (flow, grain, bucket, status, n)
          SELECT * FROM unnest($1::int[], $2::int[], $3::float8[], $4::smallint[], $5::bigint[]) ORDER BY 1, 2, 3, 4
          ON CONFLICT (flow, grain, bucket, status) DO UPDATE SET n = counts.n + excluded.n`,
@@ -413,7 +419,7 @@ export class PostgresWriteTx implements WriteTx {
     }
     const durations = [...rollups.durations.values()].filter((d) => d.n !== 0);
     if (durations.length > 0) {
-      await this.client.query(
+      await this.run(
         `INSERT INTO durations (flow, grain, bucket, bin, n)
          SELECT * FROM unnest($1::int[], $2::int[], $3::float8[], $4::int[], $5::bigint[]) ORDER BY 1, 2, 3, 4
          ON CONFLICT (flow, grain, bucket, bin) DO UPDATE SET n = durations.n + excluded.n`,
@@ -428,7 +434,7 @@ export class PostgresWriteTx implements WriteTx {
     }
     const changed = [...flows].filter(([, n]) => n.pending !== 0 || n.fulfilled !== 0 || n.error !== 0).sort(([a], [b]) => a - b);
     if (changed.length > 0) {
-      await this.client.query(
+      await this.run(
         `UPDATE flows SET pending = pending + u.p, fulfilled = fulfilled + u.f, error = error + u.e
          FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, p, f, e) WHERE flows.id = u.id`,
         [changed.map(([id]) => id), changed.map(([, n]) => n.pending), changed.map(([, n]) => n.fulfilled), changed.map(([, n]) => n.error)],
@@ -437,7 +443,7 @@ export class PostgresWriteTx implements WriteTx {
   }
 
   async addInstanceStart(start: InstanceStart & { serviceName: string }): Promise<void> {
-    await this.client.query(
+    await this.run(
       'INSERT INTO instances (service_name, instance_id, started_at, replica_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
       [start.serviceName, start.instanceId, start.startedAt, start.replicaId ?? null],
     );
@@ -456,7 +462,7 @@ export class PostgresWriteTx implements WriteTx {
 
   // A late heartbeat never moves the last-seen time back, nor revives a process it was not after.
   async instanceSeen(seen: { serviceName: string; instanceId: string; heartbeatMs: number; at: number }): Promise<void> {
-    await this.client.query(
+    await this.run(
       `INSERT INTO liveness (service_name, instance_id, heartbeat_ms, last_seen_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (service_name, instance_id) DO UPDATE SET
          heartbeat_ms = excluded.heartbeat_ms,
@@ -479,7 +485,7 @@ export class PostgresWriteTx implements WriteTx {
 
   async markGone(instances: ReadonlyArray<{ serviceName: string; instanceId: string }>, now: number): Promise<void> {
     if (instances.length === 0) return;
-    await this.client.query(
+    await this.run(
       'UPDATE liveness SET gone_at = $1 FROM unnest($2::text[], $3::text[]) AS g(service_name, instance_id) WHERE liveness.service_name = g.service_name AND liveness.instance_id = g.instance_id',
       [now, instances.map((i) => i.serviceName), instances.map((i) => i.instanceId)],
     );
@@ -505,7 +511,7 @@ export class PostgresWriteTx implements WriteTx {
   }
 
   async deleteFlow(flowId: string, now: number): Promise<boolean> {
-    return ((await this.client.query('UPDATE flows SET deleted_at = $1 WHERE flow_id = $2', [now, flowId])).rowCount ?? 0) > 0;
+    return ((await this.run('UPDATE flows SET deleted_at = $1 WHERE flow_id = $2', [now, flowId])).rowCount ?? 0) > 0;
   }
 
   async removeStartedBefore(cutoff: number, limit: number): Promise<number> {
@@ -529,15 +535,15 @@ export class PostgresWriteTx implements WriteTx {
        WHERE o.trace_id = gone.trace_id AND o.span_id = gone.span_id AND o.execution = gone.execution RETURNING o.trace_id`,
       [withSpans.map((row) => row.part), withSpans.map((row) => row.id)],
     );
-    await this.client.query('DELETE FROM executions WHERE id = ANY($1)', [rows.map((row) => row.id)]);
-    await this.client.query('DELETE FROM search WHERE execution = ANY($1)', [rows.map((row) => row.id)]);
+    await this.run('DELETE FROM executions WHERE id = ANY($1)', [rows.map((row) => row.id)]);
+    await this.run('DELETE FROM search WHERE execution = ANY($1)', [rows.map((row) => row.id)]);
     const rollups = new RollupBatch();
     for (const row of rows) rollups.move(rollupEntryOf(row), undefined);
     await this.applyRollups(rollups);
     const traceIds = [...new Map(traces.map((t) => [t.trace_id.toString('hex'), t.trace_id])).values()];
     if (traceIds.length > 0) {
       // Spans of no execution go with the last execution of their trace.
-      await this.client.query(
+      await this.run(
         `WITH gone AS (
            DELETE FROM span_owners o WHERE o.trace_id = ANY($1::bytea[]) AND o.execution = 0
            AND NOT EXISTS (SELECT 1 FROM span_owners x WHERE x.trace_id = o.trace_id AND x.execution <> 0) RETURNING o.part, o.span_id)
@@ -554,7 +560,7 @@ export class PostgresWriteTx implements WriteTx {
    * span is still stored (in the default partition, deleted with its execution) stays.
    */
   private async removeOrphanOwners(day: number, limit: number): Promise<void> {
-    await this.client.query(
+    await this.run(
       `DELETE FROM span_owners WHERE (trace_id, span_id) IN (
          SELECT o.trace_id, o.span_id FROM span_owners o WHERE o.part < $1
          AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.part = o.part AND s.execution = o.execution AND s.span_id = o.span_id)
@@ -568,7 +574,7 @@ export class PostgresWriteTx implements WriteTx {
     // Payloads go as binary parameters: an array of bytea would be sent as hex text, twice the size.
     const values = entries.flatMap(({ destination, contentType, payload }) => [destination, now, contentType, payload.byteLength, payload]);
     const rows = entries.map((_, i) => `($${i * 5 + 1}, $${i * 5 + 2}, $${i * 5 + 3}, $${i * 5 + 4}, $${i * 5 + 5})`);
-    await this.client.query(`INSERT INTO outbox (destination, queued_at, content_type, bytes, payload) VALUES ${rows.join(', ')}`, values);
+    await this.run(`INSERT INTO outbox (destination, queued_at, content_type, bytes, payload) VALUES ${rows.join(', ')}`, values);
   }
 
   async leaseOutbox(destination: string, limit: number, until: number, now: number): Promise<LeasedPayload[]> {
@@ -583,16 +589,16 @@ export class PostgresWriteTx implements WriteTx {
   }
 
   async releaseOutbox(ids: readonly number[]): Promise<void> {
-    await this.client.query('UPDATE outbox SET leased_until = 0 WHERE id = ANY($1::bigint[])', [ids]);
+    await this.run('UPDATE outbox SET leased_until = 0 WHERE id = ANY($1::bigint[])', [ids]);
   }
 
   async deleteOutbox(ids: readonly number[]): Promise<void> {
-    await this.client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+    await this.run('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
   }
 
   async trimOutbox(destination: string, maxBytes: number): Promise<number> {
     // The newest payloads whose bytes add up to at most the cap are kept; the first one past it and older go.
-    const result = await this.client.query(
+    const result = await this.run(
       `DELETE FROM outbox WHERE destination = $1 AND id <= (
          SELECT id FROM (SELECT id, sum(bytes) OVER (ORDER BY id DESC) AS newer FROM outbox WHERE destination = $1) AS w
          WHERE newer > $2 ORDER BY id DESC LIMIT 1)`,
@@ -602,7 +608,7 @@ export class PostgresWriteTx implements WriteTx {
   }
 
   async removeOutboxBefore(cutoff: number): Promise<number> {
-    return (await this.client.query('DELETE FROM outbox WHERE queued_at < $1', [cutoff])).rowCount ?? 0;
+    return (await this.run('DELETE FROM outbox WHERE queued_at < $1', [cutoff])).rowCount ?? 0;
   }
 }
 
