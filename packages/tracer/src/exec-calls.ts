@@ -15,6 +15,11 @@ export interface ExecCall {
   /** The call's `timeout` option, and when the call began (performance.now()). */
   timeout: number | undefined;
   startedAt: number;
+  /**
+   * For a call with a `timeout`: what the caller awaits. core-next races the operation against
+   * the call's timer, so this rejects at the deadline while the operation may still be running.
+   */
+  seen: Promise<unknown> | undefined;
   /** Taken by the operation the call started, which releases the listener when it settles. */
   claimed: boolean;
 }
@@ -64,7 +69,7 @@ function releasingExec(this: Ctx, config: unknown): ReturnType<Ctx['exec']> {
   const outer = current;
   const signal = this.signal;
   const timeout = (config as { timeout?: number } | undefined)?.timeout;
-  const call: ExecCall = { signal, listener: undefined, timeout, startedAt: timeout ? performance.now() : 0, claimed: false };
+  const call: ExecCall = { signal, listener: undefined, timeout, startedAt: timeout ? performance.now() : 0, seen: undefined, claimed: false };
   // core-next adds its listener first thing in the call: the first one past those there before.
   const before = getEventListeners(signal, 'abort').length;
   current = call;
@@ -80,6 +85,8 @@ function releasingExec(this: Ctx, config: unknown): ReturnType<Ctx['exec']> {
     current = outer;
   }
   call.listener = getEventListeners(signal, 'abort')[before] as Listener | undefined;
+  // Read by the operation after its first microtask (it starts deferred), so set in time.
+  if (timeout) call.seen = plainPromise(result) as Promise<unknown>;
   if (call.listener && !call.claimed) {
     // No traced operation took the call (another extension deferred it, say): release it here.
     const done = () => releaseListener(call);

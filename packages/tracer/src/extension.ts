@@ -180,8 +180,10 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     const span = start(operation);
     // Everything learnt at the end goes in with one setAttributes call.
     const attributes: Attributes = {};
+    const running = plainPromise(span ? context.with(operation.spanContext!, next) : next());
+    const seen = span ? operation.call?.seen : undefined;
     try {
-      const result = await plainPromise(span ? context.with(operation.spanContext!, next) : next());
+      const result = await (seen ? outrun(operation, running as Promise<unknown>, seen) : running);
       if (span) output(operation, span, result, attributes);
       return result;
     } catch (error) {
@@ -190,6 +192,32 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     } finally {
       if (operation.call) releaseListener(operation.call);
       if (span) end(operation, span, attributes);
+    }
+  }
+
+  /**
+   * A `ctx.exec` call with a `timeout` fails for its caller at the deadline, while what it ran
+   * may go on (core-next cannot stop a function, and a flow may ignore its signal). The span is
+   * the call as its caller saw it: it ends then, failed, and an fn step is marked timed out (or
+   * aborted, when the abort came from its flow) the way an aborted flow's own watch marks it.
+   */
+  async function outrun(operation: Operation, running: Promise<unknown>, seen: Promise<unknown>): Promise<unknown> {
+    let settled = false;
+    const ran = running.then(
+      (value) => ((settled = true), value),
+      (error: unknown) => {
+        settled = true;
+        throw error;
+      },
+    );
+    try {
+      return await Promise.race([ran, seen]);
+    } catch (error) {
+      const call = operation.call!;
+      if (!settled && !operation.op.definition) {
+        operation.abort = { firedAt: performance.now(), reason: error, deadline: deadlineOf(call.startedAt, call.timeout), parent: operation.parent?.abort };
+      }
+      throw error;
     }
   }
 

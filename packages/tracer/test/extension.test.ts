@@ -275,6 +275,84 @@ describe('createTracingExtension: failures, aborts and timeouts', () => {
     expect(span.attributes[attr.ATTR_ABORT_KIND]).toBe('timeout');
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
   });
+
+  it('ends an fn step that outlives its ctx.exec timeout when its caller gets the timeout, marked timed out', async () => {
+    let release!: (value: string) => void;
+    let finished = false;
+    const stuck = () =>
+      new Promise<string>((resolve) => (release = resolve)).then((value) => {
+        finished = true;
+        return value;
+      });
+    const recovers = flow({ name: 'recovers', input: custom<void>(), output: custom<string>() }, async (ctx) => {
+      try {
+        return await ctx.exec({ fn: stuck, key: 'stuck', timeout: 10 });
+      } catch (error) {
+        return `recovered from ${(error as Error).message}`;
+      }
+    });
+    expect(await tracedScope().exec({ flow: recovers, input: undefined })).toBe('recovered from Operation timeout after 10ms');
+    // The function is still running, and its step is already over, as its caller saw it.
+    expect(finished).toBe(false);
+    const step = byName(tracing.spans(), 'step stuck');
+    expect(step.status).toEqual({ code: SpanStatusCode.ERROR, message: 'Operation timeout after 10ms' });
+    expect(step.attributes).toMatchObject({
+      [attr.ATTR_CANCELLED]: true,
+      [attr.ATTR_ABORT_REASON]: 'Operation timeout after 10ms',
+      [attr.ATTR_ABORT_KIND]: 'timeout',
+    });
+    expect(step.attributes[attr.ATTR_OUTPUT]).toBeUndefined();
+    const root = byName(tracing.spans(), 'flow recovers');
+    expect(root.status.code).not.toBe(SpanStatusCode.ERROR);
+    // Finishing late changes nothing: the step ended once.
+    release('late');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(finished).toBe(true);
+    expect(tracing.spans().filter((s) => s.name === 'step stuck')).toHaveLength(1);
+    expect(byName(tracing.spans(), 'step stuck').attributes[attr.ATTR_OUTPUT]).toBeUndefined();
+  });
+
+  it('ends a child flow that ignores its ctx.exec timeout when its caller gets the timeout', async () => {
+    let release!: () => void;
+    const deaf = flow({ name: 'deaf', input: custom<void>(), output: custom<string>() }, () => new Promise<string>((resolve) => (release = () => resolve('late'))));
+    const caller = flow({ name: 'caller', input: custom<void>(), output: custom<string>() }, async (ctx) => {
+      try {
+        return await ctx.exec({ flow: deaf, input: undefined, timeout: 10 });
+      } catch {
+        return 'gave up';
+      }
+    });
+    expect(await tracedScope().exec({ flow: caller, input: undefined })).toBe('gave up');
+    const child = byName(tracing.spans(), 'flow deaf');
+    expect(child.status).toEqual({ code: SpanStatusCode.ERROR, message: 'Operation timeout after 10ms' });
+    expect(child.attributes).toMatchObject({ [attr.ATTR_CANCELLED]: true, [attr.ATTR_ABORT_KIND]: 'timeout' });
+    release();
+  });
+
+  it('keeps an fn step that beats its ctx.exec timeout as it was, output and all', async () => {
+    const quick = flow({ name: 'quick-step', input: custom<void>(), output: custom<number>() }, async (ctx) =>
+      await ctx.exec({ fn: async () => 42, key: 'answer', timeout: 5_000 }),
+    );
+    expect(await tracedScope().exec({ flow: quick, input: undefined })).toBe(42);
+    const step = byName(tracing.spans(), 'step answer');
+    expect(step.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(step.attributes[attr.ATTR_CANCELLED]).toBeUndefined();
+    expect(step.attributes[attr.ATTR_OUTPUT]).toBe('42');
+  });
+
+  it('marks an fn step with a timeout that its flow’s abort ended first as an abort, not a timeout', async () => {
+    let stepRuns!: () => void;
+    const running = new Promise<void>((resolve) => (stepRuns = resolve));
+    const waits = flow({ name: 'aborted-flow', input: custom<void>(), output: custom<void>() }, async (ctx) => {
+      await ctx.exec({ fn: () => (stepRuns(), new Promise(() => {})), key: 'forever', timeout: 60_000 });
+    });
+    const execution = tracedScope().exec({ flow: waits, input: undefined });
+    await running;
+    execution.abort.abort(new Error('user pressed stop'));
+    await expect(execution.result).rejects.toThrow('user pressed stop');
+    const step = byName(tracing.spans(), 'step forever');
+    expect(step.attributes).toMatchObject({ [attr.ATTR_CANCELLED]: true, [attr.ATTR_ABORT_REASON]: 'user pressed stop', [attr.ATTR_ABORT_KIND]: 'abort' });
+  });
 });
 
 describe('createTracingExtension: placement', () => {
