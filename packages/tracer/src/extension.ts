@@ -180,9 +180,9 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     const span = start(operation);
     // Everything learnt at the end goes in with one setAttributes call.
     const attributes: Attributes = {};
-    const running = plainPromise(span ? context.with(operation.spanContext!, next) : next());
-    const seen = span ? operation.call?.seen : undefined;
     try {
+      const running = plainPromise(span ? context.with(operation.spanContext!, next) : next());
+      const seen = span ? operation.call?.seen : undefined;
       const result = await (seen ? outrun(operation, running as Promise<unknown>, seen) : running);
       if (span) output(operation, span, result, attributes);
       return result;
