@@ -9,7 +9,7 @@ import { createScope, custom, flow } from '@pumped-fn/core-next';
 import { HttpSource } from '@flowtrace/viewer/source';
 import type { ExecutionListItem } from '@flowtrace/collector';
 import { startCollectorProcess } from './collector-process.js';
-import { figure, median, type Bench, type BenchResult } from './measure.js';
+import { figure, median, percentile, type Bench, type BenchResult } from './measure.js';
 import { copyExecution, templateExecution } from './spans.js';
 
 type Item = ExecutionListItem;
@@ -31,7 +31,7 @@ export const liveBench: Bench = async ({ smoke, log }): Promise<BenchResult> => 
   const stream = subscribe(collector.url, ['live', 'place-order']);
   await stream.ready;
   try {
-    const runs = smoke ? 2 : 12;
+    const runs = smoke ? 2 : 20;
     log(`${runs} executions`);
     const template = await templateExecution();
     const samples: Record<string, number[]> = { pending: [], fulfilled: [], floor: [] };
@@ -60,9 +60,12 @@ export const liveBench: Bench = async ({ smoke, log }): Promise<BenchResult> => 
     return {
       bench: 'live',
       smoke,
+      // Issue 15's goal is on the 95th percentile; with 20 runs that is the second-slowest.
       figures: [
-        figure('flow start → pending event', median(samples.pending!), 'ms', floor, 'under 1000 ms'),
-        figure('flow end → fulfilled event', median(samples.fulfilled!), 'ms', floor, 'under 1000 ms'),
+        figure('flow start → pending event, p50', median(samples.pending!), 'ms', floor),
+        figure('flow start → pending event, p95', percentile(samples.pending!, 95), 'ms', floor, 'p95 < 100 ms'),
+        figure('flow end → fulfilled event, p50', median(samples.fulfilled!), 'ms', floor),
+        figure('flow end → fulfilled event, p95', percentile(samples.fulfilled!, 95), 'ms', floor, 'p95 < 100 ms'),
       ],
       samples,
     };
