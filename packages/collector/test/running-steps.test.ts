@@ -178,4 +178,26 @@ describe('the step blamed for a failure', () => {
       await store.close();
     }
   });
+
+  it('blames a step that ran out of its ctx.exec timeout, ended when its flow got the timeout', async () => {
+    const release = deferred();
+    const ship = flow({ name: 'ship', input: custom<void>(), output: custom<void>() }, async (ctx) => {
+      await ctx.exec({ fn: () => ({ ok: true }), key: 'pack' });
+      await ctx.exec({ fn: () => release.promise, key: 'courier', timeout: 20 });
+    });
+    traced.exporter.reset();
+    await expect(traced.scope.exec({ flow: ship, input: undefined }).result).rejects.toThrow('Operation timeout after 20ms');
+    // The courier call is still waiting; its step is over as the flow saw it.
+    const spans = normalized(traced.exporter.getFinishedSpans());
+    const id = rootOf(spans).attributes['flowtrace.execution.id'] as string;
+    const store = history(createCollector({ db: ':memory:', reconcileIntervalMs: 0, log: () => {} }));
+    await store.ingest(spans);
+    const record = (await store.getExecution(id))!;
+    const courier = record.nodes.find((n) => n.key === 'courier')!;
+    expect(courier.status).toBe('error');
+    expect(record.errorInfo).toMatchObject({ nodeId: byKey(spans, 'courier')!.spanId, message: 'Operation timeout after 20ms' });
+    expect(Date.parse(courier.endedAt!)).toBeLessThanOrEqual(Date.parse(record.endedAt!));
+    release.resolve();
+    await store.close();
+  });
 });
