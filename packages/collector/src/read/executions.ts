@@ -1,5 +1,5 @@
-import { listItemOf, outcomeOf, type RuleContext } from '../records/aggregate.js';
-import { projectExecution, recordOf, toNode, treeOrder, type OrderKey } from '../records/project.js';
+import { listItemOf, MAX_RUNNING, outcomeOf, type ExecutionSummary, type Outcome, type RuleContext } from '../records/aggregate.js';
+import { nodeOf, projectExecution, recordOf, runningOrderKeyOf, treeOrder, type OrderKey } from '../records/project.js';
 import type { ExecutionListItem, ExecutionNode, ExecutionRecord } from '../records/types.js';
 import type { StorageEngine, StoredExecution } from '../store/engine.js';
 
@@ -23,7 +23,7 @@ export class BadCursorError extends Error {}
  * request decodes more spans than it returns.
  */
 export class ExecutionReader {
-  private readonly orders = new Map<number, { steps: number; order: OrderKey[] }>();
+  private readonly orders = new Map<number, { version: string; order: OrderKey[]; running: number }>();
 
   constructor(
     private readonly engine: StorageEngine,
@@ -46,40 +46,68 @@ export class ExecutionReader {
     const heads = await this.engine.executionSpans(execution.key, ['root', 'marker']);
     const head = heads.find((s) => s.spanId === execution.summary.head!.spanId)!;
     const root = execution.summary.head.source === 'root' ? head : undefined;
-    const order = await this.order(execution);
-    const page = await this.engine.stepSpans(execution.key, order.slice(0, FIRST_PAGE_NODES));
+    const { order, running } = await this.order(execution);
     const outcome = execution.outcome ?? outcomeOf(execution.summary, context)!;
+    const page = await this.nodesOf(execution, order.slice(0, FIRST_PAGE_NODES), outcome);
     const failing = outcome.errorNodeId;
-    const blamed = failing && !page.some((s) => s.spanId === failing)
-      ? (await this.engine.stepSpans(execution.key, order.filter((k) => k.spanId === failing)))[0]
-      : undefined;
+    const blamedKey = failing && !page.some((n) => n.id === failing) ? order.find((k) => k.spanId === failing && !k.running) : undefined;
+    const blamed = blamedKey ? (await this.engine.stepSpans(execution.key, [blamedKey]))[0] : undefined;
     const parts = { head, root, summary: execution.summary, outcome, defaultTimeoutMs: this.defaultTimeoutMs };
-    const record = recordOf(blamed ? { ...parts, blamed } : parts, page.map(toNode));
+    const record = recordOf(blamed ? { ...parts, blamed } : parts, page);
+    // As in the whole record: the steps whose own span has not come count as nodes too.
+    record.nodeCount += running;
     record.nodesNext = cursorOf(FIRST_PAGE_NODES);
     return record;
   }
 
-  async nodes(id: string, cursor: string | undefined, limit: number): Promise<NodesPage | undefined> {
+  async nodes(id: string, cursor: string | undefined, limit: number, now: number): Promise<NodesPage | undefined> {
     const execution = await this.engine.execution(id);
     if (!execution?.summary.head) return undefined;
     const start = cursor === undefined ? 0 : positionOf(cursor);
-    const order = await this.order(execution);
+    const { order } = await this.order(execution);
     const slice = order.slice(start, start + limit);
-    const spans = await this.engine.stepSpans(execution.key, slice);
+    const outcome = execution.outcome ?? outcomeOf(execution.summary, { now, defaultTimeoutMs: this.defaultTimeoutMs, instanceStarts: [] })!;
+    const items = await this.nodesOf(execution, slice, outcome);
     const end = start + slice.length;
-    return { items: spans.map(toNode), next: end < order.length ? cursorOf(end) : null, total: order.length };
+    return { items, next: end < order.length ? cursorOf(end) : null, total: order.length };
   }
 
-  /** The steps' tree order, kept for the few large executions being paged through. */
-  private async order(execution: StoredExecution): Promise<OrderKey[]> {
-    const cached = this.orders.get(execution.key);
-    if (cached && cached.steps === execution.summary.steps) return cached.order;
-    const order = treeOrder(await this.engine.stepOrder(execution.key));
-    this.orders.delete(execution.key);
-    if (this.orders.size >= ORDER_CACHE) this.orders.delete(this.orders.keys().next().value!);
-    this.orders.set(execution.key, { steps: execution.summary.steps, order });
-    return order;
+  /** Nodes of ordered steps: finished ones decoded from their spans, running ones from their markers. */
+  private async nodesOf(execution: StoredExecution, keys: readonly OrderKey[], outcome: Outcome): Promise<ExecutionNode[]> {
+    const spans = await this.engine.stepSpans(execution.key, keys.filter((k) => !k.running));
+    let next = 0;
+    return keys.map((key) => nodeOf(key, key.running ? key.span! : spans[next++]!, execution.summary, outcome));
   }
+
+  /**
+   * The steps' tree order, running steps (a start marker, no span yet) in their places, kept for
+   * the few large executions being paged through until their summary changes.
+   */
+  private async order(execution: StoredExecution): Promise<{ order: OrderKey[]; running: number }> {
+    const version = versionOf(execution.summary);
+    const cached = this.orders.get(execution.key);
+    if (cached && version !== undefined && cached.version === version) return cached;
+    const steps = await this.engine.stepOrder(execution.key);
+    const ended = new Set(steps.map((s) => s.spanId));
+    const open = (await this.engine.stepOrder(execution.key, 'step-marker')).filter((m) => m.parentSpanId && !ended.has(m.parentSpanId));
+    const markers = open.length > 0 ? await this.engine.stepSpans(execution.key, open) : [];
+    const found = { order: treeOrder([...steps, ...markers.map(runningOrderKeyOf)]), running: markers.length };
+    this.orders.delete(execution.key);
+    if (version === undefined) return found;
+    if (this.orders.size >= ORDER_CACHE) this.orders.delete(this.orders.keys().next().value!);
+    this.orders.set(execution.key, { version, ...found });
+    return found;
+  }
+}
+
+/**
+ * What the step order depends on, as the summary shows it: a step arriving changes the count, a
+ * start marker the running steps. Undefined when the summary's running map is full, since a
+ * marker may then leave it unchanged.
+ */
+function versionOf(summary: ExecutionSummary): string | undefined {
+  const running = Object.keys(summary.running ?? {});
+  return running.length >= MAX_RUNNING ? undefined : `${summary.steps}:${running.sort().join(',')}`;
 }
 
 function cursorOf(position: number): string {

@@ -131,7 +131,7 @@ const MAX_NAME_LENGTH = 200;
  * running steps and the later failures are not tracked (the detail, built from the spans, still
  * shows them all).
  */
-const MAX_RUNNING = 64;
+export const MAX_RUNNING = 64;
 const MAX_FAILURES = 256;
 
 export type { SpanRole };

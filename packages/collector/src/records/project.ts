@@ -59,8 +59,7 @@ export function projectExecution(spans: readonly Span[], context: RuleContext, d
   const ended = new Set(steps.map((s) => s.spanId));
   const running = markers.filter((m) => m.parentSpanId && !ended.has(m.parentSpanId));
   const keys = [...steps.map(orderKeyOf), ...running.map(runningOrderKeyOf)];
-  const toNodeOf = (key: OrderKey) => (key.running ? runningNode(key.span!, summary, outcome) : toNode(key.span!));
-  const nodes = treeOrder(keys).map(toNodeOf);
+  const nodes = treeOrder(keys).map((key) => nodeOf(key, key.span!, summary, outcome));
   const record = recordOf({ head, root, summary, outcome, defaultTimeoutMs: context.defaultTimeoutMs }, nodes);
   record.nodeCount += running.length;
   return { record, startedAtMs: summary.head.startedAtMs };
@@ -158,6 +157,11 @@ export function toNode(span: Span): ExecutionNode {
   return node;
 }
 
+/** The node of an ordered step: `span` is its own span, or its start marker while it runs. */
+export function nodeOf(key: OrderKey, span: Span, summary: ExecutionSummary, outcome: Outcome): ExecutionNode {
+  return key.running ? runningNode(span, summary, outcome) : toNode(span);
+}
+
 /**
  * A step known only from its start marker. It runs while the execution is pending; once the
  * execution ended or was decided, it takes the execution's end — and the execution's error
@@ -211,7 +215,7 @@ function orderKeyOf(span: Span): OrderKey {
 }
 
 /** A running step sits where its own span will: the marker names the step and its parent. */
-function runningOrderKeyOf(marker: Span): OrderKey {
+export function runningOrderKeyOf(marker: Span): OrderKey {
   const parentId = marker.attributes[sc.ATTR_MARKER_PARENT_ID];
   return {
     spanId: marker.parentSpanId!,

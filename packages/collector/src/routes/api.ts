@@ -50,7 +50,7 @@ export function apiRoutes({ engine, reader, now }: ApiDeps): Router {
     const after = cursor(ctx);
     let page;
     try {
-      page = await reader.nodes(ctx.params.executionId!, after, limit);
+      page = await reader.nodes(ctx.params.executionId!, after, limit, now());
     } catch (error) {
       if (error instanceof BadCursorError) badCursor(ctx, after!);
       throw error;

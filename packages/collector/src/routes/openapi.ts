@@ -34,7 +34,8 @@ function detail(summary: string, parameters: unknown[]) {
 const WHOLE_RECORD =
   `The whole record up to ${WHOLE_RECORD_NODES.toLocaleString('en')} steps (\`nodeCount\`). A larger execution comes with its first ` +
   `${FIRST_PAGE_NODES.toLocaleString('en')} steps in \`nodes\`, \`data\` as it stands after them, and \`nodesNext\`: read the rest ` +
-  'from GET /api/executions/{executionId}/nodes, following `next` until it is null (an export reads the whole record this way).';
+  'from GET /api/executions/{executionId}/nodes, following `next` until it is null (an export reads the whole record this way). ' +
+  'Pages hold the steps still running in their places, as the whole record does, and `nodeCount` counts them.';
 
 /**
  * OpenAPI 3.1 description of the collector's HTTP API, generated from the schemas in ../contract.

@@ -22,8 +22,11 @@ export interface StorageEngine {
   execution(id: string): Promise<StoredExecution | undefined>;
   /** The spans of an execution, decoded; `roles` narrows them (the head spans of a big one). */
   executionSpans(key: number, roles?: readonly SpanRole[]): Promise<Span[]>;
-  /** What orders an execution's steps, without decoding them. */
-  stepOrder(key: number): Promise<OrderKey[]>;
+  /**
+   * What orders an execution's steps, without decoding them. With `'step-marker'`, the same for
+   * its steps' start markers instead (a marker's parent is the step it announces).
+   */
+  stepOrder(key: number, role?: 'step' | 'step-marker'): Promise<OrderKey[]>;
   /** Some of those steps, decoded, in the order asked. */
   stepSpans(key: number, steps: readonly OrderKey[]): Promise<Span[]>;
   listExecutions(query: ListQuery): Promise<{ executions: StoredExecution[]; total: number }>;

@@ -101,6 +101,10 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
           (s) => s.attributes['flowtrace.execution.id'] === id && s.attributes['flowtrace.execution.root'] !== true && s.attributes['flowtrace.marker'] === undefined,
         );
         expect(order.map((o) => o.spanId).sort()).toEqual(steps.map((s) => s.spanId).sort());
+        // Each step's start marker, named by the step it announces.
+        const markers = await engine.stepOrder(key, 'step-marker');
+        expect(markers.map((m) => m.parentSpanId).sort()).toEqual(steps.map((s) => s.spanId).sort());
+        expect((await engine.stepSpans(key, markers)).map((m) => m.attributes['flowtrace.marker'])).toEqual(markers.map(() => 'start'));
         expect(bySpanId(await engine.stepSpans(key, order))).toEqual(bySpanId(steps));
         expect((await engine.stepSpans(key, order.slice(1, 2)))[0]!.spanId).toBe(order[1]!.spanId);
         expect(bySpanId(await engine.trace(decoded.spans[0]!.traceId.toUpperCase()))).toEqual(bySpanId(decoded.spans));

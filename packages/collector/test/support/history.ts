@@ -32,7 +32,7 @@ export function historyOf(
     ingest: (spans: Span[], now = clock()) => rules.ingest(routeSpans({ spans, rejected: 0, reasons: [] }), now),
     reconcile: (now = clock()) => rules.reconcile(now),
     getExecution: (id: string, now = clock()) => reader.detail(id, now),
-    nodes: (id: string, cursor: string | undefined, limit: number) => reader.nodes(id, cursor, limit),
+    nodes: (id: string, cursor: string | undefined, limit: number, now = clock()) => reader.nodes(id, cursor, limit, now),
     async listExecutions(query: PageQuery) {
       const { executions, total } = await engine.listExecutions({
         flowId: query.flowId,

@@ -239,12 +239,12 @@ export class PostgresEngine implements StorageEngine {
     return this.decodeAll(rows);
   }
 
-  async stepOrder(key: number): Promise<OrderKey[]> {
+  async stepOrder(key: number, role: 'step' | 'step-marker' = 'step'): Promise<OrderKey[]> {
     const part = await this.partOf(key);
     if (part === undefined) return [];
     const rows = await this.query<{ span_id: Buffer; parent_id: Buffer | null; step_index: number | null; start_ms: number }>(
-      'SELECT span_id, parent_id, step_index, start_ms FROM spans WHERE part = $1 AND execution = $2 AND role = 0',
-      [part, key],
+      'SELECT span_id, parent_id, step_index, start_ms FROM spans WHERE part = $1 AND execution = $2 AND role = $3',
+      [part, key, ROLE_CODE[role]],
     );
     return rows.map((row) => ({
       spanId: row.span_id.toString('hex'),

@@ -415,9 +415,9 @@ export class SqliteEngine implements StorageEngine {
     });
   }
 
-  stepOrder(key: number): Promise<OrderKey[]> {
+  stepOrder(key: number, role: 'step' | 'step-marker' = 'step'): Promise<OrderKey[]> {
     return this.read(() =>
-      (this.sql.stepOrder.all(key) as Array<{ id: number; span_id: Buffer; parent_id: Buffer | null; step_index: number | null; start_ms: number }>).map(
+      (this.sql.stepOrder.all(key, ROLE_CODE[role]) as Array<{ id: number; span_id: Buffer; parent_id: Buffer | null; step_index: number | null; start_ms: number }>).map(
         (row) => ({
           spanId: row.span_id.toString('hex'),
           parentSpanId: row.parent_id ? row.parent_id.toString('hex') : null,
@@ -725,7 +725,7 @@ function statements(db: Database.Database) {
     ),
     spansOfExecution: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ?'),
     spansOfExecutionInRole: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ? AND role = ?'),
-    stepOrder: db.prepare('SELECT id, span_id, parent_id, step_index, start_ms FROM spans WHERE execution = ? AND role = 0'),
+    stepOrder: db.prepare('SELECT id, span_id, parent_id, step_index, start_ms FROM spans WHERE execution = ? AND role = ?'),
     spanByRef: db.prepare('SELECT origin, format, body FROM spans WHERE id = ?'),
     spansOfTrace: db.prepare('SELECT origin, format, body FROM spans WHERE trace = ?'),
     flowKeyOf: db.prepare('SELECT id FROM flows WHERE flow_id = ?').pluck(),
