@@ -232,3 +232,39 @@ describe('the PostgreSQL schema', () => {
     await engine.close();
   });
 });
+
+describe('two collectors on one PostgreSQL', () => {
+  it('make a new execution both name without waiting for each other’s commit', async () => {
+    const url = await server.createDatabase();
+    const [a, b] = [new PostgresEngine({ url }), new PostgresEngine({ url })];
+    const watcher = new pg.Client({ connectionString: url });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await Promise.all([a.ready(), b.ready(), watcher.connect()]);
+      let keyed!: () => void;
+      const hasKey = new Promise<void>((resolve) => (keyed = resolve));
+      // Collector A has made the execution's key and goes on with its transaction (its spans).
+      const first = a.transaction(async (tx) => {
+        const keys = await tx.keys(['shared'], new Map([['shared', Date.now()]]));
+        keyed();
+        await held;
+        return keys.get('shared');
+      });
+      await hasKey;
+      // Collector B, given the rest of that execution, reads and locks it meanwhile.
+      let done = false;
+      const second = b.transaction(async (tx) => (await tx.executions(['shared'])).get('shared')!.key).finally(() => (done = true));
+      const waitingOnLocks = async () =>
+        (await watcher.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]!.n;
+      while (!done && (await waitingOnLocks()) === 0) await new Promise((resolve) => setImmediate(resolve));
+      expect(done, 'B waited on a lock A holds until its commit').toBe(true);
+      release();
+      expect(await first).toBe(await second);
+    } finally {
+      release();
+      await watcher.end();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});

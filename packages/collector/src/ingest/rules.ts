@@ -82,14 +82,18 @@ export class ExecutionRules {
         const earliest = firstSeen.get(executionId);
         if (earliest === undefined || start < earliest) firstSeen.set(executionId, start);
       }
-      const executions = await tx.executions([...firstSeen.keys()], firstSeen);
-      const keys = new Map([...executions.values()].map((e) => [e.id, e.key]));
+      const ids = [...firstSeen.keys()];
+      const keys = await tx.keys(ids, firstSeen);
       const appended: Appended[] = [];
       for (let start = 0; start < kept.length; start += YIELD_EVERY) {
         // Other requests and /healthz go on between chunks; reads wait for the commit.
         if (start > 0) await new Promise((resolve) => setImmediate(resolve));
         appended.push(...(await tx.appendSpans(kept.slice(start, start + YIELD_EVERY), keys)));
       }
+      // Read (and, where collectors share a database, locked) only now: another collector
+      // writing one of these executions holds it from here to its commit, not for all of its
+      // transaction, so two collectors store their spans at the same time.
+      const executions = await tx.executions(ids);
       const { fresh, losers } = await this.settleClaims(tx, kept, appended, executions, conflicts);
       const searchTexts = new Map<string, { text: string; replaces: boolean }>();
       kept.forEach(({ span, role, executionId }, i) => {

@@ -86,7 +86,17 @@ export interface LegacyHistory {
 
 export interface WriteTx {
   /**
-   * The executions with these ids; ids never seen get an empty one (and their dense key).
+   * The dense keys of the executions with these ids, an empty execution made for each id never
+   * seen (`firstSeen` as below). Nothing is locked: an engine that other collectors write too
+   * commits the new rows at once, outside this transaction, so another writer naming one of them
+   * does not wait for this commit (a key made for a transaction that then rolls back stays,
+   * empty and unlisted, for the spans' next delivery). Called first, before this transaction
+   * writes any execution.
+   */
+  keys(ids: readonly string[], firstSeen?: ReadonlyMap<string, number>): Promise<Map<string, number>>;
+  /**
+   * The executions with these ids, locked until commit where other writers could change them;
+   * ids never seen get an empty one (and their dense key).
    * `firstSeen` gives, per id, the earliest start (ms) among the spans about to be appended: an
    * engine that places an execution by time places a new one by it.
    */

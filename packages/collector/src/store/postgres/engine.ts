@@ -138,6 +138,26 @@ export class PostgresEngine implements StorageEngine {
     }
   }
 
+  /**
+   * One statement in a transaction of its own that commits without waiting for the disk
+   * (`synchronous_commit = off` for it alone). For rows only a later, durable transaction makes
+   * use of: that commit flushes the log up to itself, this statement's changes included, and a
+   * crash before it loses nothing anyone was told of. It saves an fsync a request.
+   */
+  private withoutWaitingForDisk(text: string, values: unknown[]): Promise<void> {
+    return this.withClient(async (client) => {
+      await client.query('BEGIN');
+      try {
+        await client.query('SET LOCAL synchronous_commit = off');
+        await client.query(this.names.config(text, values));
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    });
+  }
+
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
     await this.ready();
     try {
@@ -157,7 +177,8 @@ export class PostgresEngine implements StorageEngine {
       try {
         return await this.withClient(async (client) => {
           await this.upkeep(client);
-          const tx = new PostgresWriteTx(client, this.flowKeys, this.originKeys, (rows) => this.decodeAll(rows, client), this.names);
+          const outside = (text: string, values: unknown[]) => this.withoutWaitingForDisk(text, values);
+          const tx = new PostgresWriteTx(client, this.flowKeys, this.originKeys, (rows) => this.decodeAll(rows, client), this.names, outside);
           await client.query('BEGIN');
           try {
             const result = await work(tx);

@@ -13,6 +13,11 @@ import { CHANNEL, DAY_GRAIN } from './schema.js';
 /** The columns of `spans`, in the order of the span-row query of `PostgresWriteTx.spanRows`. */
 const SPAN_COLUMNS = 'part, execution, span_id, trace_id, role, parent_id, step_index, start_ms, origin, format, body';
 
+/** Makes the executions never seen, each in the day partition of its earliest span (when known). */
+const INSERT_EXECUTIONS = `INSERT INTO executions (execution_id, part, summary)
+  SELECT id, part, '{"steps":0}' FROM unnest($1::text[], $2::int[]) AS t(id, part)
+  ORDER BY id ON CONFLICT (execution_id) DO NOTHING`;
+
 /**
  * One transaction on one connection. Caches of keys it creates join the engine's only when it
  * commits: a rolled-back row must not be remembered.
@@ -32,6 +37,8 @@ export class PostgresWriteTx implements WriteTx {
     private readonly originKeys: Map<string, number>,
     private readonly decode: (rows: SpanRow[]) => Promise<Span[]>,
     private readonly names: StatementNames,
+    /** Runs a statement on another connection of the pool, committed at once. */
+    private readonly outside: (text: string, values: unknown[]) => Promise<unknown>,
   ) {}
 
   committed(): void {
@@ -54,17 +61,32 @@ export class PostgresWriteTx implements WriteTx {
     this.serialised = true;
   }
 
+  async keys(ids: readonly string[], firstSeen?: ReadonlyMap<string, number>): Promise<Map<string, number>> {
+    const keys = new Map<string, number>();
+    if (ids.length === 0) return keys;
+    const sorted = [...ids].sort();
+    // Committed at once on another connection: made inside this transaction, a new execution's
+    // row would hold another collector naming it (a request cut inside an execution sends the
+    // rest to the next collector) until this transaction commits.
+    await this.outside(INSERT_EXECUTIONS, [sorted, sorted.map((id) => (firstSeen?.has(id) ? dayOf(firstSeen.get(id)!) : null))]);
+    const rows = await this.rows<{ id: number; execution_id: string; part: number | null }>(
+      'SELECT id, execution_id, part FROM executions WHERE execution_id = ANY($1)',
+      [sorted],
+    );
+    for (const row of rows) {
+      if (row.part !== null) this.partsOf.set(row.id, row.part);
+      keys.set(row.execution_id, row.id);
+    }
+    return keys;
+  }
+
   async executions(ids: readonly string[], firstSeen?: ReadonlyMap<string, number>): Promise<Map<string, StoredExecution>> {
     const found = new Map<string, StoredExecution>();
     if (ids.length === 0) return found;
     const sorted = [...ids].sort();
     // Sorted, so two collectors lock the executions they share in one order. A new execution's
     // partition is the day of its earliest span.
-    await this.run(
-      `INSERT INTO executions (execution_id, part, summary) SELECT id, part, '{"steps":0}' FROM unnest($1::text[], $2::int[]) AS t(id, part)
-       ORDER BY id ON CONFLICT (execution_id) DO NOTHING`,
-      [sorted, sorted.map((id) => (firstSeen?.has(id) ? dayOf(firstSeen.get(id)!) : null))],
-    );
+    await this.run(INSERT_EXECUTIONS, [sorted, sorted.map((id) => (firstSeen?.has(id) ? dayOf(firstSeen.get(id)!) : null))]);
     const rows = await this.rows<ExecutionRow & { part: number | null }>(
       `SELECT ${EXECUTION_COLUMNS}, part FROM executions WHERE execution_id = ANY($1) ORDER BY execution_id FOR UPDATE`,
       [sorted],

@@ -70,6 +70,8 @@ export class SqliteEngine implements StorageEngine {
   private readonly flowKeys = new Map<string, { key: number; name: string }>();
   private readonly instances = new Map<string, InstanceStart[]>();
   private readonly writer: WriteTx;
+  /** Executions read by the transaction's keys(), for its executions() (emptied with each transaction). */
+  private readonly readAhead = new Map<string, StoredExecution>();
 
   constructor(options: SqliteEngineOptions) {
     this.db = new Database(options.path);
@@ -163,6 +165,7 @@ export class SqliteEngine implements StorageEngine {
         throw error;
       } finally {
         this.gate = undefined;
+        this.readAhead.clear();
         release();
       }
     };
@@ -179,17 +182,30 @@ export class SqliteEngine implements StorageEngine {
 
   private writeTx(): WriteTx {
     const sql = () => this.sql;
-    return {
-      executions: async (ids) => {
-        const found = new Map<string, StoredExecution>();
-        for (const id of ids) {
-          const row = sql().executionById.get(id) as ExecutionRow | undefined;
-          if (row) found.set(id, storedExecution(row));
-          else {
-            const key = Number(sql().insertExecution.run(id).lastInsertRowid);
-            found.set(id, { key, id, summary: { steps: 0 } });
-          }
+    // One writer: nothing to lock, and a new execution is made in the transaction that names it.
+    const executions = (ids: readonly string[]) => {
+      const found = new Map<string, StoredExecution>();
+      for (const id of ids) {
+        const row = sql().executionById.get(id) as ExecutionRow | undefined;
+        if (row) found.set(id, storedExecution(row));
+        else {
+          const key = Number(sql().insertExecution.run(id).lastInsertRowid);
+          found.set(id, { key, id, summary: { steps: 0 } });
         }
+      }
+      return found;
+    };
+    return {
+      // The rows are read once, with the keys; nothing else writes them before executions() asks.
+      keys: async (ids) => {
+        const found = executions(ids);
+        for (const [id, execution] of found) this.readAhead.set(id, execution);
+        return new Map([...found.values()].map((e) => [e.id, e.key]));
+      },
+      executions: async (ids) => {
+        const ahead = ids.every((id) => this.readAhead.has(id));
+        const found = ahead ? new Map(ids.map((id) => [id, this.readAhead.get(id)!])) : executions(ids);
+        this.readAhead.clear();
         return found;
       },
       appendSpans: async (spans, keys) => spans.map((incoming) => this.appendSpan(incoming, keys)),
