@@ -117,6 +117,15 @@ export function engineContract(name: string, open: () => Promise<{ engine: Stora
       expect(second.get('e2')!.key).toBe(first.get('e2')!.key);
       expect(first.get('e1')!.key).toBeLessThan(first.get('e2')!.key);
       expect(first.get('e2')!.key).toBeLessThan(second.get('e3')!.key);
+      // keys() gives the same keys, makes the ids never seen, and executions() then reads them.
+      const { keys, read } = await engine.transaction(async (tx) => {
+        const keys = await tx.keys(['e3', 'e4']);
+        return { keys, read: await tx.executions(['e3', 'e4']) };
+      });
+      expect(keys.get('e3')).toBe(second.get('e3')!.key);
+      expect(keys.get('e4')).toBeGreaterThan(second.get('e3')!.key);
+      expect(new Map([...read.values()].map((e) => [e.id, e.key]))).toEqual(keys);
+      expect(read.get('e4')!.summary).toEqual({ steps: 0 });
       const changes = await engine.transaction((tx) => tx.putExecutions([{ key: first.get('e1')!.key, id: 'e1', summary: { steps: 3 } }]));
       expect(changes).toEqual([]);
       expect((await engine.execution('e1'))?.summary).toEqual({ steps: 3 });
