@@ -107,6 +107,7 @@ function withoutSpans(engine: StorageEngine): StorageEngine {
   const transaction = <T>(work: (tx: WriteTx) => Promise<T>) =>
     engine.transaction((tx) =>
       work({
+        keys: (...args) => tx.keys(...args),
         executions: (...args) => tx.executions(...args),
         appendSpans: async (spans) => spans.map(() => 'new' as const),
         moveSpan: (...args) => tx.moveSpan(...args),
