@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeSpans } from '../src/ingest/route.js';
 import { ExecutionRules } from '../src/ingest/rules.js';
 import type { Span } from '../src/otlp/span.js';
+import { StorageUnavailableError } from '../src/store/engine.js';
 import { PostgresEngine } from '../src/store/postgres/engine.js';
 import { createPartitions, dayOf, DAY } from '../src/store/postgres/partitions.js';
 import { bucketOf, GRAINS, summarizeBins } from '../src/store/rollups.js';
@@ -267,4 +268,26 @@ describe('two collectors on one PostgreSQL', () => {
       await Promise.all([a.close(), b.close()]);
     }
   });
+
+  it('wait a bounded time on an execution an older collector made inside its open transaction: 503, then on once it commits', async () => {
+    const url = await server.createDatabase();
+    const engine = new PostgresEngine({ url });
+    const older = new pg.Client({ connectionString: url });
+    try {
+      await Promise.all([engine.ready(), older.connect()]);
+      // As collectors of the previous release did: the execution made inside a transaction still open.
+      await older.query('BEGIN');
+      await older.query(`INSERT INTO executions (execution_id, summary) VALUES ('held', '{"steps":0}')`);
+      const refused = await engine.transaction((tx) => tx.keys(['held'])).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(StorageUnavailableError);
+      expect((refused as StorageUnavailableError).status).toBe(503);
+      expect((refused as Error).message).toMatch(/kept a lock this request needs/);
+      await older.query('COMMIT');
+      const keys = await engine.transaction((tx) => tx.keys(['held']));
+      expect(keys.get('held')).toEqual(expect.any(Number));
+    } finally {
+      await older.end();
+      await engine.close();
+    }
+  }, 60_000);
 });

@@ -43,12 +43,16 @@ const FAR = 8.64e15;
 /** Days of span partitions kept made ahead (and one behind), so a day never starts without one. */
 const DAYS_AHEAD = 2;
 const ATTEMPTS = 5;
+/** How long a statement run outside the calling transaction waits for a lock (see withoutWaitingForDisk). */
+const OUTSIDE_LOCK_TIMEOUT_MS = 1000;
 /** Partitions of executions read lately (an execution's never changes once set). */
 const PART_CACHE = 50_000;
 /** SQLSTATE classes and codes that mean "the database is not there", not "the request is wrong". */
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 /** Conflicts between concurrent collectors: the transaction is run again. */
-const RETRY_CODES = new Set(['40001', '40P01']);
+/** Serialization failure, deadlock, and a lock not granted in time (see withoutWaitingForDisk). */
+const RETRY_CODES = new Set(['40001', '40P01', '55P03']);
+const LOCK_NOT_AVAILABLE = '55P03';
 
 
 /** bigint columns come back as numbers: keys and sequence numbers stay far below 2^53. */
@@ -143,12 +147,17 @@ export class PostgresEngine implements StorageEngine {
    * (`synchronous_commit = off` for it alone). For rows only a later, durable transaction makes
    * use of: that commit flushes the log up to itself, this statement's changes included, and a
    * crash before it loses nothing anyone was told of. It saves an fsync a request.
+   *
+   * Its wait for a lock is bounded: the transaction that called it waits on it from another
+   * connection, so PostgreSQL cannot see a cycle through the two (a writer that makes executions
+   * inside its transaction, as collectors before this one did, and then waits on a row this
+   * transaction holds). A lock not granted in time fails the transaction, which is retried.
    */
   private withoutWaitingForDisk(text: string, values: unknown[]): Promise<void> {
     return this.withClient(async (client) => {
       await client.query('BEGIN');
       try {
-        await client.query('SET LOCAL synchronous_commit = off');
+        await client.query(`SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = ${OUTSIDE_LOCK_TIMEOUT_MS}`);
         await client.query(this.names.config(text, values));
         await client.query('COMMIT');
       } catch (error) {
@@ -191,7 +200,11 @@ export class PostgresEngine implements StorageEngine {
           }
         });
       } catch (error) {
-        if (attempt < ATTEMPTS && RETRY_CODES.has((error as { code?: string }).code ?? '')) continue;
+        const code = (error as { code?: string }).code ?? '';
+        if (attempt < ATTEMPTS && RETRY_CODES.has(code)) continue;
+        if (code === LOCK_NOT_AVAILABLE) {
+          throw new StorageUnavailableError(`the PostgreSQL database kept a lock this request needs for ${ATTEMPTS} tries (another writer's open transaction); retry later`);
+        }
         throw error;
       }
     }
