@@ -1,7 +1,7 @@
 /** The collector's command line: flags, environment, their checks. */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAMS, DEFAULT_TIMEOUT_MS } from './defaults.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAMS, DEFAULT_TIMEOUT_MS, MIN_DB_POOL } from './defaults.js';
 import { parseForwardHeaders } from './forward/headers.js';
 import { isPostgresUrl } from './store/open.js';
 
@@ -13,7 +13,7 @@ Usage: flowtrace-collector [options]
   --host <address>      address to bind (default 127.0.0.1; others need --token or --insecure)
   --db <path|url>       SQLite file (default ./flowtrace.db), or a postgres:// URL: several
                         collectors can share one PostgreSQL database
-  --db-pool <n>         PostgreSQL connections per collector (default 10)
+  --db-pool <n>         PostgreSQL connections per collector, 2 or more (default 10)
   --db-connect-timeout <duration>    wait this long for a PostgreSQL connection, then answer 503 (default 5s)
   --db-statement-timeout <duration>  cancel a PostgreSQL statement after this long (default 30s)
   --db-no-prepare       send PostgreSQL statements unnamed, for a pooler that cannot follow
@@ -216,7 +216,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   const forwardMaxBytes = byteSize(v['forward-max-bytes'] ?? env.FLOWTRACE_FORWARD_MAX_BYTES, '--forward-max-bytes', MIN_FORWARD_MAX_BYTES);
   const db = v.db ?? env.FLOWTRACE_DB ?? './flowtrace.db';
   const pool = v['db-pool'] ?? env.FLOWTRACE_DB_POOL;
-  if (pool !== undefined && !/^[1-9]\d{0,3}$/.test(pool)) throw new UsageError(`--db-pool must be a whole number of connections, 1 or more (got "${pool}")`);
+  if (pool !== undefined && !(/^[1-9]\d{0,3}$/.test(pool) && Number(pool) >= MIN_DB_POOL)) {
+    throw new UsageError(`--db-pool must be a whole number of connections, ${MIN_DB_POOL} or more: ingest runs a statement beside its transaction (got "${pool}")`);
+  }
   const connectTimeout = v['db-connect-timeout'] ?? env.FLOWTRACE_DB_CONNECT_TIMEOUT;
   const statementTimeout = v['db-statement-timeout'] ?? env.FLOWTRACE_DB_STATEMENT_TIMEOUT;
   const noPrepare = v['db-no-prepare'] === true || env.FLOWTRACE_DB_NO_PREPARE === 'true';

@@ -30,3 +30,8 @@ export const DEFAULT_MAX_STREAMS = 200;
  * list rows); a client further behind is told to read everything again and disconnected.
  */
 export const DEFAULT_STREAM_BUFFER_BYTES = 1024 * 1024;
+/**
+ * Fewest PostgreSQL connections a collector may keep: an ingest transaction makes its new
+ * executions on a second connection while it holds the first.
+ */
+export const MIN_DB_POOL = 2;

@@ -116,7 +116,8 @@ describe('command line', () => {
     expect(() => parseCli(['--host', '0.0.0.0'], {})).toThrow('refusing to listen on 0.0.0.0 without a token');
     expect(parseCli(['--host', '0.0.0.0', '--insecure'], {}).host).toBe('0.0.0.0');
     expect(parseCli(['--host', '0.0.0.0'], { FLOWTRACE_TOKEN: 'tok-12345' }).options.token).toBe('tok-12345');
-    expect(() => parseCli(['--db-pool', '0', '--db', 'postgres://h/db'], {})).toThrow('--db-pool must be a whole number of connections, 1 or more (got "0")');
+    expect(() => parseCli(['--db-pool', '0', '--db', 'postgres://h/db'], {})).toThrow('--db-pool must be a whole number of connections, 2 or more: ingest runs a statement beside its transaction (got "0")');
+    expect(() => parseCli(['--db-pool', '1', '--db', 'postgres://h/db'], {})).toThrow('2 or more');
     expect(() => parseCli(['--db-pool', '4'], {})).toThrow('apply to PostgreSQL: give --db a postgres:// URL');
     expect(() => parseCli(['--db', 'postgres://h/db', '--db-connect-timeout', 'later'], {})).toThrow('--db-connect-timeout must be a duration');
   });

@@ -269,6 +269,17 @@ describe('two collectors on one PostgreSQL', () => {
     }
   });
 
+  it('ingest with a pool of one connection asked for: the engine keeps two, one beside the transaction', async () => {
+    const engine = new PostgresEngine({ url: await server.createDatabase(), poolSize: 1 });
+    try {
+      const spans = normalized(await checkoutSpans([{ sku: 'pool-1', qty: 1 }], memoryProvider()));
+      const changes = await new ExecutionRules(engine, 60_000).ingest(routeSpans({ spans, rejected: 0, reasons: [] }), Date.now());
+      expect(changes.map((c) => c.item.status)).toEqual(['fulfilled']);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('wait a bounded time on an execution an older collector made inside its open transaction: 503, then on once it commits', async () => {
     const url = await server.createDatabase();
     const engine = new PostgresEngine({ url });

@@ -18,13 +18,14 @@ import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, STATUS_CODE, STATUS_OF }
 import { decodeBody, ROLE_CODE, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin, type SpanRow } from '../rows.js';
 import { createPartitions, dayOf } from './partitions.js';
 import { CHANNEL, DAY_GRAIN, migrate } from './schema.js';
+import { MIN_DB_POOL } from '../../defaults.js';
 import { StatementNames } from './statements.js';
 import { PostgresWriteTx } from './write-tx.js';
 
 export interface PostgresEngineOptions {
   /** `postgres://user:password@host:5432/database` (libpq URL; `?sslmode=` and the like work). */
   url: string;
-  /** Connections kept by this collector. Default 10. */
+  /** Connections kept by this collector. Default 10; at least {@link MIN_DB_POOL}. */
   poolSize?: number;
   /** How long to wait for a connection before answering 503. Default 5 s. */
   connectTimeoutMs?: number;
@@ -87,7 +88,7 @@ export class PostgresEngine implements StorageEngine {
     this.names = new StatementNames(options.preparedStatements ?? true);
     this.pool = new pg.Pool({
       connectionString: options.url,
-      max: options.poolSize ?? 10,
+      max: Math.max(MIN_DB_POOL, options.poolSize ?? 10),
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
       application_name: 'flowtrace-collector',
