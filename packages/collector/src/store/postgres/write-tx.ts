@@ -84,13 +84,19 @@ export class PostgresWriteTx implements WriteTx {
     const found = new Map<string, StoredExecution>();
     if (ids.length === 0) return found;
     const sorted = [...ids].sort();
-    // Sorted, so two collectors lock the executions they share in one order. A new execution's
-    // partition is the day of its earliest span.
-    await this.run(INSERT_EXECUTIONS, [sorted, sorted.map((id) => (firstSeen?.has(id) ? dayOf(firstSeen.get(id)!) : null))]);
-    const rows = await this.rows<ExecutionRow & { part: number | null }>(
-      `SELECT ${EXECUTION_COLUMNS}, part FROM executions WHERE execution_id = ANY($1) ORDER BY execution_id FOR UPDATE`,
-      [sorted],
-    );
+    // Sorted, so two collectors lock the executions they share in one order.
+    const lock = () =>
+      this.rows<ExecutionRow & { part: number | null }>(
+        `SELECT ${EXECUTION_COLUMNS}, part FROM executions WHERE execution_id = ANY($1) ORDER BY execution_id FOR UPDATE`,
+        [sorted],
+      );
+    let rows = await lock();
+    // Ingest made its executions with keys() first: only an id never seen is made here, in the
+    // day partition of its earliest span.
+    if (rows.length < sorted.length) {
+      await this.run(INSERT_EXECUTIONS, [sorted, sorted.map((id) => (firstSeen?.has(id) ? dayOf(firstSeen.get(id)!) : null))]);
+      rows = await lock();
+    }
     for (const row of rows) {
       this.partsOf.set(row.id, row.part);
       found.set(row.execution_id, storedExecution(row));
