@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { projectExecution } from '../src/records/project.js';
+import { projectExecution, treeOrder, type OrderKey } from '../src/records/project.js';
 import { memoryHistory } from './support/history.js';
 import type { Span } from '../src/otlp/span.js';
 import { custom, flow } from '@pumped-fn/core-next';
@@ -88,6 +88,20 @@ describe('projection of spans into execution records', () => {
     const nested = normalized(await nestedSpans());
     const record = projectExecution(nested.map((s) => ({ ...s, startTimeUnixNano: nested[0]!.startTimeUnixNano })), context)!.record;
     expect(record.nodes.map((n) => n.name)).toEqual(['flow outer-child', 'step inner-a', 'step inner-b', 'step after']);
+  });
+
+  it('orders a child flow of 1,000,000 steps, and a chain of 50,000, without running out of stack', () => {
+    // The order a large execution's detail pages follow. A step's own steps were once spread
+    // into one call's arguments, which throws past ~125,000 of them on the main thread.
+    const hex = (n: number) => n.toString(16).padStart(16, '0');
+    const child: OrderKey = { spanId: hex(1), parentSpanId: hex(0), index: 0, startMs: 1_000 };
+    const rows: OrderKey[] = Array.from({ length: 1_000_000 }, (_, i) => ({ spanId: hex(i + 2), parentSpanId: hex(1), index: 999_999 - i, startMs: 1_000 }));
+    const ordered = treeOrder([...rows, child]);
+    expect(ordered).toHaveLength(1_000_001);
+    expect(ordered[0]).toBe(child);
+    expect(ordered.slice(1).every((step, i) => step.index === i)).toBe(true);
+    const chain: OrderKey[] = Array.from({ length: 50_000 }, (_, i) => ({ spanId: hex(i + 1), parentSpanId: i === 0 ? null : hex(i), index: 0, startMs: 1_000 + i }));
+    expect(treeOrder(shuffled(chain, random(8))).map((step) => step.spanId)).toEqual(chain.map((step) => step.spanId));
   });
 
   it('names the deepest failing node and its error', async () => {

@@ -1,4 +1,5 @@
 import type { IncomingSpan, OutboxEntry } from '../store/engine.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 interface Waiting {
   spans: readonly IncomingSpan[];
@@ -60,7 +61,7 @@ export class GroupCommit {
         for (const w of batch) w.reject(error);
       }
       // Let requests and reads in between transactions.
-      if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (this.queue.length > 0) await nextTurn();
     }
     this.running = false;
   }

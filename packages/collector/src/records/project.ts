@@ -233,24 +233,84 @@ export function runningOrderKeyOf(marker: Span): OrderKey {
  * cannot order them: tracers stamp starts to the millisecond, and many steps start within one.
  */
 export function treeOrder(steps: readonly OrderKey[]): OrderKey[] {
-  const ids = new Set(steps.map((s) => s.spanId));
+  const work = ordering(steps);
+  for (;;) {
+    const next = work.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * {@link treeOrder} in short stretches with `pause()` between them, for a reader ordering a
+ * large execution while other clients wait on the same event loop.
+ */
+export async function treeOrderInTurns(steps: readonly OrderKey[], pause: () => Promise<unknown>): Promise<OrderKey[]> {
+  const work = ordering(steps);
+  for (;;) {
+    const next = work.next();
+    if (next.done) return next.value;
+    await pause();
+  }
+}
+
+/** Steps handled between two yields of {@link ordering}. */
+const ORDERING_STRETCH = 2048;
+
+/** The ordering itself, yielding every few thousand steps. */
+function* ordering(steps: readonly OrderKey[]): Generator<void, OrderKey[]> {
+  const ids = new Set<string>();
+  for (let i = 0; i < steps.length; i++) {
+    ids.add(steps[i]!.spanId);
+    if (i % ORDERING_STRETCH === ORDERING_STRETCH - 1) yield;
+  }
   const children = new Map<string | null, OrderKey[]>();
-  for (const step of steps) {
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
     const parent = step.parentSpanId && ids.has(step.parentSpanId) ? step.parentSpanId : null;
     const list = children.get(parent);
     if (list) list.push(step);
     else children.set(parent, [step]);
+    if (i % ORDERING_STRETCH === ORDERING_STRETCH - 1) yield;
   }
   const siblingOrder = (a: OrderKey, b: OrderKey) =>
     (a.index ?? Number.MAX_SAFE_INTEGER) - (b.index ?? Number.MAX_SAFE_INTEGER) || compareStart(a.startMs, a.spanId, b.startMs, b.spanId);
+  let sorted = 0;
+  for (const list of children.values()) {
+    list.sort(siblingOrder);
+    sorted += list.length;
+    if (sorted >= ORDERING_STRETCH) {
+      sorted = 0;
+      yield;
+    }
+  }
   const ordered: OrderKey[] = [];
-  // An explicit stack: a 50,000-step chain must not overflow the call stack.
-  const stack: OrderKey[] = [...(children.get(null) ?? [])].sort(siblingOrder).reverse();
-  while (stack.length > 0) {
-    const step = stack.pop()!;
+  // Depth first over an explicit stack of sibling lists and the next position in each: a
+  // 50,000-step chain must not overflow the call stack, nor 200,000 siblings an argument list.
+  const lists: OrderKey[][] = [];
+  const positions: number[] = [];
+  const top = children.get(null);
+  if (top) {
+    lists.push(top);
+    positions.push(0);
+  }
+  while (lists.length > 0) {
+    const depth = lists.length - 1;
+    const list = lists[depth]!;
+    const at = positions[depth]!;
+    if (at === list.length) {
+      lists.pop();
+      positions.pop();
+      continue;
+    }
+    positions[depth] = at + 1;
+    const step = list[at]!;
     ordered.push(step);
     const own = children.get(step.spanId);
-    if (own) stack.push(...own.sort(siblingOrder).reverse());
+    if (own) {
+      lists.push(own);
+      positions.push(0);
+    }
+    if (ordered.length % ORDERING_STRETCH === 0) yield;
   }
   return ordered;
 }

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Attributes, Span } from '../../otlp/span.js';
 import { MISSED_HEARTBEATS, type ExecutionSummary, type InstanceStart, type SpanRole } from '../../records/aggregate.js';
 import type { OrderKey } from '../../records/project.js';
@@ -44,6 +45,8 @@ const MMAP_BYTES = 1 << 30;
 const CACHE_KIB = 64 * 1024;
 /** Beyond any real time in ms (the largest valid Date). */
 const FAR = 8.64e15;
+/** Step-order rows read in one turn of the event loop (a few ms). */
+const ORDER_CHUNK = 1024;
 
 
 /** Thrown when another process holds the database file. */
@@ -152,7 +155,7 @@ export class SqliteEngine implements StorageEngine {
         const result = await work(this.writer);
         // The commit writes and syncs the transaction's pages in one call: it gets a turn of
         // the event loop of its own rather than adding to the last turn of `work`.
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
         this.db.exec('COMMIT');
         return result;
       } catch (error) {
@@ -431,18 +434,17 @@ export class SqliteEngine implements StorageEngine {
     });
   }
 
-  stepOrder(key: number, role: 'step' | 'step-marker' = 'step'): Promise<OrderKey[]> {
-    return this.read(() =>
-      (this.sql.stepOrder.all(key, ROLE_CODE[role]) as Array<{ id: number; span_id: Buffer; parent_id: Buffer | null; step_index: number | null; start_ms: number }>).map(
-        (row) => ({
-          spanId: row.span_id.toString('hex'),
-          parentSpanId: row.parent_id ? row.parent_id.toString('hex') : null,
-          index: row.step_index,
-          startMs: row.start_ms,
-          ref: row.id,
-        }),
-      ),
-    );
+  async stepOrder(key: number, role: 'step' | 'step-marker' = 'step'): Promise<OrderKey[]> {
+    // In chunks, each its own turn of the event loop: a 50,000-step execution read at once held
+    // the loop for hundreds of milliseconds. Ids come as hex text, not as a Buffer a row.
+    const order: OrderKey[] = [];
+    for (let after = 0; ; ) {
+      const rows = await this.read(() => this.sql.stepOrder.all(key, ROLE_CODE[role], after, ORDER_CHUNK) as OrderRow[]);
+      for (const row of rows) order.push({ spanId: row.span_id, parentSpanId: row.parent_id || null, index: row.step_index, startMs: row.start_ms, ref: row.id });
+      if (rows.length < ORDER_CHUNK) return order;
+      after = rows.at(-1)!.id;
+      await nextTurn();
+    }
   }
 
   stepSpans(_key: number, steps: readonly OrderKey[]): Promise<Span[]> {
@@ -619,6 +621,15 @@ export class SqliteEngine implements StorageEngine {
 }
 
 
+/** A step's order columns, ids as lowercase hex ('' for no parent). */
+interface OrderRow {
+  id: number;
+  span_id: string;
+  parent_id: string;
+  step_index: number | null;
+  start_ms: number;
+}
+
 /** A trace's keys (see SEGMENT_SPANS), the latest last, and how many spans that one holds. */
 interface TraceKeys {
   name: Buffer;
@@ -741,7 +752,9 @@ function statements(db: Database.Database) {
     ),
     spansOfExecution: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ?'),
     spansOfExecutionInRole: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ? AND role = ?'),
-    stepOrder: db.prepare('SELECT id, span_id, parent_id, step_index, start_ms FROM spans WHERE execution = ? AND role = ?'),
+    stepOrder: db.prepare(
+      'SELECT id, lower(hex(span_id)) AS span_id, lower(hex(parent_id)) AS parent_id, step_index, start_ms FROM spans WHERE execution = ? AND role = ? AND id > ? ORDER BY id LIMIT ?',
+    ),
     spanByRef: db.prepare('SELECT origin, format, body FROM spans WHERE id = ?'),
     spansOfTrace: db.prepare('SELECT origin, format, body FROM spans WHERE trace = ?'),
     flowKeyOf: db.prepare('SELECT id FROM flows WHERE flow_id = ?').pluck(),
