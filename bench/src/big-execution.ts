@@ -80,8 +80,8 @@ export const bigExecutionBench: Bench = async ({ smoke, log }): Promise<BenchRes
     // The first read orders all the steps: other clients must not wait on it either.
     const coldStall = (await markStall(collector.pid, 4)).maxMs;
     const nodesNext = checkDetail(cold.body, steps);
-    // Above 10,000 nodes the detail holds the first 1,000 and a cursor; below it the record is
-    // whole (smoke size), and the first page of /nodes stands in for "a further page".
+    // Above 1,000 nodes the detail holds the first 1,000 and a cursor; up to that the record is
+    // whole, and the first page of /nodes stands in for "a further page".
     const pagePath = nodesNext ? `/api/executions/${executionId}/nodes?cursor=${encodeURIComponent(nodesNext)}` : `/api/executions/${executionId}/nodes?limit=1000`;
 
     const rounds = smoke ? 3 : 15;
