@@ -6,10 +6,12 @@ import { decodeJson, decodeProtobuf } from '@flowtrace/collector';
 import { startCollectorProcess } from './collector-process.js';
 import { alternate, figure, median, type Bench, type BenchResult, type Figure } from './measure.js';
 import { sendBodies } from './send.js';
-import { requestBodies, templateExecution, type Encoding } from './spans.js';
+import { lazyRequestBodies, requestBodies, templateExecution, type Encoding } from './spans.js';
 
 const SPANS_PER_REQUEST = 512;
 const SENDERS = 4;
+/** Requests stored before the with-history run is measured: ~205,000 executions of the template. */
+const HISTORY_REQUESTS = 2400;
 
 /**
  * Spans per second the collector acknowledges over loopback — realistic flowtrace spans encoded
@@ -61,6 +63,18 @@ export const ingestBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
     figures.push(figure(`db file per span after ${encoding} ingest`, median(onDisk), 'B', wire));
     figures.push(figure(`  of which the search index`, median(search), 'B', wire));
   }
+  // Each new execution and trace adds a random entry to an id index; once that index outgrows a
+  // transaction's pages, every such entry costs a page of its own. A fresh database hides it.
+  const history = smoke ? 8 : HISTORY_REQUESTS;
+  const seeded = Math.round((history * SPANS_PER_REQUEST) / template.length);
+  log(`protobuf after history: ${history} requests (~${seeded} executions) stored first, untimed; then ${count} requests`);
+  const aged = await overHttp(requestBodies(template, count, SPANS_PER_REQUEST, 'protobuf'), 'protobuf', lazyRequestBodies(template, history, SPANS_PER_REQUEST, 'protobuf'));
+  const spans = count * SPANS_PER_REQUEST;
+  samples['history.collector'] = [spans / aged.seconds];
+  samples['history.writtenBytesPerSpan'] = [aged.writtenBytes / spans];
+  const fresh = { name: 'the same on a fresh database (above)', value: median(samples['protobuf.collector']!) };
+  figures.push(figure(`ingest protobuf, ${seeded} executions stored before (one run)`, spans / aged.seconds, 'spans/s', fresh));
+  figures.push(figure(`bytes written per span, ${seeded} executions stored before`, aged.writtenBytes / spans, 'B', wire, '≤ ×2 of wire size'));
   figures.push(figure('collector peak RSS during ingest', peakRss, 'MiB'));
   return { bench: 'ingest', smoke, figures, samples };
 };
@@ -76,11 +90,13 @@ interface HttpRun {
   searchBytes: number;
 }
 
-async function overHttp(bodies: Array<Uint8Array<ArrayBuffer>>, encoding: Encoding): Promise<HttpRun> {
+/** Sends `bodies` to a new collector and measures them; `history` is stored first, unmeasured. */
+async function overHttp(bodies: Array<Uint8Array<ArrayBuffer>>, encoding: Encoding, history: Iterable<Uint8Array<ArrayBuffer>> = []): Promise<HttpRun> {
   const dir = mkdtempSync(join(tmpdir(), 'flowtrace-bench-'));
   const db = join(dir, 'ingest.db');
   const collector = await startCollectorProcess(['--db', db, '--timeout', '1h', '--max-body', String(64 * 1024 * 1024)]);
   try {
+    await sendBodies(collector.url, history, encoding, SENDERS);
     const wcharBefore = collector.wcharBytes();
     const outputBefore = collector.outputBytes();
     const sent = await sendBodies(collector.url, bodies, encoding, SENDERS);

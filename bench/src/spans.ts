@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -112,23 +113,25 @@ export function copyExecution(template: readonly ReadableSpan[], shiftMs: number
 
 export type Encoding = 'protobuf' | 'json';
 
-/** `count` request bodies of `perBody` spans each, every span unique. */
+/**
+ * `count` request bodies of `perBody` spans each, every span unique. Execution ids are random
+ * UUIDs, as pumped-fn makes them: ids in ascending order would land at the end of the
+ * collector's id index and hide what a random one costs there.
+ */
 export function requestBodies(template: readonly ReadableSpan[], count: number, perBody: number, encoding: Encoding): Array<Uint8Array<ArrayBuffer>> {
-  const bodies: Array<Uint8Array<ArrayBuffer>> = [];
-  let pending: ReadableSpan[] = [];
-  let n = 0;
-  const start = Date.now();
-  while (bodies.length < count) {
-    pending.push(...copyExecution(template, n, `bench-${encoding}-${start}-${n}`));
-    n++;
-    while (pending.length >= perBody && bodies.length < count) {
-      const batch = pending.slice(0, perBody);
-      pending = pending.slice(perBody);
-      const serializer = encoding === 'protobuf' ? ProtobufTraceSerializer : JsonTraceSerializer;
-      bodies.push(new Uint8Array(serializer.serializeRequest(batch)!));
-    }
+  return [...lazyRequestBodies(template, count, perBody, encoding)];
+}
+
+/** The same, serialised as they are asked for (for seeds too large to hold). */
+export function* lazyRequestBodies(template: readonly ReadableSpan[], count: number, perBody: number, encoding: Encoding): Generator<Uint8Array<ArrayBuffer>> {
+  function* executions(): Generator<ReadableSpan> {
+    for (let n = 0; ; n++) yield* copyExecution(template, n, randomUUID());
   }
-  return bodies;
+  let made = 0;
+  for (const body of batchBodies(executions(), perBody, encoding)) {
+    if (made++ === count) return;
+    yield body;
+  }
 }
 
 /** `perBody` spans a request body, serialised lazily as the bodies are asked for. */
