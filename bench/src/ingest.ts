@@ -75,6 +75,10 @@ export const ingestBench: Bench = async ({ smoke, log }): Promise<BenchResult> =
   const fresh = { name: 'the same on a fresh database (above)', value: median(samples['protobuf.collector']!) };
   figures.push(figure(`ingest protobuf, ${seeded} executions stored before (one run)`, spans / aged.seconds, 'spans/s', fresh));
   figures.push(figure(`bytes written per span, ${seeded} executions stored before`, aged.writtenBytes / spans, 'B', wire, '≤ ×2 of wire size'));
+  // The run above may fall between two merges of new ids into their indexes; the history holds several.
+  const historySpans = aged.history.requests * SPANS_PER_REQUEST;
+  samples['history.storing.writtenBytesPerSpan'] = [aged.history.writtenBytes / historySpans];
+  figures.push(figure(`bytes written per span while storing those ${seeded} executions (id merges included)`, aged.history.writtenBytes / historySpans, 'B', wire, '≤ ×2 of wire size'));
   figures.push(figure('collector peak RSS during ingest', peakRss, 'MiB'));
   return { bench: 'ingest', smoke, figures, samples };
 };
@@ -88,6 +92,8 @@ interface HttpRun {
   diskBytes: number;
   /** Of which the pages of the `q` search index (an FTS5 table named `search`), reported apart. */
   searchBytes: number;
+  /** The same count over the history stored first (the id merges it led to included). */
+  history: { requests: number; writtenBytes: number };
 }
 
 /** Sends `bodies` to a new collector and measures them; `history` is stored first, unmeasured. */
@@ -96,23 +102,27 @@ async function overHttp(bodies: Array<Uint8Array<ArrayBuffer>>, encoding: Encodi
   const db = join(dir, 'ingest.db');
   const collector = await startCollectorProcess(['--db', db, '--timeout', '1h', '--max-body', String(64 * 1024 * 1024)]);
   try {
-    await sendBodies(collector.url, history, encoding, SENDERS);
-    const wcharBefore = collector.wcharBytes();
-    const outputBefore = collector.outputBytes();
-    const sent = await sendBodies(collector.url, bodies, encoding, SENDERS);
     // `wchar` counts every write(2): the database file and its journal, but also the HTTP responses on
     // the sockets and any log lines on stdout/stderr. Linux keeps no per-file or socket-only
     // counter a process can read from outside, so the other writes are counted here, exactly,
     // and subtracted: the responses as rebuilt byte for byte from what fetch received (about
     // 200 bytes each, against ~300 KB requests) and the pipes' bytes as received. The rollback
     // journal's writes are in; so would a WAL's checkpoints be, were the engine to use one.
-    const writtenBytes = collector.wcharBytes() - wcharBefore - sent.responseBytes - (collector.outputBytes() - outputBefore);
+    const sendCounted = async (what: Iterable<Uint8Array<ArrayBuffer>>) => {
+      const wcharBefore = collector.wcharBytes();
+      const outputBefore = collector.outputBytes();
+      const sent = await sendBodies(collector.url, what, encoding, SENDERS);
+      return { ...sent, writtenBytes: collector.wcharBytes() - wcharBefore - sent.responseBytes - (collector.outputBytes() - outputBefore) };
+    };
+    const before = await sendCounted(history);
+    const sent = await sendCounted(bodies);
+    const { writtenBytes } = sent;
     const rss = collector.peakRssMiB();
     await collector.stop();
     // On disk once the collector is gone: every table and index, a search index too if the
     // engine keeps one in the same file (the engine reports that one on its own).
     const diskBytes = size(db) + size(`${db}-wal`) + size(`${db}-journal`);
-    return { seconds: sent.seconds, rss, writtenBytes, diskBytes, searchBytes: searchIndexBytes(db) };
+    return { seconds: sent.seconds, rss, writtenBytes, diskBytes, searchBytes: searchIndexBytes(db), history: { requests: before.requests, writtenBytes: before.writtenBytes } };
   } finally {
     await collector.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -7,10 +7,16 @@ import { describe, expect, it } from 'vitest';
 import { DatabaseInUseError, SqliteEngine } from '../src/store/sqlite/engine.js';
 import { engineContract } from './support/engine-contract.js';
 
-engineContract('SQLite file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flowtrace-engine-'));
-  return { engine: new SqliteEngine({ path: join(dir, 'flowtrace.db') }), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-});
+function sqliteFile(options: { recentIdents?: number } = {}) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowtrace-engine-'));
+    return { engine: new SqliteEngine({ path: join(dir, 'flowtrace.db'), ...options }), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  };
+}
+
+engineContract('SQLite file', sqliteFile());
+// New ids merged into their indexes after every commit (see idents.ts): reads find them in both places.
+engineContract('SQLite file, ids merged after every commit', sqliteFile({ recentIdents: 1 }));
 
 describe('one writer per SQLite file', () => {
   it('refuses a second engine on the same file with a clear message, and opens it once the first is closed', async () => {

@@ -20,14 +20,34 @@ import type {
 } from '../engine.js';
 import { newHistoryId } from '../engine.js';
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry, type RollupRow } from '../rollups.js';
-import { bodyOf, decodeBody, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type InstanceRow, type Origin, type SpanRow } from '../rows.js';
-import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_6, SCHEMA_VERSION, userVersion } from './schema.js';
+import { bodyOf, decodeBody, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow, type Origin, type SpanRow } from '../rows.js';
+import { Idents, type IdentsSpec } from './idents.js';
+import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_6, SCHEMA_7, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
 
 export interface SqliteEngineOptions {
   /** File path, or `:memory:`. */
   path: string;
+  /** New ids gathered before they are merged into their index (see idents.ts; tests lower it). */
+  recentIdents?: number;
 }
+
+/** An execution row's columns as rows.ts reads them; rows of schema 7 on keep their id in `ident`. */
+const EXECUTION_COLUMNS = 'id, coalesce(ident, execution_id) AS execution_id, summary, outcome';
+
+const EXECUTION_IDENTS: IdentsSpec = {
+  table: 'executions',
+  legacyColumn: 'execution_id',
+  merged: 'execution_idents',
+  keyOf: (ident) => ident as string,
+};
+
+const TRACE_IDENTS: IdentsSpec = {
+  table: 'traces',
+  legacyColumn: 'trace_id',
+  merged: 'trace_idents',
+  keyOf: (ident) => (ident as Buffer).toString('hex'),
+};
 
 /** Below this offset a page is read with a plain OFFSET; deeper ones seek through the rollups. */
 const DIRECT_OFFSET = 1000;
@@ -75,6 +95,10 @@ export class SqliteEngine implements StorageEngine {
   private readonly writer: WriteTx;
   /** Executions read by the transaction's keys(), for its executions() (emptied with each transaction). */
   private readonly readAhead = new Map<string, StoredExecution>();
+  private readonly executionIdents: Idents;
+  private readonly traceIdents: Idents;
+  private mergingIdents: Promise<void> | undefined;
+  private closing = false;
 
   constructor(options: SqliteEngineOptions) {
     this.db = new Database(options.path);
@@ -106,6 +130,10 @@ export class SqliteEngine implements StorageEngine {
     db.pragma(`cache_size = -${CACHE_KIB}`);
     this.migrate();
     this.sql = statements(db);
+    this.executionIdents = new Idents(db, EXECUTION_IDENTS, options.recentIdents);
+    this.traceIdents = new Idents(db, TRACE_IDENTS, options.recentIdents);
+    // A merge an earlier process left unfinished goes on.
+    this.mergeIdents();
     this.seq = this.sql.lastSeq.get() as number;
     this.history = db.prepare('SELECT id FROM history').pluck().get() as string;
     this.writer = this.writeTx();
@@ -135,7 +163,8 @@ export class SqliteEngine implements StorageEngine {
       if (version < 4) this.db.exec(SCHEMA_4);
       if (version < 5) this.db.exec(SCHEMA_5);
       // Schemas 2 to 5 wrote 10 % duration bins; a new database's durations are empty.
-      if (version >= 2) this.db.exec(SCHEMA_6);
+      if (version >= 2 && version < 6) this.db.exec(SCHEMA_6);
+      if (version < 7) this.db.exec(SCHEMA_7);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }
@@ -157,10 +186,15 @@ export class SqliteEngine implements StorageEngine {
         // the event loop of its own rather than adding to the last turn of `work`.
         await nextTurn();
         this.db.exec('COMMIT');
+        this.executionIdents.committed();
+        this.traceIdents.committed();
+        this.mergeIdents();
         return result;
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         this.seq = seqBefore;
+        this.executionIdents.rolledBack();
+        this.traceIdents.rolledBack();
         // Cached keys may name rows the rollback removed.
         this.traceKeys.clear();
         this.flowKeys.clear();
@@ -177,6 +211,35 @@ export class SqliteEngine implements StorageEngine {
     return next;
   }
 
+  /**
+   * Merges gathered ids into their indexes, a chunk a transaction, queued behind the writes
+   * already waiting. A failed chunk is tried again after the next commit.
+   */
+  private mergeIdents(): void {
+    if (this.mergingIdents || !this.identsToMerge()) return;
+    this.mergingIdents = (async () => {
+      // Asked again after every chunk: ids that gathered meanwhile are merged by this same run.
+      for (let idents = this.identsToMerge(); idents && !this.closing; idents = this.identsToMerge()) {
+        const merging = idents;
+        await this.transaction(async () => merging.mergeChunk());
+      }
+    })()
+      .catch(() => {})
+      .finally(() => (this.mergingIdents = undefined));
+  }
+
+  private identsToMerge(): Idents | undefined {
+    return [this.executionIdents, this.traceIdents].find((idents) => idents.merging);
+  }
+
+  /** Resolves once no write transaction and no merge of ids is under way (for tests and benchmarks). */
+  async idle(): Promise<void> {
+    for (;;) {
+      await (this.mergingIdents ?? this.chain);
+      if (!this.mergingIdents) return;
+    }
+  }
+
   /** Reads wait for a write transaction in progress: they must never see uncommitted rows. */
   private async read<T>(fn: () => T): Promise<T> {
     while (this.gate) await this.gate;
@@ -189,10 +252,11 @@ export class SqliteEngine implements StorageEngine {
     const executions = (ids: readonly string[]) => {
       const found = new Map<string, StoredExecution>();
       for (const id of ids) {
-        const row = sql().executionById.get(id) as ExecutionRow | undefined;
+        const row = this.executionRow(id);
         if (row) found.set(id, storedExecution(row));
         else {
-          const key = Number(sql().insertExecution.run(id).lastInsertRowid);
+          const key = Number(sql().insertExecution.run(id, this.executionIdents.floor).lastInsertRowid);
+          this.executionIdents.add(id, key);
           found.set(id, { key, id, summary: { steps: 0 } });
         }
       }
@@ -313,9 +377,7 @@ export class SqliteEngine implements StorageEngine {
     const name = Buffer.from(traceId, 'hex');
     const keys = this.segmentKeys(name);
     const trace: TraceKeys =
-      keys.length === 0
-        ? { name, keys: [Number(this.sql.insertTrace.run(name).lastInsertRowid)], latestSpans: 0 }
-        : { name, keys, latestSpans: this.sql.spansUnder.get(keys.at(-1)) as number };
+      keys.length === 0 ? { name, keys: [this.insertTrace(name)], latestSpans: 0 } : { name, keys, latestSpans: this.sql.spansUnder.get(keys.at(-1)) as number };
     if (this.traceKeys.size >= TRACE_CACHE) this.traceKeys.clear();
     this.traceKeys.set(traceId, trace);
     return trace;
@@ -323,15 +385,24 @@ export class SqliteEngine implements StorageEngine {
 
   /** A trace's keys in segment order (its own name sorts before its segments'). */
   private segmentKeys(name: Buffer): number[] {
-    return this.sql.traceSegments.all(name, Buffer.concat([name, SEGMENTS_END])) as number[];
+    return this.traceIdents.range(name, Buffer.concat([name, SEGMENTS_END]), (segment) => segmentName(name, segment));
+  }
+
+  private insertTrace(name: Buffer): number {
+    const key = Number(this.sql.insertTrace.run(name, this.traceIdents.floor).lastInsertRowid);
+    this.traceIdents.add(name, key);
+    return key;
+  }
+
+  private executionRow(id: string): ExecutionRow | undefined {
+    const key = this.executionIdents.find(id);
+    return key === undefined ? undefined : (this.sql.executionByKey.get(key) as ExecutionRow | undefined);
   }
 
   /** One more span in the trace's latest segment; a full one is followed by a new segment. */
   private counted(trace: TraceKeys): void {
     if (++trace.latestSpans < SEGMENT_SPANS) return;
-    const segment = Buffer.alloc(4);
-    segment.writeUInt32BE(trace.keys.length);
-    trace.keys.push(Number(this.sql.insertTrace.run(Buffer.concat([trace.name, segment])).lastInsertRowid));
+    trace.keys.push(this.insertTrace(segmentName(trace.name, trace.keys.length)));
     trace.latestSpans = 0;
   }
 
@@ -398,7 +469,7 @@ export class SqliteEngine implements StorageEngine {
   }
 
   private removeStartedBefore(cutoff: number, limit: number): number {
-    const rows = this.sql.startedBefore.all(cutoff, limit) as Array<{ id: number; flow: number; status: number; started_at: number; duration_ms: number | null }>;
+    const rows = this.sql.startedBefore.all(cutoff, limit) as Array<{ id: number; ident: string; flow: number; status: number; started_at: number; duration_ms: number | null }>;
     const traces = new Set<string>();
     const rollups = new RollupBatch();
     for (const row of rows) {
@@ -407,6 +478,7 @@ export class SqliteEngine implements StorageEngine {
       this.sql.deleteSearch.run(row.id);
       rollups.move(rollupEntryOf(row), undefined);
       this.sql.deleteExecution.run(row.id);
+      this.executionIdents.removed(row.ident);
     }
     this.applyRollups(rollups);
     for (const trace of traces) {
@@ -420,7 +492,7 @@ export class SqliteEngine implements StorageEngine {
 
   execution(id: string): Promise<StoredExecution | undefined> {
     return this.read(() => {
-      const row = this.sql.executionById.get(id) as ExecutionRow | undefined;
+      const row = this.executionRow(id);
       return row ? storedExecution(row) : undefined;
     });
   }
@@ -615,11 +687,20 @@ export class SqliteEngine implements StorageEngine {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.chain;
     if (this.db.open) this.db.close();
   }
 }
 
+
+/** The name of a trace's segment: the trace id, then past the first the segment's number (4 bytes). */
+function segmentName(name: Buffer, segment: number): Buffer {
+  if (segment === 0) return name;
+  const suffix = Buffer.alloc(4);
+  suffix.writeUInt32BE(segment);
+  return Buffer.concat([name, suffix]);
+}
 
 /** A step's order columns, ids as lowercase hex ('' for no parent). */
 interface OrderRow {
@@ -661,13 +742,17 @@ function statements(db: Database.Database) {
   const executionColumns = EXECUTION_COLUMNS;
   return {
     lastSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM executions').pluck(),
-    executionById: db.prepare(`SELECT ${executionColumns} FROM executions WHERE execution_id = ?`),
     executionByKey: db.prepare(`SELECT ${executionColumns} FROM executions WHERE id = ?`),
-    executionIdOf: db.prepare('SELECT execution_id FROM executions WHERE id = ?').pluck(),
-    insertExecution: db.prepare(`INSERT INTO executions (execution_id, summary) VALUES (?, '{"steps":0}')`),
-    traceSegments: db.prepare('SELECT id FROM traces WHERE trace_id >= ? AND trace_id < ? ORDER BY trace_id').pluck(),
+    executionIdOf: db.prepare('SELECT coalesce(ident, execution_id) FROM executions WHERE id = ?').pluck(),
+    // Keys above the idents' floor; the old unique column gets a placeholder growing with the key.
+    insertExecution: db.prepare(
+      `INSERT INTO executions (id, execution_id, ident, summary)
+       SELECT k, unhex(printf('%016X', k)), ?, '{"steps":0}' FROM (SELECT max((SELECT coalesce(max(id), 0) FROM executions), ?) + 1 AS k)`,
+    ),
     spansUnder: db.prepare('SELECT count(*) FROM spans WHERE trace = ?').pluck(),
-    insertTrace: db.prepare('INSERT INTO traces (trace_id) VALUES (?)'),
+    insertTrace: db.prepare(
+      'INSERT INTO traces (id, trace_id, ident) SELECT k, k, ? FROM (SELECT max((SELECT coalesce(max(id), 0) FROM traces), ?) + 1 AS k)',
+    ),
     originKey: db.prepare('SELECT id FROM origins WHERE resource = ? AND scope = ?').pluck(),
     insertOrigin: db.prepare('INSERT INTO origins (resource, scope) VALUES (?, ?)'),
     origin: db.prepare('SELECT resource, scope FROM origins WHERE id = ?'),
@@ -739,10 +824,10 @@ function statements(db: Database.Database) {
     deleteFlow: db.prepare('UPDATE flows SET deleted_at = ? WHERE flow_id = ?'),
     // Per flow, through the list index: no index of its own to keep up on every write.
     startedBefore: db.prepare(
-      `SELECT id, flow, status, started_at, duration_ms FROM executions
+      `SELECT id, coalesce(ident, execution_id) AS ident, flow, status, started_at, duration_ms FROM executions
        WHERE flow IN (SELECT id FROM flows) AND started_at < ? ORDER BY flow, started_at LIMIT ?`,
     ),
-    tracesOfExecution: db.prepare('SELECT DISTINCT t.trace_id FROM spans s JOIN traces t ON t.id = s.trace WHERE s.execution = ?').pluck(),
+    tracesOfExecution: db.prepare('SELECT DISTINCT coalesce(t.ident, t.trace_id) FROM spans s JOIN traces t ON t.id = s.trace WHERE s.execution = ?').pluck(),
     deleteSpansOfExecution: db.prepare('DELETE FROM spans WHERE execution = ?'),
     deleteExecution: db.prepare('DELETE FROM executions WHERE id = ?'),
     deleteOrphanSpans: new OverKeys(

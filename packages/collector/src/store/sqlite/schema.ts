@@ -8,7 +8,7 @@ import { SCHEMA_5_BIN_SCALE } from '../rollups.js';
  * ingest rewrites in place; counts, rollups and the search index follow it in the same
  * transaction. Versions are `user_version`; never edit a released one: add the next.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** The durations rollup's columns and key: the layout of schema 2, which schema 6 makes again. */
 const DURATIONS_TABLE = `(
@@ -164,6 +164,27 @@ export const SCHEMA_6 = `
     FROM durations GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0;
   DROP TABLE durations;
   ALTER TABLE durations_2pc RENAME TO durations;
+`;
+
+/**
+ * Schema 7: ids of new executions and traces leave the random unique indexes (see idents.ts).
+ * A new row keeps its id in `ident` and a placeholder in the old unique column that grows with
+ * the key — a BLOB for executions (after every TEXT id), an INTEGER for traces (before every
+ * BLOB id) — and is found through a map until its id is merged into `*_idents` in id order.
+ * `ident_merges`: rows up to `legacy` are found by the old column, up to `through` in `*_idents`.
+ */
+export const SCHEMA_7 = `
+  ALTER TABLE executions ADD COLUMN ident TEXT;
+  ALTER TABLE traces ADD COLUMN ident BLOB;
+  CREATE TABLE execution_idents (ident TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE trace_idents (ident BLOB PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE ident_merges (
+    directory TEXT PRIMARY KEY,
+    legacy    INTEGER NOT NULL,
+    through   INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO ident_merges SELECT 'executions', coalesce(max(id), 0), coalesce(max(id), 0) FROM executions;
+  INSERT INTO ident_merges SELECT 'traces', coalesce(max(id), 0), coalesce(max(id), 0) FROM traces;
 `;
 
 export function userVersion(db: Database.Database): number {
