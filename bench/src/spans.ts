@@ -118,14 +118,18 @@ export type Encoding = 'protobuf' | 'json';
  * UUIDs, as pumped-fn makes them: ids in ascending order would land at the end of the
  * collector's id index and hide what a random one costs there.
  */
-export function requestBodies(template: readonly ReadableSpan[], count: number, perBody: number, encoding: Encoding): Array<Uint8Array<ArrayBuffer>> {
-  return [...lazyRequestBodies(template, count, perBody, encoding)];
+export function requestBodies(template: readonly ReadableSpan[], count: number, perBody: number, encoding: Encoding, after = 0): Array<Uint8Array<ArrayBuffer>> {
+  return [...lazyRequestBodies(template, count, perBody, encoding, after)];
 }
 
-/** The same, serialised as they are asked for (for seeds too large to hold). */
-export function* lazyRequestBodies(template: readonly ReadableSpan[], count: number, perBody: number, encoding: Encoding): Generator<Uint8Array<ArrayBuffer>> {
+/**
+ * The same, serialised as they are asked for (for seeds too large to hold). Execution n starts
+ * n ms after the template; `after` executions are skipped, so traffic that follows a seed
+ * starts after it, as new executions do.
+ */
+export function* lazyRequestBodies(template: readonly ReadableSpan[], count: number, perBody: number, encoding: Encoding, after = 0): Generator<Uint8Array<ArrayBuffer>> {
   function* executions(): Generator<ReadableSpan> {
-    for (let n = 0; ; n++) yield* copyExecution(template, n, randomUUID());
+    for (let n = after; ; n++) yield* copyExecution(template, n, randomUUID());
   }
   let made = 0;
   for (const body of batchBodies(executions(), perBody, encoding)) {

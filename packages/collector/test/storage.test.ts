@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { DatabaseInUseError, SqliteEngine } from '../src/store/sqlite/engine.js';
 import { engineContract } from './support/engine-contract.js';
 
-function sqliteFile(options: { recentIdents?: number } = {}) {
+function sqliteFile(options: { recentIdents?: number; searchBatch?: number } = {}) {
   return async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flowtrace-engine-'));
     return { engine: new SqliteEngine({ path: join(dir, 'flowtrace.db'), ...options }), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
@@ -15,8 +15,9 @@ function sqliteFile(options: { recentIdents?: number } = {}) {
 }
 
 engineContract('SQLite file', sqliteFile());
-// New ids merged into their indexes after every commit (see idents.ts): reads find them in both places.
-engineContract('SQLite file, ids merged after every commit', sqliteFile({ recentIdents: 1 }));
+// New ids merged into their indexes, and search texts moved into the FTS5 index, after every
+// commit: reads find them there as well as where they wait (a plain file leaves most waiting).
+engineContract('SQLite file, ids and search texts indexed after every commit', sqliteFile({ recentIdents: 1, searchBatch: 1 }));
 
 describe('one writer per SQLite file', () => {
   it('refuses a second engine on the same file with a clear message, and opens it once the first is closed', async () => {

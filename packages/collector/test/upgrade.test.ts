@@ -76,7 +76,7 @@ describe('opening a database of schema 5 (duration histograms with bins 10 % wid
     }
     // Schema 7's additions undone: the file as schema 5 left it.
     db.exec(`ALTER TABLE executions DROP COLUMN ident; ALTER TABLE traces DROP COLUMN ident;
-      DROP TABLE execution_idents; DROP TABLE trace_idents; DROP TABLE ident_merges;`);
+      DROP TABLE execution_idents; DROP TABLE trace_idents; DROP TABLE ident_merges; DROP TABLE search_pending;`);
     db.pragma('user_version = 5');
     db.close();
 

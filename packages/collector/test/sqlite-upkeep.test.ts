@@ -10,9 +10,11 @@ import type { Span } from '../src/otlp/span.js';
 import { SqliteEngine } from '../src/store/sqlite/engine.js';
 
 /**
- * Execution and trace ids written since schema 7 are found through a map until they are merged
- * into their indexes in sorted chunks (src/store/sqlite/idents.ts). These tests lower the merge
- * threshold so that merges, restarts between them, rollbacks and retention all meet.
+ * The SQLite engine's background upkeep. Execution and trace ids written since schema 7 are
+ * found through a map until they are merged into their indexes in sorted chunks
+ * (src/store/sqlite/idents.ts); search texts wait in a table until a batch of them goes into the
+ * FTS5 index. These tests lower both thresholds so that merges, restarts between them,
+ * rollbacks, retention and searches all meet.
  */
 
 const T0 = Date.UTC(2026, 10, 1, 9);
@@ -44,7 +46,7 @@ function execution(n: number, id = `exec-${n}`): Span[] {
   const trace = hex(n * 2654435761 + 1, 32);
   const root = hex(n * 40503 + 7, 16);
   return [
-    span(trace, root, { [sc.ATTR_EXECUTION_ID]: id, [sc.ATTR_EXECUTION_ROOT]: true, [sc.ATTR_FLOW_ID]: 'checkout', [sc.ATTR_FLOW_NAME]: 'checkout' }, n),
+    span(trace, root, { [sc.ATTR_EXECUTION_ID]: id, [sc.ATTR_EXECUTION_ROOT]: true, [sc.ATTR_FLOW_ID]: 'checkout', [sc.ATTR_FLOW_NAME]: 'checkout', [sc.ATTR_INPUT]: JSON.stringify({ order: `Order-${n}`, shelf: 'Bücher' }) }, n),
     span(trace, hex(n * 7919 + 11, 16), { [sc.ATTR_EXECUTION_ID]: id }, n + 1, root),
     span(trace, hex(n * 104729 + 13, 16), { [sc.ATTR_EXECUTION_ID]: id }, n + 2, root),
   ];
@@ -68,25 +70,26 @@ describe('execution and trace ids past the merge threshold', () => {
   let engine: SqliteEngine;
   let rules: ExecutionRules;
 
-  const open = (recentIdents: number) => {
-    engine = new SqliteEngine({ path, recentIdents });
+  const open = (recentIdents: number, searchBatch?: number) => {
+    engine = new SqliteEngine({ path, recentIdents, searchBatch });
     rules = new ExecutionRules(engine, 3_600_000, () => {});
   };
   const ingest = (spans: Span[]) => rules.ingest(routeSpans({ spans, rejected: 0, reasons: [] }), T0 + 60_000);
   const file = () => new Database(path, { readonly: true });
   /** Row counts of the file, read with the engine closed (it holds the file exclusively), then reopened. */
-  const counts = async (recentIdents: number) => {
+  const counts = async (recentIdents: number, searchBatch?: number) => {
     await engine.close();
     const db = file();
     const row = db
       .prepare(
         `SELECT (SELECT count(*) FROM executions) AS executions, (SELECT count(*) FROM spans) AS spans, (SELECT count(*) FROM traces) AS traces,
-                (SELECT count(*) FROM execution_idents) AS mergedExecutions, (SELECT count(*) FROM trace_idents) AS mergedTraces`,
+                (SELECT count(*) FROM execution_idents) AS mergedExecutions, (SELECT count(*) FROM trace_idents) AS mergedTraces,
+                (SELECT count(*) FROM search_pending) AS pendingSearch`,
       )
       .get() as Record<string, number>;
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
-    open(recentIdents);
+    open(recentIdents, searchBatch);
     return row;
   };
 
@@ -159,6 +162,26 @@ describe('execution and trace ids past the merge threshold', () => {
     expect((await engine.execution('exec-lost'))?.summary.steps).toBe(2);
     expect((await engine.execution('exec-2'))?.summary.steps).toBe(2);
     expect(await counts(1)).toMatchObject({ executions: 2, mergedExecutions: 2 });
+  });
+
+  it('q finds texts in the FTS5 index and texts still waiting alike, case folded, with an exact total', async () => {
+    open(1_000_000, 4);
+    for (let n = 0; n < 10; n++) await ingest(execution(n));
+    await engine.idle();
+    // Two batches of 4 went into the index; 2 texts wait for the next.
+    expect((await counts(1_000_000, 4)).pendingSearch).toBe(2);
+    const q = async (text: string) => {
+      const { executions, total } = await engine.listExecutions({ flowId: 'checkout', q: text, offset: 0, limit: 20 });
+      return { ids: executions.map((e) => e.id), total };
+    };
+    expect(await q('bücher')).toEqual({ ids: Array.from({ length: 10 }, (_, n) => `exec-${9 - n}`), total: 10 });
+    expect(await q('ORDER-1"')).toEqual({ ids: ['exec-1'], total: 1 });
+    expect(await q('order-9')).toEqual({ ids: ['exec-9'], total: 1 });
+    expect((await engine.listExecutions({ flowId: 'checkout', q: 'BÜCHER', offset: 8, limit: 5 })).executions.map((e) => e.id)).toEqual(['exec-1', 'exec-0']);
+    // Retention takes texts from both places.
+    expect(await engine.transaction((tx) => tx.removeStartedBefore(T0 + 5, 10))).toBe(5);
+    expect((await q('bücher')).total).toBe(5);
+    expect(await q('order-9')).toEqual({ ids: ['exec-9'], total: 1 });
   });
 
   it('retention removes a merged id with its execution: the same id later names a new execution', async () => {
