@@ -52,8 +52,9 @@ describe('execution and trace ids past the merge threshold', () => {
   let engine: SqliteEngine;
   let rules: ExecutionRules;
 
+  let logs: string[] = [];
   const open = (recentIdents: number, searchBatch?: number) => {
-    engine = new SqliteEngine({ path, recentIdents, searchBatch });
+    engine = new SqliteEngine({ path, recentIdents, searchBatch, log: (line) => logs.push(line) });
     rules = new ExecutionRules(engine, 3_600_000, () => {});
   };
   const ingest = (spans: Span[]) => rules.ingest(routeSpans({ spans, rejected: 0, reasons: [] }), T0 + 60_000);
@@ -76,6 +77,7 @@ describe('execution and trace ids past the merge threshold', () => {
   };
 
   beforeEach(() => {
+    logs = [];
     dir = mkdtempSync(join(tmpdir(), 'flowtrace-idents-'));
     path = join(dir, 'flowtrace.db');
   });
@@ -164,6 +166,23 @@ describe('execution and trace ids past the merge threshold', () => {
     expect(await engine.transaction((tx) => tx.removeStartedBefore(T0 + 5, 10))).toBe(5);
     expect((await q('bücher')).total).toBe(5);
     expect(await q('order-9')).toEqual({ ids: ['exec-9'], total: 1 });
+  });
+
+  it('a failing upkeep step is logged once, loses nothing, and is done once it can be', async () => {
+    open(1_000_000, 1);
+    // The FTS5 table gone stands for an index that cannot be written: moving texts into it fails.
+    const db = (engine as unknown as { db: Database.Database }).db;
+    db.exec('ALTER TABLE search RENAME TO search_away');
+    for (let n = 0; n < 3; n++) await ingest(execution(n));
+    await engine.idle();
+    expect(logs).toEqual([expect.stringMatching(/^SQLite background upkeep failed \(tried again after the next commit\): no such table: search$/)]);
+    expect((await engine.execution('exec-2'))?.summary.steps).toBe(2);
+    db.exec('ALTER TABLE search_away RENAME TO search');
+    await ingest(execution(3));
+    await engine.idle();
+    expect(logs).toHaveLength(1);
+    expect((await counts(1_000_000, 1)).pendingSearch).toBe(0);
+    expect((await engine.listExecutions({ flowId: 'checkout', q: 'bücher', offset: 0, limit: 10 })).total).toBe(4);
   });
 
   it('retention removes a merged id with its execution: the same id later names a new execution', async () => {

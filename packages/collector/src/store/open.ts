@@ -11,7 +11,7 @@ export function isPostgresUrl(db: string): boolean {
 
 /** The engine `db` names: a `postgres://` or `postgresql://` URL, or a SQLite file path. */
 export function openEngine(db: string, postgres: PostgresPoolOptions, log: (message: string) => void): StorageEngine {
-  return isPostgresUrl(db) ? new PostgresEngine({ ...postgres, url: db, log }) : new SqliteEngine({ path: db });
+  return isPostgresUrl(db) ? new PostgresEngine({ ...postgres, url: db, log }) : new SqliteEngine({ path: db, log });
 }
 
 /** `db` as it can be shown in a log: without a password. */

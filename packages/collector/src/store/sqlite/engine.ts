@@ -32,6 +32,8 @@ export interface SqliteEngineOptions {
   recentIdents?: number;
   /** Search texts gathered before they go into the FTS5 index together (tests lower it). */
   searchBatch?: number;
+  /** Where a failed step of background upkeep is told. */
+  log?: (message: string) => void;
 }
 
 /** An execution row's columns as rows.ts reads them; rows of schema 7 on keep their id in `ident`. */
@@ -111,6 +113,9 @@ export class SqliteEngine implements StorageEngine {
   private maintaining: Promise<void> | undefined;
   private closing = false;
   private readonly searchBatch: number;
+  private readonly log: (message: string) => void;
+  /** The last upkeep failure logged: a failure that repeats is logged once. */
+  private upkeepFailure: string | undefined;
 
   constructor(options: SqliteEngineOptions) {
     this.db = new Database(options.path);
@@ -145,6 +150,7 @@ export class SqliteEngine implements StorageEngine {
     this.executionIdents = new Idents(db, EXECUTION_IDENTS, options.recentIdents);
     this.traceIdents = new Idents(db, TRACE_IDENTS, options.recentIdents);
     this.searchBatch = options.searchBatch ?? SEARCH_BATCH;
+    this.log = options.log ?? (() => {});
     // Pending search texts are matched as FTS5 matches them: a substring, case folded.
     db.function('flowtrace_contains', { deterministic: true }, (text, needle) => ((text as string).toLowerCase().includes(needle as string) ? 1 : 0));
     // Upkeep an earlier process left unfinished goes on.
@@ -229,15 +235,23 @@ export class SqliteEngine implements StorageEngine {
   /**
    * Background upkeep, a transaction at a time queued behind the writes already waiting: gathered
    * ids merged into their indexes, pending search texts moved into the FTS5 index. A failed step
-   * is tried again after the next commit.
+   * changes nothing (ids stay found through the map, texts through the scan), is logged, and is
+   * tried again after the next commit.
    */
   private maintain(): void {
-    if (this.maintaining || !this.upkeepDue()) return;
+    if (this.maintaining) return;
+    const first = this.upkeepDue();
+    if (!first) return;
     this.maintaining = (async () => {
       // Asked again after every step: what gathered meanwhile is done by this same run.
-      for (let step = this.upkeepDue(); step && !this.closing; step = this.upkeepDue()) await this.transaction(step);
+      for (let step: typeof first | undefined = first; step && !this.closing; step = this.upkeepDue()) await this.transaction(step);
+      this.upkeepFailure = undefined;
     })()
-      .catch(() => {})
+      .catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        if (message !== this.upkeepFailure) this.log(`SQLite background upkeep failed (tried again after the next commit): ${message}`);
+        this.upkeepFailure = message;
+      })
       .finally(() => (this.maintaining = undefined));
   }
 
