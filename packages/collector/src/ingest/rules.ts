@@ -16,11 +16,12 @@ import {
   type RuleContext,
 } from '../records/aggregate.js';
 import type { ExecutionListItem } from '../records/types.js';
+import { TurnBudget } from '../turn-budget.js';
 import { claimWins, type OwnershipConflict } from './ownership.js';
 import type { Appended, ExecutionChange, ExecutionUpdate, IncomingSpan, ListedExecution, OutboxEntry, StorageEngine, StoredExecution, WriteTx } from '../store/engine.js';
 
-/** Spans appended between two turns of the event loop, so a large transaction never stalls it long. */
-const YIELD_EVERY = 128;
+/** Spans appended between two looks at the turn's budget, so a large transaction never stalls the event loop long. */
+const APPEND_STRETCH = 32;
 /** Pending executions past their budget re-evaluated per reconcile transaction. */
 const RECONCILE_BATCH = 5_000;
 
@@ -86,10 +87,14 @@ export class ExecutionRules {
       const ids = [...firstSeen.keys()];
       const keys = await tx.keys(ids, firstSeen);
       const appended: Appended[] = [];
-      for (let start = 0; start < kept.length; start += YIELD_EVERY) {
-        // Other requests and /healthz go on between chunks; reads wait for the commit.
-        if (start > 0) await nextTurn();
-        appended.push(...(await tx.appendSpans(kept.slice(start, start + YIELD_EVERY), keys)));
+      // The first spans go in a turn of their own: the turn this one started in may already
+      // have spent several ms taking the decoded request from the decode thread. Other requests
+      // and /healthz go on between turns; reads wait for the commit.
+      await nextTurn();
+      const budget = new TurnBudget();
+      for (let start = 0; start < kept.length; start += APPEND_STRETCH) {
+        if (start > 0) await budget.pause();
+        appended.push(...(await tx.appendSpans(kept.slice(start, start + APPEND_STRETCH), keys)));
       }
       // Read (and, where collectors share a database, locked) only now: another collector
       // writing one of these executions holds it from here to its commit, not for all of its

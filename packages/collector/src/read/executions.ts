@@ -1,9 +1,8 @@
 import { listItemOf, MAX_RUNNING, outcomeOf, type ExecutionSummary, type Outcome, type RuleContext } from '../records/aggregate.js';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { nodeOf, projectExecution, recordOf, runningOrderKeyOf, treeOrderInTurns, type OrderKey } from '../records/project.js';
 import type { ExecutionListItem, ExecutionNode, ExecutionRecord } from '../records/types.js';
 import type { StorageEngine, StoredExecution } from '../store/engine.js';
-import type { Span } from '../otlp/span.js';
+import { TurnBudget } from '../turn-budget.js';
 
 /**
  * Up to this many steps the detail is the whole record; above, its first page of nodes. A whole
@@ -12,8 +11,8 @@ import type { Span } from '../otlp/span.js';
 export const WHOLE_RECORD_NODES = 1_000;
 export const FIRST_PAGE_NODES = 1_000;
 const ORDER_CACHE = 8;
-/** Steps decoded in one turn of the event loop when a page is built. */
-const DECODE_STRETCH = 125;
+/** Steps decoded and made nodes between two looks at the turn's budget when a page is built. */
+const DECODE_STRETCH = 16;
 
 export interface NodesPage {
   items: ExecutionNode[];
@@ -81,14 +80,16 @@ export class ExecutionReader {
 
   /** Nodes of ordered steps: finished ones decoded from their spans, running ones from their markers. */
   private async nodesOf(execution: StoredExecution, keys: readonly OrderKey[], outcome: Outcome): Promise<ExecutionNode[]> {
-    const ended = keys.filter((k) => !k.running);
-    const spans: Span[] = [];
-    for (let at = 0; at < ended.length; at += DECODE_STRETCH) {
-      if (at > 0) await nextTurn();
-      spans.push(...(await this.engine.stepSpans(execution.key, ended.slice(at, at + DECODE_STRETCH))));
+    const nodes: ExecutionNode[] = [];
+    const budget = new TurnBudget();
+    for (let at = 0; at < keys.length; at += DECODE_STRETCH) {
+      if (at > 0) await budget.pause();
+      const stretch = keys.slice(at, at + DECODE_STRETCH);
+      const spans = await this.engine.stepSpans(execution.key, stretch.filter((k) => !k.running));
+      let next = 0;
+      for (const key of stretch) nodes.push(nodeOf(key, key.running ? key.span! : spans[next++]!, execution.summary, outcome));
     }
-    let next = 0;
-    return keys.map((key) => nodeOf(key, key.running ? key.span! : spans[next++]!, execution.summary, outcome));
+    return nodes;
   }
 
   /**
@@ -99,12 +100,13 @@ export class ExecutionReader {
     const version = versionOf(execution.summary);
     const cached = this.orders.get(execution.key);
     if (cached && version !== undefined && cached.version === version) return cached;
+    const budget = new TurnBudget();
     const steps = await this.engine.stepOrder(execution.key);
     const announced = await this.engine.stepOrder(execution.key, 'step-marker');
     const ended = announced.length > 0 ? new Set(steps.map((s) => s.spanId)) : undefined;
     const open = announced.filter((m) => m.parentSpanId && !ended!.has(m.parentSpanId));
     const markers = open.length > 0 ? await this.engine.stepSpans(execution.key, open) : [];
-    const found = { order: await treeOrderInTurns([...steps, ...markers.map(runningOrderKeyOf)], nextTurn), running: markers.length };
+    const found = { order: await treeOrderInTurns([...steps, ...markers.map(runningOrderKeyOf)], budget), running: markers.length };
     this.orders.delete(execution.key);
     if (version === undefined) return found;
     if (this.orders.size >= ORDER_CACHE) this.orders.delete(this.orders.keys().next().value!);

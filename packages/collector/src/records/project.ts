@@ -241,22 +241,22 @@ export function treeOrder(steps: readonly OrderKey[]): OrderKey[] {
 }
 
 /**
- * {@link treeOrder} in short stretches with `pause()` between them, for a reader ordering a
- * large execution while other clients wait on the same event loop.
+ * {@link treeOrder} in short stretches, the event loop's turn budget looked at between them, for
+ * a reader ordering a large execution while other clients wait on the same event loop.
  */
-export async function treeOrderInTurns(steps: readonly OrderKey[], pause: () => Promise<unknown>): Promise<OrderKey[]> {
+export async function treeOrderInTurns(steps: readonly OrderKey[], budget: { pause(): Promise<void> }): Promise<OrderKey[]> {
   const work = ordering(steps);
   for (;;) {
     const next = work.next();
     if (next.done) return next.value;
-    await pause();
+    await budget.pause();
   }
 }
 
 /** Steps handled between two yields of {@link ordering}. */
-const ORDERING_STRETCH = 2048;
+const ORDERING_STRETCH = 256;
 
-/** The ordering itself, yielding every few thousand steps. */
+/** The ordering itself, yielding every few hundred steps. */
 function* ordering(steps: readonly OrderKey[]): Generator<void, OrderKey[]> {
   const ids = new Set<string>();
   for (let i = 0; i < steps.length; i++) {

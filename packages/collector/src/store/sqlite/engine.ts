@@ -21,6 +21,7 @@ import type {
 import { newHistoryId } from '../engine.js';
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry, type RollupRow } from '../rollups.js';
 import { bodyOf, decodeBody, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow, type Origin, type SpanRow } from '../rows.js';
+import { TurnBudget } from '../../turn-budget.js';
 import { Idents, type IdentsSpec } from './idents.js';
 import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_6, SCHEMA_7, SCHEMA_VERSION, userVersion } from './schema.js';
 import { Schema1History, SCHEMA_1_ASIDE, SCHEMA_1_INSTANCES } from './upgrade-v1.js';
@@ -69,8 +70,8 @@ const MMAP_BYTES = 1 << 30;
 const CACHE_KIB = 64 * 1024;
 /** Beyond any real time in ms (the largest valid Date). */
 const FAR = 8.64e15;
-/** Step-order rows read in one turn of the event loop (a few ms). */
-const ORDER_CHUNK = 1024;
+/** Step-order rows read between two looks at the turn's budget. */
+const ORDER_CHUNK = 128;
 /**
  * Search texts moved into the FTS5 index by one transaction, and per turn of the event loop
  * within it. FTS5 writes a segment for each transaction's texts and merges segments as they add
@@ -552,15 +553,17 @@ export class SqliteEngine implements StorageEngine {
   }
 
   async stepOrder(key: number, role: 'step' | 'step-marker' = 'step'): Promise<OrderKey[]> {
-    // In chunks, each its own turn of the event loop: a 50,000-step execution read at once held
-    // the loop for hundreds of milliseconds. Ids come as hex text, not as a Buffer a row.
+    // In chunks, the event loop's turn budget looked at between them: a 50,000-step execution
+    // read at once held the loop for hundreds of milliseconds. Ids come as hex text, not as a
+    // Buffer a row.
     const order: OrderKey[] = [];
+    const budget = new TurnBudget();
     for (let after = 0; ; ) {
       const rows = await this.read(() => this.sql.stepOrder.all(key, ROLE_CODE[role], after, ORDER_CHUNK) as OrderRow[]);
       for (const row of rows) order.push({ spanId: row.span_id, parentSpanId: row.parent_id || null, index: row.step_index, startMs: row.start_ms, ref: row.id });
       if (rows.length < ORDER_CHUNK) return order;
       after = rows.at(-1)!.id;
-      await nextTurn();
+      await budget.pause();
     }
   }
 
