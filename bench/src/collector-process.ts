@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { straceArgs } from './write-trace.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.resolve('@flowtrace/collector/package.json'))), 'dist', 'cli.js');
 
@@ -10,8 +11,12 @@ const CLI = join(dirname(fileURLToPath(import.meta.resolve('@flowtrace/collector
  * The real collector CLI in its own process (as deployed), so it does not share the bench's
  * event loop. `nodeArgs` go to node before the CLI (a bench's `--import` probe).
  */
-export async function startCollectorProcess(args: string[], nodeArgs: string[] = []) {
-  const child = spawn(process.execPath, [...nodeArgs, CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startCollectorProcess(args: string[], nodeArgs: string[] = [], { traceWritesTo }: { traceWritesTo?: string } = {}) {
+  const command = [process.execPath, ...nodeArgs, CLI, '--port', '0', ...args];
+  // Under strace (write-trace.ts) the collector is strace's child: its pid is read once it runs.
+  const child = traceWritesTo
+    ? spawn('strace', [...straceArgs(traceWritesTo), ...command], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   // Bytes the collector wrote to its stdout/stderr pipes: they count in its `wchar` too.
   let outputBytes = 0;
@@ -28,12 +33,13 @@ export async function startCollectorProcess(args: string[], nodeArgs: string[] =
     });
     child.once('exit', (code) => reject(new Error(`collector exited with ${code}: ${output}`)));
   });
+  const pid = traceWritesTo ? Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]) : child.pid!;
   return {
     url,
-    pid: child.pid!,
+    pid,
     /** Peak resident memory of the process so far, in MiB (Linux VmHWM). */
     peakRssMiB(): number {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
       return kib / 1024;
     },
@@ -43,7 +49,7 @@ export async function startCollectorProcess(args: string[], nodeArgs: string[] =
      * are not in it.
      */
     wcharBytes(): number {
-      const io = readFileSync(`/proc/${child.pid}/io`, 'utf8');
+      const io = readFileSync(`/proc/${pid}/io`, 'utf8');
       return Number(/^wchar:\s+(\d+)$/m.exec(io)?.[1] ?? Number.NaN);
     },
     /** Bytes the process wrote to its stdout and stderr so far, as received here. */
@@ -53,7 +59,8 @@ export async function startCollectorProcess(args: string[], nodeArgs: string[] =
     async stop(): Promise<void> {
       if (child.exitCode !== null) return;
       const exited = once(child, 'exit');
-      child.kill('SIGTERM');
+      // strace ends when its child does.
+      process.kill(pid, 'SIGTERM');
       await exited;
     },
   };
