@@ -23,8 +23,11 @@ export interface Leaves {
   anyValue(value: unknown, depth: number): AttributeValue;
   /** A small integer (enum, flags). */
   int(value: unknown, field: string): number;
-  /** The span's own bytes, when the encoding keeps them; with what `clamp` corrected in them. */
-  wire?(span: unknown, clamp: Clamp | undefined): Uint8Array;
+  /**
+   * The bytes the store keeps for a span: its own (`raw`'s) with what `clamp` corrected in them,
+   * or an encoding of the decoded span (`normalized`, clamped already).
+   */
+  wire?(raw: unknown, clamp: Clamp | undefined, normalized: Span): Uint8Array;
 }
 
 /** Deeper AnyValues than this are refused: nothing real nests so far, and it bounds recursion. */
@@ -54,7 +57,7 @@ export function normalizeRequest(body: unknown, leaves: Leaves, receivedAtMs: nu
           const normalized = spanOf(span, resource, scope, leaves);
           const clamp = clampSpan(normalized, receivedAtMs);
           result.spans.push(normalized);
-          if (wires) wires.push(leaves.wire!(span, clamp));
+          if (wires) wires.push(leaves.wire!(span, clamp, normalized));
         } catch (error) {
           if (!(error instanceof InvalidSpanError)) throw error;
           result.rejected++;

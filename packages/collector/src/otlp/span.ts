@@ -40,7 +40,7 @@ export interface Span {
 /** What one export request decoded to: the valid spans and why others were refused. */
 export interface DecodedRequest {
   spans: Span[];
-  /** For protobuf requests: each kept span's own encoding, stored as it came. */
+  /** Each kept span's protobuf bytes, as the store keeps them: a protobuf span's own, as it came; a JSON span encoded. */
   wires?: Uint8Array[];
   rejected: number;
   /** First few reasons spans were refused, for the `partialSuccess` message. */

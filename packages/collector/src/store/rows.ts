@@ -5,8 +5,10 @@ import type { InstanceStart, Outcome, SpanRole } from '../records/aggregate.js';
 import type { StoredExecution } from './engine.js';
 
 /**
- * How every engine stores spans and executions. A span: its role as a small code, and its body as it came — a
- * protobuf span's own bytes, or a JSON span without the resource and scope kept beside it.
+ * How every engine stores spans and executions. A span: its role as a small code, and its body as
+ * protobuf — a protobuf span's own bytes, or a JSON span's encoding made at decoding — or, for a
+ * span that comes with neither (a converted schema-1 history), as JSON without the resource and
+ * scope kept beside it.
  */
 export const ROLE_CODE: Record<SpanRole, number> = { step: 0, root: 1, marker: 2, 'instance-start': 3, heartbeat: 3, 'other-marker': 3, 'step-marker': 4 };
 export const FORMAT_PROTOBUF = 1;
