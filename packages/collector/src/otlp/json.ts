@@ -19,7 +19,7 @@ export function decodeJson(body: Buffer, receivedAtMs = Date.now()): DecodedRequ
 }
 
 const jsonLeaves: Leaves = {
-  // Stored as protobuf: a third smaller than the JSON text, and read back as this same span.
+  // Stored as protobuf: about a quarter smaller than the JSON text, and read back as this same span.
   wire: (_raw, _clamp, normalized) => encodeSpan(normalized),
   id(value) {
     if (value === undefined || value === null || value === '') return undefined;
