@@ -27,7 +27,7 @@ export interface Leaves {
    * The bytes the store keeps for a span: its own (`raw`'s) with what `clamp` corrected in them,
    * or an encoding of the decoded span (`normalized`, clamped already).
    */
-  wire?(raw: unknown, clamp: Clamp | undefined, normalized: Span): Uint8Array;
+  wire(raw: unknown, clamp: Clamp | undefined, normalized: Span): Uint8Array;
 }
 
 /** Deeper AnyValues than this are refused: nothing real nests so far, and it bounds recursion. */
@@ -41,8 +41,8 @@ type Obj = Record<string, unknown>;
  */
 export function normalizeRequest(body: unknown, leaves: Leaves, receivedAtMs: number): DecodedRequest {
   if (!isObject(body)) throw new OtlpDecodeError('the body must be an ExportTraceServiceRequest object');
-  const result: DecodedRequest = { spans: [], rejected: 0, reasons: [] };
-  const wires: Uint8Array[] | undefined = leaves.wire ? (result.wires = []) : undefined;
+  const wires: Uint8Array[] = [];
+  const result: DecodedRequest = { spans: [], wires, rejected: 0, reasons: [] };
   for (const resourceSpans of list(body.resourceSpans, 'resourceSpans')) {
     if (!isObject(resourceSpans)) throw new OtlpDecodeError('each resourceSpans entry must be an object');
     const resource = requestLevel('resource', () => {
@@ -57,7 +57,7 @@ export function normalizeRequest(body: unknown, leaves: Leaves, receivedAtMs: nu
           const normalized = spanOf(span, resource, scope, leaves);
           const clamp = clampSpan(normalized, receivedAtMs);
           result.spans.push(normalized);
-          if (wires) wires.push(leaves.wire!(span, clamp, normalized));
+          wires.push(leaves.wire(span, clamp, normalized));
         } catch (error) {
           if (!(error instanceof InvalidSpanError)) throw error;
           result.rejected++;
