@@ -232,9 +232,62 @@ export const MIN_MAX_BYTES = 64;
 /** Serialises `value` as capped, redacted JSON. `undefined` at the top gives `undefined`. */
 export function captureJson(value: unknown, options: CaptureOptions): Captured | undefined {
   if (value === undefined) return undefined;
-  const writer = new CappedJsonWriter(Math.max(options.maxBytes, MIN_MAX_BYTES), options.redact, options.cache, options.cardNumbers ?? true);
+  const maxBytes = Math.max(options.maxBytes, MIN_MAX_BYTES);
+  const cards = options.cardNumbers ?? true;
+  const small = smallJson(value, cards);
+  // The walker would write the same text: it fits, and nothing in it is redacted or cut.
+  if (small !== undefined && small.length <= maxBytes - MARKER_RESERVE) return { json: small, truncated: false };
+  const writer = new CappedJsonWriter(maxBytes, options.redact, options.cache, cards);
   writer.value(value, 0);
   return { json: writer.text(), truncated: writer.truncated };
+}
+
+/** Up to this many items, a list of scalars (a typical params list) is written without the walker. */
+const SMALL_LIST = 8;
+
+/**
+ * The JSON of a scalar or a short plain list of scalars, when it needs none of the walker's
+ * care (no escaping, wide characters, card-like digits, keys to redact); `undefined` otherwise.
+ * Most steps take and return such values, and writing them directly saves the walker's setup.
+ */
+function smallJson(value: unknown, cards: boolean): string | undefined {
+  if (typeof value !== 'object' || value === null) return scalarJson(value, cards);
+  if (!Array.isArray(value) || value.length > SMALL_LIST || Object.getPrototypeOf(value) !== Array.prototype) return undefined;
+  try {
+    let json = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const text = item === undefined ? 'null' : typeof item === 'object' && item !== null ? undefined : scalarJson(item, cards);
+      if (text === undefined) return undefined;
+      json += i === 0 ? text : ',' + text;
+    }
+    return json + ']';
+  } catch {
+    // An item that throws when read: the walker writes it as unreadable.
+    return undefined;
+  }
+}
+
+function scalarJson(value: unknown, cards: boolean): string | undefined {
+  switch (typeof value) {
+    case 'number':
+      if (!Number.isFinite(value)) return 'null';
+      // Numbers as long as a card's are left to the walker, which hides card-like ones.
+      return cards && Math.abs(value) >= 1e12 ? undefined : String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'string': {
+      let digits = 0;
+      for (let i = 0; i < value.length; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 48 && c <= 57) digits++;
+        else if (c < 32 || c === 34 || c === 92 || c > 127) return undefined;
+      }
+      return cards && digits >= 13 ? undefined : '"' + value + '"';
+    }
+    default:
+      return value === null ? 'null' : undefined;
+  }
 }
 
 /** What an object's JSON was written from, so a later capture can tell whether it changed. */
@@ -258,27 +311,34 @@ const HIDDEN = Symbol('hidden');
  * same. Checking that is a walk with no text, no escaping and no redaction — several times
  * cheaper than writing — and it never shows a stale value. Only whole (uncut) values of plain
  * objects, arrays and primitives are kept; anything else (Dates, Maps, class instances, cycles)
- * is written afresh each time. Entries are weak, and the map is dropped every `limit` entries
- * so the strings it holds stay bounded.
+ * is written afresh each time.
+ *
+ * Entries are weak and live for two generations of `generation` entries: the reuse it serves
+ * comes a step later, and every entry (its text, and its shape holding the whole value) that
+ * lives longer survives the young generation's collections, is copied there and promoted. With
+ * 512 entries kept, the realistic tracer bench spent ~0.7 ms more per 20-step execution, most of
+ * it in scavenges, than with 16.
  */
 export class CaptureCache {
-  private entries = new WeakMap<object, CacheEntry>();
+  private young = new WeakMap<object, CacheEntry>();
+  private old = new WeakMap<object, CacheEntry>();
   private size = 0;
 
-  constructor(private readonly limit = 512) {}
+  constructor(private readonly generation = 8) {}
 
   /** The entry for `value` if it is unchanged since it was written. */
   get(value: object): CacheEntry | undefined {
-    const entry = this.entries.get(value);
+    const entry = this.young.get(value) ?? this.old.get(value);
     return entry && sameShape(value, entry.shape, 0) === entry.shape.length ? entry : undefined;
   }
 
   set(value: object, entry: CacheEntry): void {
-    if (++this.size > this.limit) {
-      this.entries = new WeakMap();
+    if (++this.size > this.generation) {
+      this.old = this.young;
+      this.young = new WeakMap();
       this.size = 1;
     }
-    this.entries.set(value, entry);
+    this.young.set(value, entry);
   }
 }
 

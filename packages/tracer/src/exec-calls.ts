@@ -1,4 +1,3 @@
-import { getEventListeners } from 'node:events';
 import type { ExecutionContext } from '@pumped-fn/core-next';
 import { plainPromise } from './promised.js';
 
@@ -10,8 +9,9 @@ type Exec = (this: Ctx, config: unknown) => ReturnType<Ctx['exec']>;
 export interface ExecCall {
   /** The signal of the context `exec` was called on. */
   signal: AbortSignal;
-  /** The abort listener core-next added on that signal for this call. */
+  /** The abort link core-next made on that signal for this call, held in `links`. */
   listener: Listener | undefined;
+  links: AbortLinks | undefined;
   /** The call's `timeout` option, and when the call began (performance.now()). */
   timeout: number | undefined;
   startedAt: number;
@@ -48,13 +48,13 @@ export function claimExecCall(signal: AbortSignal): ExecCall | undefined {
  * core-next 0.5.94's `ctx.exec` links each call's controller to the caller's signal with
  * `addEventListener('abort', …, { once: true })` and never removes it, so a flow of more than 10
  * steps makes Node print MaxListenersExceededWarning and keeps every step's controller alive
- * until the flow ends. The instance's `exec` is replaced to note the first abort listener added
- * to the signal during the call (core-next adds it before anything else runs; Node's
- * `getEventListeners` lists them in order, without touching the signal), and it is removed
- * when the step settles: a step still running keeps its link to the parent's abort. A flow step's
- * context keeps it only while the step runs, so work the step left running is not aborted by
- * the parent afterwards, as it would not be once its context closed. The replacement is one
- * shared function assigned to each instance, not a closure per context: this runs for every flow.
+ * until the flow ends. The instance's `exec` is replaced: during a call, the link core-next adds
+ * to the context's signal is kept in the signal's {@link AbortLinks} instead of Node's listener
+ * list, and dropped from there when the step settles. A step still running keeps its link to the
+ * parent's abort; a flow step's context keeps it only while the step runs, so work the step left
+ * running is not aborted by the parent afterwards, as it would not be once its context closed.
+ * The replacement is one shared function assigned to each instance, not a closure per context:
+ * this runs for every flow.
  */
 export function watchExecCalls(ctx: Ctx): void {
   prototypeExec ??= (Object.getPrototypeOf(ctx) as { exec: Exec }).exec;
@@ -65,26 +65,88 @@ export function watchExecCalls(ctx: Ctx): void {
 
 let prototypeExec: Exec | undefined;
 
+const LINKS = Symbol('flowtrace.abortLinks');
+type LinkedSignal = AbortSignal & { [LINKS]?: AbortLinks };
+const addListener = EventTarget.prototype.addEventListener;
+
+/**
+ * The abort links of one context's signal: one real `abort` listener runs them all, in the order
+ * they were made. Adding to and deleting from a Set is a fraction of what Node's EventTarget
+ * costs to add, list and remove a listener, and this happens on every step.
+ */
+export class AbortLinks {
+  private readonly listeners = new Set<Listener>();
+
+  constructor(signal: AbortSignal) {
+    addListener.call(signal, 'abort', (event) => {
+      const listeners = [...this.listeners];
+      this.listeners.clear();
+      for (const listener of listeners) (listener as (this: AbortSignal, event: Event) => void).call(signal, event);
+    }, { once: true });
+  }
+
+  add(listener: Listener): void {
+    this.listeners.add(listener);
+  }
+
+  delete(listener: Listener): void {
+    this.listeners.delete(listener);
+  }
+
+  /** Links not released yet: those of steps still running. */
+  get size(): number {
+    return this.listeners.size;
+  }
+}
+
+/** The links held for `signal`'s context (tests read how many are left). */
+export function abortLinksOf(signal: AbortSignal): AbortLinks | undefined {
+  return (signal as LinkedSignal)[LINKS];
+}
+
+/**
+ * The signal's own `addEventListener` while its context is traced: the abort link core-next makes
+ * in a watched `exec` call goes to the signal's links; anything else to Node's EventTarget.
+ */
+function linkingAddEventListener(this: LinkedSignal, type: string, listener: Listener, options?: Parameters<AbortSignal['addEventListener']>[2]): void {
+  const call = current;
+  if (call !== undefined && call.signal === this && call.listener === undefined && type === 'abort' && typeof listener === 'function') {
+    call.listener = listener;
+    call.links = this[LINKS]!;
+    call.links.add(listener);
+    return;
+  }
+  addListener.call(this, type, listener, options);
+}
+
+function linksOf(signal: LinkedSignal): AbortLinks {
+  let links = signal[LINKS];
+  if (links === undefined) {
+    links = new AbortLinks(signal);
+    Object.defineProperty(signal, LINKS, { value: links });
+    Object.defineProperty(signal, 'addEventListener', { value: linkingAddEventListener, configurable: true, writable: true });
+  }
+  return links;
+}
+
 function releasingExec(this: Ctx, config: unknown): ReturnType<Ctx['exec']> {
   const outer = current;
   const signal = this.signal;
+  // An aborted signal gets no link (core-next aborts the step at once instead).
+  if (!signal.aborted) linksOf(signal);
   const timeout = (config as { timeout?: number } | undefined)?.timeout;
-  const call: ExecCall = { signal, listener: undefined, timeout, startedAt: timeout ? performance.now() : 0, seen: undefined, claimed: false };
-  // core-next adds its listener first thing in the call: the first one past those there before.
-  const before = getEventListeners(signal, 'abort').length;
+  const call: ExecCall = { signal, listener: undefined, links: undefined, timeout, startedAt: timeout ? performance.now() : 0, seen: undefined, claimed: false };
   current = call;
   let result: ReturnType<Ctx['exec']>;
   try {
     result = prototypeExec!.call(this, config);
   } catch (error) {
     // Thrown after linking the signal (an unknown flow, say): nothing will ever settle it.
-    call.listener = getEventListeners(signal, 'abort')[before] as Listener | undefined;
     releaseListener(call);
     throw error;
   } finally {
     current = outer;
   }
-  call.listener = getEventListeners(signal, 'abort')[before] as Listener | undefined;
   // Read by the operation after its first microtask (it starts deferred), so set in time.
   if (timeout) call.seen = plainPromise(result) as Promise<unknown>;
   if (call.listener && !call.claimed) {
@@ -96,5 +158,5 @@ function releasingExec(this: Ctx, config: unknown): ReturnType<Ctx['exec']> {
 }
 
 export function releaseListener(call: ExecCall): void {
-  if (call.listener) call.signal.removeEventListener('abort', call.listener);
+  if (call.listener) call.links!.delete(call.listener);
 }

@@ -44,6 +44,30 @@ describe('serialization stops at the cap', () => {
   });
 });
 
+describe('scalars and short lists of scalars (most steps\' params and results)', () => {
+  it('are written as JSON.stringify writes them', () => {
+    const sparse = [1, , 3];
+    const values: unknown[] = [0, -0, 1.5, -7, 1e21, 999_999_999_999, NaN, Infinity, true, false, null, '', 'abc', 'a "quoted" word', 'tab\there', 'é', '😀',
+      [], [1, 'x', null, undefined, true], sparse, [1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8, 9], [[1], 2], [{ a: 1 }], [() => 1], [Symbol('s')], [10n]];
+    for (const value of values) {
+      const expected = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : typeof v === 'symbol' ? v.toString() : typeof v === 'function' ? '[Function anonymous]' : v));
+      expect(captureJson(value, { maxBytes: 8192, redact }), expected).toEqual({ json: expected, truncated: false });
+    }
+  });
+
+  it('still hide card numbers and stop at the cap', () => {
+    const hidden = { json: '"[REDACTED]"', truncated: false };
+    expect(captureJson('4242 4242 4242 4242', { maxBytes: 8192, redact })).toEqual(hidden);
+    expect(captureJson(4242424242424242, { maxBytes: 8192, redact })).toEqual(hidden);
+    expect(captureJson([4242424242424242, 'ok'], { maxBytes: 8192, redact })).toEqual({ json: '["[REDACTED]","ok"]', truncated: false });
+    expect(captureJson(1_764_633_600_000, { maxBytes: 8192, redact })).toEqual({ json: '1764633600000', truncated: false });
+    const cut = captureJson(['x'.repeat(100)], { maxBytes: 64, redact })!;
+    expect(cut.truncated).toBe(true);
+    expect(Buffer.byteLength(cut.json)).toBeLessThanOrEqual(64);
+    expect(JSON.parse(cut.json)[0]).toMatch(/^x+…\[truncated\]$/);
+  });
+});
+
 describe('CaptureCache: a value written once, reused while unchanged', () => {
   const options = (cache: CaptureCache): CaptureOptions => ({ maxBytes: 8192, redact, cache });
   const fresh = (value: unknown) => captureJson(value, { maxBytes: 8192, redact })!.json;
@@ -90,6 +114,16 @@ describe('CaptureCache: a value written once, reused while unchanged', () => {
     rows[1]!.lines[0]!.qty = 42;
     expect(captureJson([rows, 'mode'], options(cache))!.json).toBe(fresh([rows, 'mode']));
     expect(captureJson([rows[2]], options(cache))!.json).toBe(fresh([rows[2]]));
+  });
+
+  it('keeps each value for at least the next `generation` captures, and at most twice as many', () => {
+    const cache = new CaptureCache(8);
+    const first = order(0);
+    captureJson(first, options(cache));
+    for (let i = 1; i <= 8; i++) captureJson(order(i), options(cache));
+    expect(cache.get(first)).toBeDefined();
+    for (let i = 9; i <= 16; i++) captureJson(order(i), options(cache));
+    expect(cache.get(first)).toBeUndefined();
   });
 
   it('does not keep values with special objects, cycles or cuts, and stays correct for them', () => {

@@ -1,6 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { createScope, custom, flow, provide, type ExecutionContext } from '@pumped-fn/core-next';
 import { afterEach, describe, expect, it } from 'vitest';
+import { abortLinksOf } from '../src/exec-calls.js';
 import { createTracingExtension } from '../src/index.js';
 import { byName, memoryTracing } from './support/memory-tracing.js';
 
@@ -27,6 +28,7 @@ async function warningsDuring(work: () => Promise<unknown>): Promise<Error[]> {
 describe('abort listeners of ctx.exec', () => {
   it('leaves no listener behind per step: 100 steps, no MaxListenersExceededWarning', async () => {
     let seen: number[] = [];
+    const links: number[] = [];
     const child = flow({ name: 'child', input: custom<number>(), output: custom<number>() }, (_ctx, n) => n + 1);
     const hundred = flow({ name: 'hundred', input: custom<void>(), output: custom<number>() }, async (ctx) => {
       let n = 0;
@@ -34,6 +36,7 @@ describe('abort listeners of ctx.exec', () => {
         n = await ctx.exec({ fn: (x: number) => x + 1, params: [n], key: `fn-${i}` });
         n = await ctx.exec({ flow: child, input: n, key: `flow-${i}` });
         seen.push(getEventListeners(ctx.signal, 'abort').length);
+        links.push(abortLinksOf(ctx.signal)?.size ?? 0);
       }
       return n;
     });
@@ -41,7 +44,9 @@ describe('abort listeners of ctx.exec', () => {
       expect(await traced().exec({ flow: hundred, input: undefined })).toBe(100);
     });
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
-    expect(Math.max(...seen)).toBe(0);
+    // One real listener links the flow's signal to its steps; each finished step's link is gone.
+    expect(Math.max(...seen)).toBe(1);
+    expect(links).toEqual(Array(50).fill(0));
     expect(tracing.spans()).toHaveLength(1 + 100);
 
     // The same flow untraced piles one listener per step on the flow's signal (core-next 0.5.94).
@@ -56,19 +61,20 @@ describe('abort listeners of ctx.exec', () => {
     let left = -1;
     const bad = flow({ name: 'bad', input: custom<void>(), output: custom<string>() }, (ctx) => {
       for (let i = 0; i < 12; i++) expect(() => ctx.exec({ flow: notAFlow, input: undefined })).toThrow();
-      left = getEventListeners(ctx.signal, 'abort').length;
+      left = getEventListeners(ctx.signal, 'abort').length + (abortLinksOf(ctx.signal)?.size ?? 0);
       return 'survived';
     });
     const warnings = await warningsDuring(async () => {
       expect(await traced().exec({ flow: bad, input: undefined })).toBe('survived');
     });
-    expect(left).toBe(0);
+    // The one real listener that runs the links, and no link left by the failed calls.
+    expect(left).toBe(1);
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
   it('still aborts steps that are running when the flow is aborted', async () => {
     let stepCtx: ExecutionContext.Context | undefined;
-    const running = { fn: 0, flow: 0 };
+    const running = { fn: 0, flow: 0, links: () => -1 };
     const waitForAbort = (signal: AbortSignal) => new Promise<never>((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
     const hangs = flow({ name: 'hangs', input: custom<void>(), output: custom<void>() }, (ctx) => {
       stepCtx = ctx;
@@ -78,6 +84,7 @@ describe('abort listeners of ctx.exec', () => {
     const busy = flow({ name: 'busy', input: custom<void>(), output: custom<unknown>() }, async (ctx) => {
       // Finished steps first: their listeners are released, the running ones' are kept.
       for (let i = 0; i < 20; i++) await ctx.exec({ fn: () => i, key: `done-${i}` });
+      running.links = () => abortLinksOf(ctx.signal)?.size ?? 0;
       return ctx.parallelSettled([
         ctx.exec({ flow: hangs, input: undefined, key: 'hanging-flow' }),
         ctx.exec({ fn: () => { running.fn++; return waitForAbort(ctx.signal); }, key: 'hanging-fn' }),
@@ -85,6 +92,8 @@ describe('abort listeners of ctx.exec', () => {
     });
     const execution = traced().exec({ flow: busy, input: undefined });
     await expect.poll(() => running.flow + running.fn).toBe(2);
+    // The two steps still running keep their links to the flow's abort.
+    expect(running.links()).toBe(2);
     execution.abort.abort(new Error('user cancelled'));
     const { results } = (await execution.result) as { results: PromiseSettledResult<unknown>[] };
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
