@@ -149,8 +149,11 @@ function addContextTags(found: Map<string, unknown> | undefined, ctx: ExecutionC
 }
 
 function addTag(found: Map<string, unknown> | undefined, key: symbol, value: unknown): Map<string, unknown> | undefined {
+  // Most tags a flow's context holds are pumped-fn's own: a set lookup rules them out before
+  // the slower `description` read.
+  if (INTERNAL_TAG_KEYS.has(key)) return found;
   const label = key.description;
-  if (!label || INTERNAL_TAG_KEYS.has(key)) return found;
+  if (!label) return found;
   (found ??= new Map()).set(label, value);
   return found;
 }
