@@ -3,6 +3,7 @@ import { TraceState } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { destinationExporter, type Destination } from '../src/exporters.js';
 import { ExportThread } from '../src/export-thread/export-thread.js';
@@ -51,4 +52,35 @@ describe('the export thread', () => {
     expect(onThread.requests[0]!.body.equals(onMain.requests[0]!.body)).toBe(true);
     expect(onThread.requests[0]!.body.includes('linked=1')).toBe(true);
   });
+
+  it('runs below the priority of the threads that were there before it, which keep theirs', async () => {
+    const before = threadNices();
+    const thread = ExportThread.start([{ collector: true, options: { url: 'http://127.0.0.1:9/v1/traces' }, protocol: 'http/protobuf' }])!;
+    await thread.started;
+    const after = threadNices();
+    await thread.close();
+    for (const [tid, nice] of before) if (after.has(tid)) expect(after.get(tid), `thread ${tid}`).toBe(nice);
+    const base = readNice(`/proc/${process.pid}/stat`);
+    const fresh = [...after].filter(([tid]) => !before.has(tid)).map(([, nice]) => nice);
+    expect(fresh).toContain(Math.min(19, base + 10));
+  });
 });
+
+/** The nice value of each thread of this process, by thread id (from Linux's /proc). */
+function threadNices(): Map<string, number> {
+  const nices = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
+    try {
+      nices.set(tid, readNice(`/proc/${process.pid}/task/${tid}/stat`));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return nices;
+}
+
+function readNice(statFile: string): number {
+  // Fields after the command's closing parenthesis; nice is the 19th field of the whole line.
+  return Number(readFileSync(statFile, 'utf8').split(') ')[1]!.split(' ')[16]);
+}
+

@@ -1,3 +1,4 @@
+import { getPriority, setPriority } from 'node:os';
 import { format } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
@@ -10,6 +11,20 @@ import { SnapshotReader } from './span-snapshot.js';
 // what the application's batch processors hand over, so that neither runs on the thread the
 // application's flows use.
 const port = parentPort!;
+
+// This thread works for the application, never instead of it: on Linux a thread's nice value is
+// its own, so this lowers only the export thread's priority, and when the cores are busy the
+// application's threads run first. Elsewhere (macOS, Windows) the call would lower the whole
+// process, so it is left out there. Measured with the realistic tracer bench on 2 cores, a live
+// collector sharing them: ~0.3 ms less per 20-step execution (of ~3.5 ms added by tracing).
+// Not to the idle class: under a steady load the thread still gets a share, and its queue drains.
+// The value is relative to the application's (which the thread starts with): 19 is the lowest.
+const EXPORT_THREAD_NICE = 10;
+try {
+  if (process.platform === 'linux') setPriority(Math.min(19, getPriority() + EXPORT_THREAD_NICE));
+} catch {
+  // Not allowed here (some containers): the thread runs at the application's priority.
+}
 const { destinations } = workerData as ExportThreadData;
 const send = (reply: Reply) => port.postMessage(reply);
 
