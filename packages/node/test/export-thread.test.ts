@@ -83,4 +83,3 @@ function readNice(statFile: string): number {
   // Fields after the command's closing parenthesis; nice is the 19th field of the whole line.
   return Number(readFileSync(statFile, 'utf8').split(') ')[1]!.split(' ')[16]);
 }
-

@@ -316,8 +316,8 @@ const HIDDEN = Symbol('hidden');
  * Entries are weak and live for two generations of `generation` entries: the reuse it serves
  * comes a step later, and every entry (its text, and its shape holding the whole value) that
  * lives longer survives the young generation's collections, is copied there and promoted. With
- * 512 entries kept, the realistic tracer bench spent ~0.7 ms more per 20-step execution, most of
- * it in scavenges, than with 16.
+ * 512 entries kept, the realistic tracer flow (spans discarded, `--trace-gc`) spent 316 ms in
+ * scavenges over 360 executions; with two generations of 8, 124 ms.
  */
 export class CaptureCache {
   private young = new WeakMap<object, CacheEntry>();
