@@ -277,17 +277,27 @@ function scalarJson(value: unknown, cards: boolean): string | undefined {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'string': {
-      let digits = 0;
-      for (let i = 0; i < value.length; i++) {
-        const c = value.charCodeAt(i);
-        if (c >= 48 && c <= 57) digits++;
-        else if (c < 32 || c === 34 || c === 92 || c > 127) return undefined;
-      }
-      return cards && digits >= 13 ? undefined : '"' + value + '"';
+      const digits = scanText(value);
+      return digits < 0 || (cards && digits >= 13) ? undefined : '"' + value + '"';
     }
     default:
       return value === null ? 'null' : undefined;
   }
+}
+
+/**
+ * One pass over `text`: how many digits it holds (a card check needs 13), or `-1 - digits` when
+ * it is not plain ASCII JSON (it needs escaping, or holds characters wider than a byte).
+ */
+function scanText(text: string): number {
+  let plain = true;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c < 32 || c === 34 || c === 92 || c > 127) plain = false;
+  }
+  return plain ? digits : -1 - digits;
 }
 
 /** What an object's JSON was written from, so a later capture can tell whether it changed. */
@@ -654,14 +664,9 @@ class CappedJsonWriter {
   }
 
   private string(raw: string): boolean {
-    // One pass tells whether the string is plain ASCII (written as is) and how many digits it holds.
-    let plain = true;
-    let digits = 0;
-    for (let i = 0; i < raw.length; i++) {
-      const c = raw.charCodeAt(i);
-      if (c >= 48 && c <= 57) digits++;
-      else if (c < 32 || c === 34 || c === 92 || c > 127) plain = false;
-    }
+    const scan = scanText(raw);
+    let plain = scan >= 0;
+    const digits = plain ? scan : -1 - scan;
     let value = raw;
     if (digits >= 13 && this.cards) {
       value = redactCardNumbers(raw);

@@ -9,9 +9,8 @@ type Exec = (this: Ctx, config: unknown) => ReturnType<Ctx['exec']>;
 export interface ExecCall {
   /** The signal of the context `exec` was called on. */
   signal: AbortSignal;
-  /** The abort link core-next made on that signal for this call, held in `links`. */
+  /** The abort link core-next made on that signal for this call, held in the signal's links. */
   listener: Listener | undefined;
-  links: AbortLinks | undefined;
   /** The call's `timeout` option, and when the call began (performance.now()). */
   timeout: number | undefined;
   startedAt: number;
@@ -112,8 +111,7 @@ function linkingAddEventListener(this: LinkedSignal, type: string, listener: Lis
   const call = current;
   if (call !== undefined && call.signal === this && call.listener === undefined && type === 'abort' && typeof listener === 'function') {
     call.listener = listener;
-    call.links = this[LINKS]!;
-    call.links.add(listener);
+    this[LINKS]!.add(listener);
     return;
   }
   addListener.call(this, type, listener, options);
@@ -133,7 +131,7 @@ function releasingExec(this: Ctx, config: unknown): ReturnType<Ctx['exec']> {
   // listener never fires; not asked here, as `aborted` is slow to read on every step.
   link(signal);
   const timeout = (config as { timeout?: number } | undefined)?.timeout;
-  const call: ExecCall = { signal, listener: undefined, links: undefined, timeout, startedAt: timeout ? performance.now() : 0, seen: undefined, claimed: false };
+  const call: ExecCall = { signal, listener: undefined, timeout, startedAt: timeout ? performance.now() : 0, seen: undefined, claimed: false };
   current = call;
   let result: ReturnType<Ctx['exec']>;
   try {
@@ -156,5 +154,5 @@ function releasingExec(this: Ctx, config: unknown): ReturnType<Ctx['exec']> {
 }
 
 export function releaseListener(call: ExecCall): void {
-  if (call.listener) call.links!.delete(call.listener);
+  if (call.listener) abortLinksOf(call.signal)!.delete(call.listener);
 }
