@@ -224,6 +224,11 @@ export interface Captured {
 const MAX_DEPTH = 32;
 /** JSON shorter than this is written again rather than kept in a {@link CaptureCache}. */
 const MIN_CACHED_BYTES = 256;
+/**
+ * Containers this near the top are looked up in the cache: a value, a params list's items, and
+ * the parts of either that a step passes on unchanged. Deeper ones are only written.
+ */
+const CACHED_DEPTH = 3;
 /** Room kept for the truncation marker and separators: `,"[truncated]":true`. */
 const MARKER_RESERVE = 20;
 /** Below this the cap could not hold a marker; smaller settings are raised to it. */
@@ -304,16 +309,24 @@ function scanText(text: string): number {
 interface CacheEntry {
   json: string;
   bytes: number;
-  /** The walk, flattened: each container, its size, each key and each leaf, in order. */
+  /** How many container levels it holds below itself: where it may be reused under {@link MAX_DEPTH}. */
+  height: number;
+  /**
+   * The walk, flattened: each container, its size, each key and each leaf, in order; a part
+   * taken from another entry is that entry's shape, after {@link PART}.
+   */
   shape: unknown[];
 }
 
 /** Marks a member whose value was redacted: only its identity is kept, not its contents. */
 const HIDDEN = Symbol('hidden');
+/** Marks a part written from another entry: its shape follows, referenced rather than copied. */
+const PART = Symbol('part');
 
 /**
  * JSON of plain objects and arrays captured before, keyed by identity. A step's output is very
- * often the next step's input; this writes it once.
+ * often the next step's input, and a step that returns `{ ...input, status }` shares most of
+ * its parts with the input: each is written once.
  *
  * An object can change between the two captures (the flow mutates a step's output before
  * passing it on), so an entry is reused only when the object still has the same shape: each
@@ -323,11 +336,12 @@ const HIDDEN = Symbol('hidden');
  * objects, arrays and primitives are kept; anything else (Dates, Maps, class instances, cycles)
  * is written afresh each time.
  *
- * Entries are weak and live for two generations of `generation` entries: the reuse it serves
- * comes a step later, and every entry (its text, and its shape holding the whole value) that
- * lives longer survives the young generation's collections, is copied there and promoted. With
- * 512 entries kept, the realistic tracer flow (spans discarded, `--trace-gc`) spent 316 ms in
- * scavenges over 360 executions; with two generations of 8, 124 ms.
+ * Entries are weak and live for two generations of `generation` entries, and an entry used again
+ * moves to the young one: the reuse it serves comes a step later, and every entry (its text, and
+ * its shape holding the whole value) that lives longer survives the young generation's
+ * collections, is copied there and promoted. With 512 entries kept, the realistic tracer flow
+ * (spans discarded, `--trace-gc`) spent 316 ms in scavenges over 360 executions; with two
+ * generations of 8, 124 ms.
  */
 export class CaptureCache {
   private young = new WeakMap<object, CacheEntry>();
@@ -338,8 +352,12 @@ export class CaptureCache {
 
   /** The entry for `value` if it is unchanged since it was written. */
   get(value: object): CacheEntry | undefined {
-    const entry = this.young.get(value) ?? this.old.get(value);
-    return entry && sameShape(value, entry.shape, 0) === entry.shape.length ? entry : undefined;
+    const young = this.young.get(value);
+    const entry = young ?? this.old.get(value);
+    if (entry === undefined || sameShape(value, entry.shape, 0) !== entry.shape.length) return undefined;
+    // A part every step passes on unchanged (an order's lines) stays while it is used.
+    if (young === undefined) this.set(value, entry);
+    return entry;
   }
 
   set(value: object, entry: CacheEntry): void {
@@ -352,6 +370,13 @@ export class CaptureCache {
   }
 }
 
+/** {@link sameShape} of a nested container, which may be another entry's {@link PART}. */
+function sameNested(value: object, shape: unknown[], at: number): number {
+  if (shape[at] !== PART) return sameShape(value, shape, at);
+  const part = shape[at + 1] as unknown[];
+  return sameShape(value, part, 0) === part.length ? at + 2 : -1;
+}
+
 /** Walks `value` along `shape` from `at`; the index after it when they agree, -1 when not. */
 function sameShape(value: object, shape: unknown[], at: number): number {
   let i = at;
@@ -361,7 +386,7 @@ function sameShape(value: object, shape: unknown[], at: number): number {
     for (let k = 0; k < value.length; k++) {
       const item: unknown = value[k];
       if (typeof item === 'object' && item !== null) {
-        i = sameShape(item, shape, i);
+        i = sameNested(item, shape, i);
         if (i < 0) return -1;
       } else if (shape[i++] !== item) return -1;
     }
@@ -378,7 +403,7 @@ function sameShape(value: object, shape: unknown[], at: number): number {
       if (shape[i + 1] !== item) return -1;
       i += 2;
     } else if (typeof item === 'object' && item !== null) {
-      i = sameShape(item, shape, i);
+      i = sameNested(item, shape, i);
       if (i < 0) return -1;
     } else if (shape[i++] !== item) return -1;
   }
@@ -436,6 +461,8 @@ class CappedJsonWriter {
   /** Counts what the cache cannot check (special objects, cycles, cuts) since the capture began. */
   private unshaped = 0;
   private topIsArray = false;
+  /** The deepest container written so far: how high a cache entry's value is. */
+  private deepest = 0;
 
   constructor(
     private readonly maxBytes: number,
@@ -493,7 +520,8 @@ class CappedJsonWriter {
     const proto = Object.getPrototypeOf(value);
     const isArray = proto === Array.prototype;
     if (isArray || ((proto === Object.prototype || proto === null) && typeof (value as { toJSON?: unknown }).toJSON !== 'function')) {
-      return this.cache && depth <= 1 ? this.cached(value, isArray, depth) : this.plain(value, isArray, depth);
+      if (depth > this.deepest) this.deepest = depth;
+      return this.cache && depth <= CACHED_DEPTH ? this.cached(value, isArray, depth) : this.plain(value, isArray, depth);
     }
     this.unshaped++;
     const replaced = replacement(value);
@@ -516,18 +544,21 @@ class CappedJsonWriter {
   }
 
   /**
-   * A plain container near the top (a value, or one of a params list): its JSON comes from the
-   * cache when it is unchanged since it was last written, and goes into it when written whole.
+   * A plain container near the top: its JSON comes from the cache when it is unchanged since it
+   * was last written (and its levels still fit under {@link MAX_DEPTH} here), and goes into it
+   * when written whole — the value itself, its parts one level down, and a params list's items
+   * and their parts.
    */
   private cached(value: object, isArray: boolean, depth: number): boolean {
     const hit = this.cache!.get(value);
-    if (hit && this.bytes + hit.bytes + this.open <= this.limit) {
+    if (hit && depth + hit.height < MAX_DEPTH && this.bytes + hit.bytes + this.open <= this.limit) {
       this.parts.push(hit.json);
       this.bytes += hit.bytes;
+      if (depth + hit.height > this.deepest) this.deepest = depth + hit.height;
       // A list holding an earlier value is most likely a fresh params list, not worth keeping:
       // it is not kept, which spares copying the item's shape into its own.
       if (depth === 1 && this.topIsArray) this.unshaped++;
-      else for (let i = 0; i < hit.shape.length; i++) this.shape!.push(hit.shape[i]);
+      else this.shape!.push(PART, hit.shape);
       return true;
     }
     if (depth === 0) this.topIsArray = isArray;
@@ -535,14 +566,18 @@ class CappedJsonWriter {
     const bytesMark = this.bytes;
     const shapeMark = this.shape!.length;
     const unshaped = this.unshaped;
+    const deepest = this.deepest;
+    this.deepest = depth;
     const ok = this.plain(value, isArray, depth);
-    // Kept: the value itself, and the items of a params list (each may be an earlier output);
-    // not small ones, which cost less to write again than to keep and check.
-    if (ok && this.unshaped === unshaped && (depth === 0 || this.topIsArray) && this.bytes - bytesMark >= MIN_CACHED_BYTES) {
+    const height = this.deepest - depth;
+    if (deepest > this.deepest) this.deepest = deepest;
+    // Small ones are not kept: they cost less to write again than to keep and check.
+    const kept = depth <= 1 || (depth === 2 && this.topIsArray);
+    if (ok && kept && this.unshaped === unshaped && this.bytes - bytesMark >= MIN_CACHED_BYTES) {
       // Its pieces become one string, which the cache keeps and the rest of this text reuses.
       const json = this.parts.splice(textMark).join('');
       this.parts.push(json);
-      this.cache!.set(value, { json, bytes: this.bytes - bytesMark, shape: this.shape!.slice(shapeMark) });
+      this.cache!.set(value, { json, bytes: this.bytes - bytesMark, height, shape: this.shape!.slice(shapeMark) });
     }
     return ok;
   }

@@ -116,14 +116,56 @@ describe('CaptureCache: a value written once, reused while unchanged', () => {
     expect(captureJson([rows[2]], options(cache))!.json).toBe(fresh([rows[2]]));
   });
 
-  it('keeps each value for at least the next `generation` captures, and at most twice as many', () => {
-    const cache = new CaptureCache(8);
-    const first = order(0);
-    captureJson(first, options(cache));
-    for (let i = 1; i <= 8; i++) captureJson(order(i), options(cache));
-    expect(cache.get(first)).toBeDefined();
-    for (let i = 9; i <= 16; i++) captureJson(order(i), options(cache));
-    expect(cache.get(first)).toBeUndefined();
+  it('reuses the parts a step passes on unchanged ({ ...input, status }), and notices a change in them', () => {
+    const cache = new CaptureCache();
+    let current = order(1);
+    captureJson(current, options(cache));
+    for (let step = 0; step < 6; step++) {
+      const next = { ...current, notes: `step ${step}` };
+      if (step === 3) next.lines[1]!.qty = 7;
+      if (step === 4) next.customer.address.zip = '3511 AA';
+      expect(captureJson(next, options(cache))!.json).toBe(fresh(next));
+      expect(captureJson([next, step], options(cache))!.json).toBe(fresh([next, step]));
+      current = next;
+    }
+    // The shared part was kept as a part of its own.
+    expect(cache.get(current.lines)).toBeDefined();
+  });
+
+  it('does not reuse a part where its depth would pass the nesting limit', () => {
+    const cache = new CaptureCache();
+    // 30 levels of objects, the innermost padded past the size worth keeping.
+    let chain: Record<string, unknown> = { pad: 'p'.repeat(300) };
+    for (let i = 0; i < 29; i++) chain = { chain };
+    captureJson({ chain }, options(cache));
+    expect(cache.get(chain)).toBeDefined();
+    const deeper = { a: { b: { chain } } };
+    expect(fresh(deeper)).toContain('[MaxDepth]');
+    expect(captureJson(deeper, options(cache))!.json).toBe(fresh(deeper));
+  });
+
+  it('keeps each entry for at least the next `generation` entries, and at most twice as many; one used again stays', () => {
+    // One entry per capture: a value with no part big enough to be kept on its own. A look-up
+    // keeps what it finds, so each window is probed on a cache of its own.
+    const value = (i: number) => ({ id: i, text: 'x'.repeat(300) });
+    const run = (later: number) => {
+      const cache = new CaptureCache(8);
+      const first = value(0);
+      const used = value(-1);
+      captureJson(used, options(cache));
+      const usedEntry = cache.get(used);
+      captureJson(first, options(cache));
+      for (let i = 1; i <= later; i++) {
+        captureJson(value(i), options(cache));
+        captureJson([used, i], options(cache));
+      }
+      return { first: cache.get(first), used: cache.get(used), usedEntry };
+    };
+    expect(run(8).first).toBeDefined();
+    const after16 = run(16);
+    expect(after16.first).toBeUndefined();
+    // Still the entry written first: reused each time, never written again.
+    expect(after16.used).toBe(after16.usedEntry);
   });
 
   it('does not keep values with special objects, cycles or cuts, and stays correct for them', () => {
