@@ -168,6 +168,30 @@ describe('execution and trace ids past the merge threshold', () => {
     expect(await q('order-9')).toEqual({ ids: ['exec-9'], total: 1 });
   });
 
+  it("q reads a keyed entry's flow and start from the index, and an indexed entry follows its execution to a new start", async () => {
+    open(1_000_000, 4);
+    for (let n = 0; n < 10; n++) await ingest(execution(n));
+    await engine.idle();
+    const db = (engine as unknown as { db: Database.Database }).db;
+    expect((db.pragma('table_info(search)') as Array<{ name: string }>).map((c) => c.name)).toEqual(['params', 'flow', 'started_at']);
+    const q = async (query: { from?: number; to?: number; flowId?: string } = {}) => {
+      const { executions, total } = await engine.listExecutions({ flowId: query.flowId ?? 'checkout', q: 'bücher', from: query.from, to: query.to, offset: 0, limit: 20 });
+      return { ids: executions.map((e) => e.id), total };
+    };
+    // exec-0 … exec-7 are indexed, exec-8 and exec-9 wait: a range takes from both.
+    expect(await q({ from: T0 + 3, to: T0 + 9 })).toEqual({ ids: ['exec-8', 'exec-7', 'exec-6', 'exec-5', 'exec-4', 'exec-3'], total: 6 });
+    expect(await q({ flowId: 'refund' })).toEqual({ ids: [], total: 0 });
+    // exec-2's own span arrives again under another span id, started earlier: the earlier start
+    // becomes the execution's, and its index entry (same text, so not rewritten) moves with it.
+    const [root] = execution(2);
+    await ingest([{ ...root!, spanId: 'e'.repeat(16), startTimeUnixNano: String(BigInt(T0 - 100) * 1_000_000n), endTimeUnixNano: String(BigInt(T0 - 98) * 1_000_000n) }]);
+    await engine.idle();
+    expect((await engine.execution('exec-2'))?.summary.head?.startedAtMs).toBe(T0 - 100);
+    expect(await q({ from: T0 - 200, to: T0 })).toEqual({ ids: ['exec-2'], total: 1 });
+    expect((await q()).ids.at(-1)).toBe('exec-2');
+    expect((await q({ from: T0 + 1, to: T0 + 3 })).ids).toEqual(['exec-1']);
+  });
+
   it('a failing upkeep step is logged once, loses nothing, and is done once it can be', async () => {
     open(1_000_000, 1);
     // The FTS5 table gone stands for an index that cannot be written: moving texts into it fails.
@@ -205,6 +229,24 @@ describe('opening a database of schema 6 (ids in unique indexes)', () => {
   afterEach(async () => {
     await engine.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps its plain search index, and q reads each match from its execution there', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flowtrace-schema-6-'));
+    const path = join(dir, 'flowtrace.db');
+    copyFileSync(new URL('./fixtures/schema-6.db', import.meta.url), path);
+    engine = new SqliteEngine({ path, searchBatch: 2 });
+    const db = (engine as unknown as { db: Database.Database }).db;
+    expect((db.pragma('table_info(search)') as Array<{ name: string }>).map((c) => c.name)).toEqual(['params']);
+    const rules = new ExecutionRules(engine, 3_600_000, () => {});
+    for (let n = 0; n < 3; n++) await rules.ingest(routeSpans({ spans: execution(n), rejected: 0, reasons: [] }), T0 + 60_000);
+    await engine.idle();
+    const q = async (from?: number) => {
+      const { executions, total } = await engine.listExecutions({ flowId: 'checkout', q: 'BÜCHER', from, offset: 0, limit: 20 });
+      return { ids: executions.map((e) => e.id), total };
+    };
+    expect(await q()).toEqual({ ids: ['exec-2', 'exec-1', 'exec-0'], total: 3 });
+    expect(await q(T0 + 1)).toEqual({ ids: ['exec-2', 'exec-1'], total: 2 });
   });
 
   it('finds its executions and traces by their ids, and goes on writing to them', async () => {

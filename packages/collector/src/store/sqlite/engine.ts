@@ -114,6 +114,8 @@ export class SqliteEngine implements StorageEngine {
   private maintaining: Promise<void> | undefined;
   private closing = false;
   private readonly searchBatch: number;
+  /** Search entries carry flow and start (files created since keyed search; see schema.ts). */
+  private readonly keyedSearch: boolean;
   private readonly log: (message: string) => void;
   /** The last upkeep failure logged: a failure that repeats is logged once. */
   private upkeepFailure: string | undefined;
@@ -147,7 +149,8 @@ export class SqliteEngine implements StorageEngine {
     db.pragma(`mmap_size = ${MMAP_BYTES}`);
     db.pragma(`cache_size = -${CACHE_KIB}`);
     this.migrate();
-    this.sql = statements(db);
+    this.keyedSearch = (db.pragma('table_info(search)') as Array<{ name: string }>).some((column) => column.name === 'flow');
+    this.sql = statements(db, this.keyedSearch);
     this.executionIdents = new Idents(db, EXECUTION_IDENTS, options.recentIdents);
     this.traceIdents = new Idents(db, TRACE_IDENTS, options.recentIdents);
     this.searchBatch = options.searchBatch ?? SEARCH_BATCH;
@@ -481,6 +484,9 @@ export class SqliteEngine implements StorageEngine {
     if (update.searchText !== undefined) {
       if (update.replacesSearch) this.forgetSearch(key);
       this.sql.insertSearch.run(key, update.searchText);
+    } else if (before.flow !== null && (before.flow !== flowKey || before.started_at !== update.startedAtMs)) {
+      // A listed execution's entry follows it (a pending text takes them when it is indexed).
+      this.sql.moveSearch?.run(flowKey, update.startedAtMs, key);
     }
     return seq;
   }
@@ -621,16 +627,23 @@ export class SqliteEngine implements StorageEngine {
   }
 
   /**
-   * `q`: the search index names the matches (CROSS JOIN keeps SQLite from walking the flow's
-   * list instead), and the pending texts not in it yet are scanned; each is checked against the
-   * other filters, then counted and paged.
+   * `q`: the search index names the matches — with their flow and start where its entries keep
+   * them, else read from each match's execution (CROSS JOIN keeps SQLite from walking the flow's
+   * list instead) — and the pending texts not in it yet are scanned; each is checked against the
+   * other filters, then counted and paged. Only the page's executions are read whole.
    */
   private search(where: string[], statuses: number[] | undefined, params: Record<string, unknown>) {
     const clause = where.map((w) => `e.${w}`);
     if (statuses) clause.push(`e.status IN (${statuses.join(', ')})`);
+    // Keyed entries answer flow and time filters themselves; a status (which changes after the
+    // entry is written) still reads each match's execution.
+    const indexed =
+      this.keyedSearch && !statuses
+        ? `SELECT rowid, started_at FROM search WHERE ${[...where, 'search MATCH @match'].join(' AND ')}`
+        : `SELECT e.id, e.started_at FROM search CROSS JOIN executions e ON e.id = search.rowid WHERE ${[...clause, 'search MATCH @match'].join(' AND ')}`;
     const matches = this.db
       .prepare(
-        `SELECT e.id, e.started_at FROM search CROSS JOIN executions e ON e.id = search.rowid WHERE ${[...clause, 'search MATCH @match'].join(' AND ')}
+        `${indexed}
          UNION ALL
          SELECT e.id, e.started_at FROM search_pending p CROSS JOIN executions e ON e.id = p.id WHERE ${[...clause, 'flowtrace_contains(p.params, @needle)'].join(' AND ')}`,
       )
@@ -790,7 +803,7 @@ class OverKeys {
   }
 }
 
-function statements(db: Database.Database) {
+function statements(db: Database.Database, keyedSearch: boolean) {
   const flowCount = (column: ExecutionStatus) => db.prepare(`UPDATE flows SET ${column} = ${column} + ? WHERE id = ?`);
   const executionColumns = EXECUTION_COLUMNS;
   return {
@@ -852,7 +865,14 @@ function statements(db: Database.Database) {
     insertSearch: db.prepare('INSERT INTO search_pending (id, params) VALUES (?, ?)'),
     deletePendingSearch: db.prepare('DELETE FROM search_pending WHERE id = ?'),
     searchPendingCount: db.prepare('SELECT count(*) FROM search_pending').pluck(),
-    indexPendingSearch: db.prepare('INSERT INTO search (rowid, params) SELECT id, params FROM search_pending ORDER BY id LIMIT ?'),
+    indexPendingSearch: db.prepare(
+      keyedSearch
+        ? `INSERT INTO search (rowid, params, flow, started_at)
+             SELECT p.id, p.params, e.flow, e.started_at FROM search_pending p CROSS JOIN executions e ON e.id = p.id ORDER BY p.id LIMIT ?`
+        : 'INSERT INTO search (rowid, params) SELECT id, params FROM search_pending ORDER BY id LIMIT ?',
+    ),
+    /** An indexed entry follows its execution to another flow or start (keyed search only). */
+    moveSearch: keyedSearch ? db.prepare('UPDATE search SET flow = ?, started_at = ? WHERE rowid = ?') : undefined,
     dropIndexedSearch: db.prepare('DELETE FROM search_pending WHERE id IN (SELECT id FROM search_pending ORDER BY id LIMIT ?)'),
     addInstance: db.prepare('INSERT OR IGNORE INTO instances (service_name, instance_id, started_at, replica_id) VALUES (?, ?, ?, ?)'),
     instancesOf: db.prepare(

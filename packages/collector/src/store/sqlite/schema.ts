@@ -9,7 +9,10 @@ import { SCHEMA_5_BIN_SCALE } from '../rollups.js';
  * transaction. Versions are `user_version`; never edit a released one: add the next. One
  * exception, for files created from here on: since schema 7 the id columns of `traces` and
  * `executions` carry no unique index (ids are found as idents.ts says; a file made before keeps
- * its indexes, which new rows fill with placeholders at their end).
+ * its indexes, which new rows fill with placeholders at their end). Keyed search, the same way:
+ * since 2026-12-02 a new file's `search` entries carry their execution's flow and start
+ * (FTS5 `contentless_unindexed`, SQLite 3.47+), so `q` filters and orders its matches without
+ * reading each one's execution row; a file made before keeps the plain index and reads them.
  */
 export const SCHEMA_VERSION = 7;
 
@@ -99,8 +102,12 @@ export const SCHEMA = `
 
   CREATE TABLE durations ${DURATIONS_TABLE}
 
-  -- The q search: trigrams of each execution's parameters, rowid = executions.id.
-  CREATE VIRTUAL TABLE search USING fts5 (params, content = '', contentless_delete = 1, tokenize = 'trigram');
+  -- The q search: trigrams of each execution's parameters, rowid = executions.id, with the
+  -- execution's flow and start kept beside the entry (see the note above on keyed search).
+  CREATE VIRTUAL TABLE search USING fts5 (
+    params, flow UNINDEXED, started_at UNINDEXED,
+    content = '', contentless_delete = 1, contentless_unindexed = 1, tokenize = 'trigram'
+  );
 
   -- Process starts announced by tracers, for the restart rule.
   CREATE TABLE instances (
