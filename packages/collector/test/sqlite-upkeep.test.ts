@@ -190,6 +190,15 @@ describe('execution and trace ids past the merge threshold', () => {
     expect(await q({ from: T0 - 200, to: T0 })).toEqual({ ids: ['exec-2'], total: 1 });
     expect((await q()).ids.at(-1)).toBe('exec-2');
     expect((await q({ from: T0 + 1, to: T0 + 3 })).ids).toEqual(['exec-1']);
+    // Reopened, the entries are read in the background (and a close in the middle stops it quietly).
+    await counts(1_000_000, 4);
+    expect((await q()).total).toBe(10);
+    await engine.close();
+    open(1_000_000, 4);
+    await engine.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    open(1_000_000, 4);
+    expect(logs).toEqual([]);
   });
 
   it('a failing upkeep step is logged once, loses nothing, and is done once it can be', async () => {
