@@ -555,8 +555,8 @@ class CappedJsonWriter {
       this.parts.push(hit.json);
       this.bytes += hit.bytes;
       if (depth + hit.height > this.deepest) this.deepest = depth + hit.height;
-      // A list holding an earlier value is most likely a fresh params list, not worth keeping:
-      // it is not kept, which spares copying the item's shape into its own.
+      // A list holding an earlier value is most likely a fresh params list, captured once: it
+      // is not kept.
       if (depth === 1 && this.topIsArray) this.unshaped++;
       else this.shape!.push(PART, hit.shape);
       return true;
@@ -571,7 +571,8 @@ class CappedJsonWriter {
     const ok = this.plain(value, isArray, depth);
     const height = this.deepest - depth;
     if (deepest > this.deepest) this.deepest = deepest;
-    // Small ones are not kept: they cost less to write again than to keep and check.
+    // Kept: the value, its parts one level down, a params list's items and their parts; not
+    // small ones, which cost less to write again than to keep and check.
     const kept = depth <= 1 || (depth === 2 && this.topIsArray);
     if (ok && kept && this.unshaped === unshaped && this.bytes - bytesMark >= MIN_CACHED_BYTES) {
       // Its pieces become one string, which the cache keeps and the rest of this text reuses.
