@@ -189,7 +189,8 @@ const ROLE_CODE: Record<string, number> = { step: 0, root: 1, marker: 2 };
 /**
  * The limit: each body decoded with the collector's `decodeProtobuf` and its spans written as
  * one text-format COPY (its own transaction, committed durably before the next) — the rows the
- * engine would store (each span's own protobuf bytes as body), into a table with no key.
+ * engine would store (each span's protobuf bytes less the ids its row keeps as body, format 3),
+ * into a table with no key.
  */
 async function bareCopySeconds(server: PostgresServer, bodies: Array<Uint8Array<ArrayBuffer>>): Promise<number> {
   return withDatabase(server, async (url) => {
@@ -210,7 +211,7 @@ async function bareCopySeconds(server: PostgresServer, bodies: Array<Uint8Array<
           const step = span.attributes[ATTR_STEP_INDEX];
           return [
             Math.floor(startMs / DAY), key, hex(Buffer.from(span.spanId, 'hex')), hex(Buffer.from(span.traceId, 'hex')), ROLE_CODE[role] ?? 3,
-            span.parentSpanId ? hex(Buffer.from(span.parentSpanId, 'hex')) : '\\N', typeof step === 'number' ? step : '\\N', startMs, 1, 1, hex(wire!),
+            span.parentSpanId ? hex(Buffer.from(span.parentSpanId, 'hex')) : '\\N', typeof step === 'number' ? step : '\\N', startMs, 1, 3, hex(wire!),
           ].join('\t');
         });
         await copyIn(client, 'COPY spans FROM STDIN', `${lines.join('\n')}\n`);

@@ -3,20 +3,21 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeJson } from '../src/otlp/json.js';
 import { decodeStoredSpan } from '../src/otlp/protobuf.js';
+import { idsOf } from '../src/otlp/stored-body.js';
 import type { Span } from '../src/otlp/span.js';
 import { checkoutSpans, jsonBody, memoryProvider } from './support/traced.js';
 
 /**
  * Spans that come as OTLP/JSON are stored as protobuf (src/otlp/encode-span.ts). What a reader
- * relies on: a stored span reads back as the span the collector decoded from the JSON, every
- * attribute type and nesting included; only an absent `flags` reads back 0, as for any span
- * that came as protobuf.
+ * relies on: a stored span, with the ids its row keeps, reads back as the span the collector
+ * decoded from the JSON, every attribute type and nesting included; only an absent `flags` reads
+ * back 0, as for any span that came as protobuf.
  */
 function expectStoredAsDecoded(body: Buffer): Span[] {
   const decoded = decodeJson(body, Date.now());
   expect(decoded.wires).toHaveLength(decoded.spans.length);
   decoded.spans.forEach((span, i) => {
-    const stored = decodeStoredSpan(decoded.wires![i]!, span.resource, span.scope);
+    const stored = decodeStoredSpan(decoded.wires![i]!, span.resource, span.scope, idsOf(span));
     const expected = { ...span, flags: span.flags ?? 0 };
     if (!isDeepStrictEqual(stored, expected)) expect(stored).toEqual(expected);
   });

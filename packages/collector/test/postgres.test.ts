@@ -42,13 +42,13 @@ async function preparedOn(engine: PostgresEngine): Promise<string[]> {
   }
 }
 
-/** Takes a database at schema 7 back to schema 6, as a collector of that release left it. */
+/** Takes a database at schema 8 back to schema 6, as a collector of that release left it. */
 async function backToSchema6(url: string): Promise<void> {
   await sql(url, 'DROP TABLE span_owners');
   await sql(url, 'CREATE INDEX spans_identity ON spans (trace_id, span_id)');
   await sql(url, 'DELETE FROM counts WHERE grain = $1', [DAY]);
   await sql(url, 'ALTER TABLE search DROP COLUMN flow, DROP COLUMN started_at');
-  await sql(url, 'DELETE FROM flowtrace_schema WHERE version = 7');
+  await sql(url, 'DELETE FROM flowtrace_schema WHERE version >= 7');
 }
 
 async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
@@ -66,13 +66,13 @@ describe('the PostgreSQL schema', () => {
     const url = await server.createDatabase();
     const engines = Array.from({ length: 4 }, () => new PostgresEngine({ url }));
     await Promise.all(engines.map((engine) => engine.ready()));
-    expect(await sql(url, 'SELECT version FROM flowtrace_schema ORDER BY version')).toEqual([1, 2, 3, 4, 5, 6, 7].map((version) => ({ version })));
+    expect(await sql(url, 'SELECT version FROM flowtrace_schema ORDER BY version')).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((version) => ({ version })));
     const again = new PostgresEngine({ url });
     await again.ready();
     // One history id, made with the database, whichever collector reads it.
     const histories = new Set(await Promise.all([...engines, again].map((engine) => engine.historyId())));
     expect([...histories]).toEqual([expect.stringMatching(/^[0-9a-f]{16}$/)]);
-    expect(await sql(url, 'SELECT count(*)::int AS n FROM flowtrace_schema')).toEqual([{ n: 7 }]);
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM flowtrace_schema')).toEqual([{ n: 8 }]);
     // Day partitions exist around today, so no day starts without one.
     const today = new Date(dayOf(Date.now()) * DAY).toISOString().slice(0, 10).replace(/-/g, '_');
     expect((await sql<{ name: string }>(url, `SELECT relname AS name FROM pg_class WHERE relname LIKE 'spans_2%'`)).map((r) => r.name)).toContain(`spans_${today}`);
@@ -109,7 +109,7 @@ describe('the PostgreSQL schema', () => {
     await first.close();
     await sql(url, 'INSERT INTO flowtrace_schema (version) VALUES (99)');
     const engine = new PostgresEngine({ url });
-    await expect(engine.ready()).rejects.toThrow(/newer flowtrace collector \(schema 99, this one knows 7\); upgrade the collector/);
+    await expect(engine.ready()).rejects.toThrow(/newer flowtrace collector \(schema 99, this one knows 8\); upgrade the collector/);
     await engine.close();
   });
 

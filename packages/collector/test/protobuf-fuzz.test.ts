@@ -4,6 +4,7 @@ import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLAMPED_START_IN_FUTURE, ATTR_CLAMPED } from '../src/otlp/clamp.js';
 import { decodeProtobuf, decodeStoredSpan } from '../src/otlp/protobuf.js';
+import { idsOf } from '../src/otlp/stored-body.js';
 import { ExportTraceServiceRequest, ExportTraceServiceResponse } from '../src/otlp/schema.js';
 import { MAX_U64, OtlpDecodeError, type DecodedRequest, type Span } from '../src/otlp/span.js';
 import { MAX_NESTING } from '../src/otlp/wire-check.js';
@@ -290,7 +291,7 @@ function same(actual: unknown, expected: unknown): void {
 /**
  * Decodes in-process and checks the answer: a refusal is an OtlpDecodeError naming a byte of the
  * body; an acceptance is what protobufjs reads from the whole body too, and each span's stored
- * bytes read back as exactly the span decoded.
+ * bytes, with the ids its row keeps, read back as exactly the span decoded.
  */
 function decodeChecked(body: Uint8Array, receivedAtMs: number): DecodedRequest | OtlpDecodeError {
   let decoded: DecodedRequest;
@@ -304,7 +305,7 @@ function decodeChecked(body: Uint8Array, receivedAtMs: number): DecodedRequest |
   }
   const canonical = ExportTraceServiceRequest.encode(ExportTraceServiceRequest.decode(Buffer.from(body))).finish();
   same(withoutWires(decodeProtobuf(Buffer.from(canonical), receivedAtMs)), withoutWires(decoded));
-  decoded.spans.forEach((span, i) => same(decodeStoredSpan(decoded.wires![i]!, span.resource, span.scope), span));
+  decoded.spans.forEach((span, i) => same(decodeStoredSpan(decoded.wires![i]!, span.resource, span.scope, idsOf(span)), span));
   return decoded;
 }
 

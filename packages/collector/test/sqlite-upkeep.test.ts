@@ -287,7 +287,7 @@ describe('opening a database of schema 6 (ids in unique indexes)', () => {
     await engine.close();
 
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(7);
+    expect(db.pragma('user_version', { simple: true })).toBe(8);
     expect(db.prepare('SELECT count(*) FROM executions').pluck().get()).toBe(7);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();

@@ -54,7 +54,7 @@ describe('opening a database written by the first release (schema 1)', () => {
     await collector.close();
 
     const db = new Database(path, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(7);
+    expect(db.pragma('user_version', { simple: true })).toBe(8);
     expect(db.prepare(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'v1_%'`).pluck().get()).toBe(0);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
@@ -99,7 +99,7 @@ describe('opening a database of schema 5 (duration histograms with bins 10 % wid
     }
 
     const upgraded = new Database(path, { readonly: true });
-    expect(upgraded.pragma('user_version', { simple: true })).toBe(7);
+    expect(upgraded.pragma('user_version', { simple: true })).toBe(8);
     for (const grain of GRAINS) {
       const rows = upgraded.prepare('SELECT bin, n FROM durations WHERE flow = ? AND grain = ? ORDER BY bin').raw().all(flow, grain);
       expect(rows, `grain ${grain}`).toEqual(moved);

@@ -3,17 +3,16 @@ import { SpanMessage } from './schema.js';
 import type { AttributeValue, Attributes, Span } from './span.js';
 
 /**
- * A decoded span as protobuf bytes that `decodeStoredSpan` reads back as this span (its resource
- * and scope aside, which the store keeps once per origin; `flags` reads back 0 where it was
- * absent, as for any span that came as protobuf). For spans that came as OTLP/JSON: stored as
- * protobuf they take less room than as JSON text, and every stored span is read one way. What
+ * A decoded span as the protobuf body the store keeps (stored-body.ts: no trace, span or parent
+ * id), which `decodeStoredSpan` reads back as this span given the ids its row keeps (its
+ * resource and scope aside, which the store keeps once per origin; `flags` reads back 0 where it
+ * was absent, as for any span that came as protobuf). For spans that came as OTLP/JSON: stored
+ * as protobuf they take less room than as JSON text, and every stored span is read one way. What
  * the JSON said that the span shape does not keep (a double written `2.0`, a dropped-attributes
  * count) was already gone at decoding, so nothing more is lost here.
  */
 export function encodeSpan(span: Span): Uint8Array {
   const message: Record<string, unknown> = {
-    traceId: Buffer.from(span.traceId, 'hex'),
-    spanId: Buffer.from(span.spanId, 'hex'),
     name: span.name,
     kind: span.kind,
     startTimeUnixNano: nanos(span.startTimeUnixNano),
@@ -23,7 +22,6 @@ export function encodeSpan(span: Span): Uint8Array {
     links: span.links.map((link) => ({ traceId: Buffer.from(link.traceId, 'hex'), spanId: Buffer.from(link.spanId, 'hex'), attributes: keyValues(link.attributes) })),
     status: span.status.message === undefined ? { code: span.status.code } : { code: span.status.code, message: span.status.message },
   };
-  if (span.parentSpanId !== undefined) message.parentSpanId = Buffer.from(span.parentSpanId, 'hex');
   if (span.traceState !== undefined) message.traceState = span.traceState;
   if (span.flags !== undefined) message.flags = span.flags;
   return SpanMessage.encode(message).finish();

@@ -3,6 +3,7 @@ import protobuf from 'protobufjs';
 import { ATTR_CLAMPED, type Clamp } from './clamp.js';
 import { attributes, MAX_VALUE_DEPTH, normalizeRequest, spanOf, type Leaves } from './normalize.js';
 import { ExportTraceServiceRequest, ResourceMessage, ScopeMessage, SpanMessage } from './schema.js';
+import { restoreIds, storedBody, type SpanIds } from './stored-body.js';
 import { checkWire } from './wire-check.js';
 import { InvalidSpanError, type AttributeValue, type Attributes, type DecodedRequest, type Span } from './span.js';
 
@@ -14,18 +15,23 @@ const LEN = 2;
  * OTLP/HTTP binary protobuf: an encoded ExportTraceServiceRequest. The whole body is checked
  * first (checkWire): a malformed one is refused before anything is read from it. The envelope is
  * then walked by hand so each span keeps its own bytes: the store appends them as they came,
- * without re-encoding anything. `receivedAtMs` is the collector's clock when the body arrived.
+ * less the ids its row keeps (stored-body.ts), without re-encoding anything. `receivedAtMs` is the collector's clock when the body arrived.
  */
 export function decodeProtobuf(body: Buffer, receivedAtMs = Date.now()): DecodedRequest {
   checkWire(body, ExportTraceServiceRequest);
   return normalizeRequest({ resourceSpans: fields(body, 1, resourceSpans) }, protobufLeaves, receivedAtMs);
 }
 
-/** A span as the store kept it: its own protobuf bytes, with the resource and scope it came with. */
-export function decodeStoredSpan(bytes: Uint8Array, resource: Attributes, scope: Span['scope']): Span {
+/**
+ * A span as the store kept it: its protobuf bytes, with the resource and scope it came with, and
+ * the ids its row keeps when the body leaves them out (stored-body.ts).
+ */
+export function decodeStoredSpan(bytes: Uint8Array, resource: Attributes, scope: Span['scope'], ids?: SpanIds): Span {
   // A Buffer, as at ingest: protobufjs reads its strings with Node's UTF-8 decoder, which never
   // reads past a string's end and replaces invalid bytes as Node does; not its own for a Uint8Array.
-  return spanOf(SpanMessage.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), resource, scope, protobufLeaves);
+  const message = SpanMessage.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  if (ids) restoreIds(message as Parameters<typeof restoreIds>[0], ids);
+  return spanOf(message, resource, scope, protobufLeaves);
 }
 
 function resourceSpans(bytes: Uint8Array) {
@@ -76,7 +82,7 @@ const protobufLeaves: Leaves = {
     return typeof value === 'number' ? value : 0;
   },
   wire(span, clamp) {
-    const own = (span as Record<symbol, Uint8Array>)[WIRE]!;
+    const own = storedBody((span as Record<symbol, Uint8Array>)[WIRE]!);
     return clamp ? Buffer.concat([own, clampPatch(clamp)]) : own;
   },
   anyValue(value, depth): AttributeValue {

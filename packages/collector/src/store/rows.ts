@@ -6,13 +6,15 @@ import type { StoredExecution } from './engine.js';
 
 /**
  * How every engine stores spans and executions. A span: its role as a small code, and its body as
- * protobuf — a protobuf span's own bytes, or a JSON span's encoding made at decoding — or, for a
- * span that comes with neither (a converted schema-1 history), as JSON without the resource and
- * scope kept beside it.
+ * protobuf without the ids its row keeps in columns (stored-body.ts) — a protobuf span's own
+ * bytes, or a JSON span's encoding made at decoding — or, for a span that comes with neither (a
+ * converted schema-1 history), as JSON without the resource and scope kept beside it. Rows
+ * written before schema 8 hold the whole protobuf span (format 1) and read as they are.
  */
 export const ROLE_CODE: Record<SpanRole, number> = { step: 0, root: 1, marker: 2, 'instance-start': 3, heartbeat: 3, 'other-marker': 3, 'step-marker': 4 };
 export const FORMAT_PROTOBUF = 1;
 export const FORMAT_JSON = 2;
+export const FORMAT_PROTOBUF_WITHOUT_IDS = 3;
 
 export interface Origin {
   resource: Attributes;
@@ -20,19 +22,31 @@ export interface Origin {
 }
 
 export function bodyOf(span: Span, wire: Uint8Array | undefined): { format: number; body: Uint8Array } {
-  if (wire) return { format: FORMAT_PROTOBUF, body: wire };
+  if (wire) return { format: FORMAT_PROTOBUF_WITHOUT_IDS, body: wire };
   const { resource: _resource, scope: _scope, ...own } = span;
   return { format: FORMAT_JSON, body: Buffer.from(JSON.stringify(own)) };
 }
 
-/** A stored span as both engines read it back. */
+/** A stored span as both engines read it back: `spanRowColumns` with the trace id. */
 export interface SpanRow {
   origin: number;
   format: number;
   body: Buffer;
+  span_id: Buffer;
+  trace_id: Buffer;
+  parent_id: Buffer | null;
 }
 
-export function decodeBody(format: number, body: Uint8Array, origin: Origin): Span {
+/** The columns of `spans` (as `table`) a SpanRow reads, but its trace id, which each engine keeps its own way. */
+export function spanRowColumns(table: string): string {
+  return ['origin', 'format', 'body', 'span_id', 'parent_id'].map((column) => `${table}.${column}`).join(', ');
+}
+
+export function decodeBody(row: SpanRow, origin: Origin): Span {
+  const { format, body } = row;
+  if (format === FORMAT_PROTOBUF_WITHOUT_IDS) {
+    return decodeStoredSpan(body, origin.resource, origin.scope, { traceId: row.trace_id, spanId: row.span_id, parentId: row.parent_id });
+  }
   if (format === FORMAT_PROTOBUF) return decodeStoredSpan(body, origin.resource, origin.scope);
   return { ...(JSON.parse(Buffer.from(body).toString('utf8')) as Omit<Span, 'resource' | 'scope'>), resource: origin.resource, scope: origin.scope };
 }

@@ -17,7 +17,7 @@ import {
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, STATUS_CODE, STATUS_OF } from '../rollups.js';
 import { decodeBody, ROLE_CODE, storedExecution, EXECUTION_COLUMNS, type ExecutionRow, type Origin, type SpanRow } from '../rows.js';
 import { createPartitions, dayOf } from './partitions.js';
-import { CHANNEL, DAY_GRAIN, migrate } from './schema.js';
+import { CHANNEL, DAY_GRAIN, migrate, spanRow } from './schema.js';
 import { MIN_DB_POOL } from '../../defaults.js';
 import { StatementNames } from './statements.js';
 import { PostgresWriteTx } from './write-tx.js';
@@ -268,7 +268,7 @@ export class PostgresEngine implements StorageEngine {
     if (part === undefined) return [];
     const codes = roles ? [...new Set(roles.map((r) => ROLE_CODE[r]))] : undefined;
     const rows = await this.query<SpanRow>(
-      `SELECT origin, format, body FROM spans WHERE part = $1 AND execution = $2 ${codes ? 'AND role = ANY($3)' : ''}`,
+      `SELECT ${spanRow()} FROM spans WHERE part = $1 AND execution = $2 ${codes ? 'AND role = ANY($3)' : ''}`,
       codes ? [part, key, codes] : [part, key],
     );
     return this.decodeAll(rows);
@@ -288,8 +288,8 @@ export class PostgresEngine implements StorageEngine {
   async stepSpans(key: number, steps: readonly OrderKey[]): Promise<Span[]> {
     const part = await this.partOf(key);
     if (part === undefined || steps.length === 0) return [];
-    const rows = await this.query<SpanRow & { span_id: Buffer }>(
-      'SELECT span_id, origin, format, body FROM spans WHERE part = $1 AND execution = $2 AND span_id = ANY($3::bytea[])',
+    const rows = await this.query<SpanRow>(
+      `SELECT ${spanRow()} FROM spans WHERE part = $1 AND execution = $2 AND span_id = ANY($3::bytea[])`,
       [part, key, steps.map((s) => Buffer.from(s.spanId, 'hex'))],
     );
     const decoded = await this.decodeAll(rows);
@@ -302,7 +302,7 @@ export class PostgresEngine implements StorageEngine {
     // Through the owners, which know where each span of the trace is stored: spans have no trace index.
     return this.decodeAll(
       await this.query<SpanRow>(
-        `SELECT s.origin, s.format, s.body FROM span_owners o
+        `SELECT ${spanRow('s')} FROM span_owners o
          JOIN spans s ON s.part = o.part AND s.execution = o.execution AND s.span_id = o.span_id WHERE o.trace_id = $1`,
         [Buffer.from(traceId, 'hex')],
       ),
@@ -535,7 +535,7 @@ export class PostgresEngine implements StorageEngine {
         this.origins.set(row.id, { resource: JSON.parse(row.resource) as Attributes, scope: JSON.parse(row.scope) as Span['scope'] });
       }
     }
-    return rows.map((row) => decodeBody(row.format, row.body, this.origins.get(row.origin)!));
+    return rows.map((row) => decodeBody(row, this.origins.get(row.origin)!));
   }
 
   async close(): Promise<void> {

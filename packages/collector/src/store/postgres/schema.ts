@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { HOUR, SCHEMA_5_BIN_SCALE } from '../rollups.js';
+import { spanRowColumns } from '../rows.js';
 
 /**
  * The PostgreSQL layout. Spans live in their execution's partition: `part` is the day (since
@@ -12,7 +13,12 @@ import { HOUR, SCHEMA_5_BIN_SCALE } from '../rollups.js';
  * transaction. Versions are rows of
  * `flowtrace_schema`; never edit a released one, add the next.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
+
+/** A span's SpanRow (rows.ts) from `spans` as `table`: PostgreSQL keeps the trace id on each span. */
+export function spanRow(table = 'spans'): string {
+  return `${spanRowColumns(table)}, ${table}.trace_id`;
+}
 
 /** The coarsest grain of `counts`, kept by the PostgreSQL engine alone: deep pages find their day by it. */
 export const DAY_GRAIN = 24 * HOUR;
@@ -37,7 +43,7 @@ const MIGRATIONS: Record<number, string> = {
     );
 
     -- role: 0 step, 1 the execution's own span, 2 its start marker, 3 anything else, 4 a step's start marker.
-    -- execution is 0 for a span of no execution. format: 1 protobuf, 2 JSON (as in SQLite).
+    -- execution is 0 for a span of no execution. format: 1 protobuf, 2 JSON, 3 protobuf without ids (as in SQLite).
     CREATE TABLE spans (
       part       integer NOT NULL,
       execution  bigint NOT NULL,
@@ -216,6 +222,11 @@ const MIGRATIONS: Record<number, string> = {
     INSERT INTO counts (flow, grain, bucket, status, n)
       SELECT flow, ${DAY_GRAIN}, floor(bucket / ${DAY_GRAIN}) * ${DAY_GRAIN}, status, sum(n)
       FROM counts WHERE grain = ${HOUR} GROUP BY flow, 3, status HAVING sum(n) <> 0;
+  `,
+  // Spans stored from now on leave out of their body the ids their row keeps (format 3): no data
+  // changes, but a collector that knows only format 1 must not read them.
+  8: `
+    COMMENT ON COLUMN spans.format IS '1 protobuf, 2 JSON, 3 protobuf without the ids in span_id, trace_id and parent_id';
   `,
 };
 

@@ -8,7 +8,7 @@ import { bucketOf, HOUR, rollupEntryOf, RollupBatch, STATUS_CODE, STATUS_OF, typ
 import { bodyOf, EXECUTION_COLUMNS, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow, type SpanRow } from '../rows.js';
 import { dayOf, dropPartitionsBefore } from './partitions.js';
 import type { StatementNames } from './statements.js';
-import { CHANNEL, DAY_GRAIN } from './schema.js';
+import { CHANNEL, DAY_GRAIN, spanRow } from './schema.js';
 
 /** The columns of `spans`, in the order of the span-row query of `PostgresWriteTx.spanRows`. */
 const SPAN_COLUMNS = 'part, execution, span_id, trace_id, role, parent_id, step_index, start_ms, origin, format, body';
@@ -227,7 +227,7 @@ export class PostgresWriteTx implements WriteTx {
   async executionSpans(key: number): Promise<Span[]> {
     const part = this.partOf(key);
     if (part === undefined || part === null) return [];
-    return this.decode(await this.rows<SpanRow>('SELECT origin, format, body FROM spans WHERE part = $1 AND execution = $2', [part, key]));
+    return this.decode(await this.rows<SpanRow>(`SELECT ${spanRow()} FROM spans WHERE part = $1 AND execution = $2`, [part, key]));
   }
 
   /** Inserts the spans at `which`, their owners already settled. */

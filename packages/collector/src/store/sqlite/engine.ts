@@ -20,7 +20,7 @@ import type {
 } from '../engine.js';
 import { newHistoryId } from '../engine.js';
 import { bucketOf, hourIsCut, HOUR, locatePage, MINUTE, RollupBatch, STATUS_CODE, STATUS_OF, rollupEntryOf, type RollupEntry, type RollupRow } from '../rollups.js';
-import { bodyOf, decodeBody, instanceOf, ROLE_CODE, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow, type Origin, type SpanRow } from '../rows.js';
+import { bodyOf, decodeBody, instanceOf, ROLE_CODE, spanRowColumns, startMsOf, stepIndexOf, storedExecution, type ExecutionRow, type InstanceRow, type Origin, type SpanRow } from '../rows.js';
 import { TurnBudget } from '../../turn-budget.js';
 import { Idents, type IdentsSpec } from './idents.js';
 import { SCHEMA, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_6, SCHEMA_7, SCHEMA_VERSION, userVersion } from './schema.js';
@@ -66,6 +66,11 @@ const TRACE_CACHE = 50_000;
 const SEGMENT_SPANS = 8192;
 /** Past every segment's name: a segment of trace t is named t + its number (4 bytes). */
 const SEGMENTS_END = Buffer.alloc(5, 0xff);
+/**
+ * A span's SpanRow. Its trace id is its trace row's: in `ident` since schema 7, in `trace_id`
+ * before; a segment's name goes on past the id's 16 bytes.
+ */
+const SPAN_ROW = `${spanRowColumns('spans')}, (SELECT substr(coalesce(ident, trace_id), 1, 16) FROM traces WHERE id = spans.trace) AS trace_id`;
 const MMAP_BYTES = 1 << 30;
 const CACHE_KIB = 64 * 1024;
 /** Beyond any real time in ms (the largest valid Date). */
@@ -199,6 +204,8 @@ export class SqliteEngine implements StorageEngine {
       // Schemas 2 to 5 wrote 10 % duration bins; a new database's durations are empty.
       if (version >= 2 && version < 6) this.db.exec(SCHEMA_6);
       if (version < 7) this.db.exec(SCHEMA_7);
+      // Schema 8 writes span bodies without the ids their row keeps (format 3): no data changes,
+      // but a collector that knows only format 1 must refuse the file rather than misread it.
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }
@@ -780,7 +787,7 @@ export class SqliteEngine implements StorageEngine {
       origin = { resource: JSON.parse(texts.resource) as Attributes, scope: JSON.parse(texts.scope) as Span['scope'] };
       this.origins.set(row.origin, origin);
     }
-    return decodeBody(row.format, row.body, origin);
+    return decodeBody(row, origin);
   }
 
   async close(): Promise<void> {
@@ -947,13 +954,13 @@ function statements(db: Database.Database, keyedSearch: boolean) {
       `DELETE FROM spans WHERE trace IN ($keys) AND execution IS NULL
          AND NOT EXISTS (SELECT 1 FROM spans WHERE trace IN ($keys) AND execution IS NOT NULL)`,
     ),
-    spansOfExecution: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ?'),
-    spansOfExecutionInRole: db.prepare('SELECT origin, format, body FROM spans WHERE execution = ? AND role = ?'),
+    spansOfExecution: db.prepare(`SELECT ${SPAN_ROW} FROM spans WHERE execution = ?`),
+    spansOfExecutionInRole: db.prepare(`SELECT ${SPAN_ROW} FROM spans WHERE execution = ? AND role = ?`),
     stepOrder: db.prepare(
       'SELECT id, lower(hex(span_id)) AS span_id, lower(hex(parent_id)) AS parent_id, step_index, start_ms FROM spans WHERE execution = ? AND role = ? AND id > ? ORDER BY id LIMIT ?',
     ),
-    spanByRef: db.prepare('SELECT origin, format, body FROM spans WHERE id = ?'),
-    spansOfTrace: db.prepare('SELECT origin, format, body FROM spans WHERE trace = ?'),
+    spanByRef: db.prepare(`SELECT ${SPAN_ROW} FROM spans WHERE id = ?`),
+    spansOfTrace: db.prepare(`SELECT ${SPAN_ROW} FROM spans WHERE trace = ?`),
     flowKeyOf: db.prepare('SELECT id FROM flows WHERE flow_id = ?').pluck(),
     flows: db.prepare(
       `SELECT id, flow_id, flow_name, pending + fulfilled + error AS n, deleted_at FROM flows ORDER BY flow_name, flow_id`,
