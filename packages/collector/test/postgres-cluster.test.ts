@@ -131,6 +131,22 @@ describe('several collectors on one PostgreSQL database', () => {
     await resumed.next(() => resumed.events.length >= latest.size, 10_000);
     expect(new Map(resumed.events.map((e) => [JSON.parse(e.data).id as string, seqOf(e.id)]))).toEqual(latest);
     for (const stream of [onA, onB, resumed]) stream.close();
+
+    // With no stream open, B no longer reads A's changes back; one opened on it later, resuming
+    // from its last event, gets what A wrote meanwhile and what A writes next, in order, once.
+    const lastSeen = onB.events.at(-1)!;
+    const later = await Promise.all(['M-1', 'M-2', 'M-3'].map((sku) => checkoutSpans([{ sku, qty: 1 }], memoryProvider('shop', `instance-${sku}`))));
+    for (const spans of later.slice(0, 2)) await post(a, spans, 'protobuf');
+    const reopened = await openStream(`${b}/api/stream`, { 'last-event-id': lastSeen.id! });
+    await post(a, later[2]!, 'protobuf');
+    for (const spans of later) {
+      const id = executionIdOf(spans.find((s) => executionIdOf(s))!)!;
+      await reopened.next(() => finished(reopened)(id), 10_000);
+    }
+    const numbers = seqs(reopened.events);
+    expect(numbers[0]).toBe(seqOf(lastSeen.id) + 1);
+    expect(numbers).toEqual([...new Set(numbers)].sort((x, y) => x - y));
+    reopened.close();
     await Promise.all(pair.map(stopCollector));
   });
 

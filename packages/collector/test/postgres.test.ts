@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeSpans } from '../src/ingest/route.js';
 import { ExecutionRules } from '../src/ingest/rules.js';
 import type { Span } from '../src/otlp/span.js';
-import { StorageUnavailableError } from '../src/store/engine.js';
+import { CHANGE_EVENT, ChangeFeed } from '../src/read/change-feed.js';
+import { ExecutionReader } from '../src/read/executions.js';
+import { StorageUnavailableError, type ExecutionChange } from '../src/store/engine.js';
 import { PostgresEngine } from '../src/store/postgres/engine.js';
 import { createPartitions, dayOf, DAY } from '../src/store/postgres/partitions.js';
 import { bucketOf, GRAINS, summarizeBins } from '../src/store/rollups.js';
@@ -265,6 +267,50 @@ describe('two collectors on one PostgreSQL', () => {
     } finally {
       release();
       await watcher.end();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('read the other’s changes back for live streams only while one listens, and then miss none', async () => {
+    const url = await server.createDatabase();
+    const [a, b] = [new PostgresEngine({ url }), new PostgresEngine({ url })];
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      // B's own engine, watched and read as the collector does; only counted here.
+      const heard: Array<number | undefined> = [];
+      const watch = b.watch.bind(b);
+      b.watch = (onCommit) => watch((seq) => (heard.push(seq), onCommit(seq)));
+      let readBack = 0;
+      const changesSince = b.changesSince.bind(b);
+      b.changesSince = (...args) => (readBack++, changesSince(...args));
+      const feed = new ChangeFeed(b, new ExecutionReader(b, 60_000), (error) => {
+        throw error;
+      });
+      await expect.poll(() => heard.includes(undefined)).toBe(true);
+      const rules = new ExecutionRules(a, 60_000);
+      const ingest = async (sku: string) => {
+        const spans = normalized(await checkoutSpans([{ sku, qty: 1 }], memoryProvider()));
+        const changes = await rules.ingest(routeSpans({ spans, rejected: 0, reasons: [] }), Date.now());
+        return { id: changes[0]!.item.id, last: changes[changes.length - 1]!.seq };
+      };
+
+      // Nobody listens: A's commit is heard, nothing is read back.
+      const unwatched = await ingest('U-1');
+      await expect.poll(() => heard.includes(unwatched.last)).toBe(true);
+      await feed.settled();
+      expect(readBack).toBe(0);
+
+      // A stream listens: A's next commits reach it in order, after the mark the unread ones left.
+      const events: ExecutionChange[] = [];
+      feed.on(CHANGE_EVENT, (change: ExecutionChange) => events.push(change));
+      const watched = [await ingest('W-1'), await ingest('W-2')];
+      await expect.poll(() => watched.every((w) => events.some((e) => e.item.id === w.id && e.seq === w.last))).toBe(true);
+      expect(readBack).toBeGreaterThan(0);
+      const seqs = events.map((e) => e.seq);
+      expect(seqs).toEqual([...new Set(seqs)].sort((x, y) => x - y));
+      expect(seqs[0]).toBe(unwatched.last + 1);
+      expect(seqs.at(-1)).toBe(watched[1]!.last);
+    } finally {
       await Promise.all([a.close(), b.close()]);
     }
   });

@@ -68,14 +68,18 @@ export class LiveStreams {
   private keepAlive: NodeJS.Timeout | undefined;
   private dropped = 0;
   private refused = 0;
+  /** Listens to the changes only while a stream is open: the feed reads other collectors' changes back only for a listener. */
+  private readonly onChange = (change: ExecutionChange) => {
+    this.latest = change.seq;
+    if (this.batch.push(change) === 1) setImmediate(() => this.flush());
+  };
 
-  constructor(changes: EventEmitter, limits: StreamLimits = {}) {
+  constructor(
+    private readonly changes: EventEmitter,
+    limits: StreamLimits = {},
+  ) {
     this.maxStreams = limits.maxStreams ?? DEFAULT_MAX_STREAMS;
     this.bufferBytes = limits.bufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES;
-    changes.on(CHANGE_EVENT, (change: ExecutionChange) => {
-      this.latest = change.seq;
-      if (this.clients.size > 0 && this.batch.push(change) === 1) setImmediate(() => this.flush());
-    });
   }
 
   /** Whether one more stream may open; a refusal is counted. */
@@ -92,6 +96,7 @@ export class LiveStreams {
   add(stream: PassThrough, res: ServerResponse, flowId: string | undefined, history: string): StreamClient {
     this.history = history;
     const client: StreamClient = { stream, res, flowId, sent: 0, held: [], heldBytes: 0, done: false };
+    if (this.clients.size === 0) this.changes.on(CHANGE_EVENT, this.onChange);
     this.clients.add(client);
     res.on('close', () => this.remove(client));
     stream.on('error', () => this.remove(client));
@@ -187,6 +192,7 @@ export class LiveStreams {
     client.held = undefined;
     client.stream.destroy();
     if (this.clients.size === 0) {
+      this.changes.off(CHANGE_EVENT, this.onChange);
       clearInterval(this.keepAlive);
       this.keepAlive = undefined;
     }
