@@ -43,7 +43,9 @@ const anyValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   keyValue: fc.record({ key: fc.string({ maxLength: 8 }), value: tie('value') }),
 })).value;
 
-const keyValues = fc.array(fc.record({ key: fc.string({ maxLength: 12 }), value: anyValue }), { maxLength: 6 });
+// Keys stored as codes, and keys of their own that begin with the code mark (stored-body.ts), among any others.
+const attributeKey = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('flowtrace.depth', 'flowtrace.input', 'error.type', '\u0001', '\u0001!', '\u0001\u0001'));
+const keyValues = fc.array(fc.record({ key: attributeKey, value: anyValue }), { maxLength: 6 });
 
 const jsonSpan = fc.record(
   {

@@ -1,10 +1,11 @@
 import Long from 'long';
 import { SpanMessage } from './schema.js';
+import { storedKey } from './stored-body.js';
 import type { AttributeValue, Attributes, Span } from './span.js';
 
 /**
  * A decoded span as the protobuf body the store keeps (stored-body.ts: no trace, span or parent
- * id), which `decodeStoredSpan` reads back as this span given the ids its row keeps (its
+ * id, common keys coded), which `decodeStoredSpan` reads back as this span given the ids its row keeps (its
  * resource and scope aside, which the store keeps once per origin; `flags` reads back 0 where it
  * was absent, as for any span that came as protobuf). For spans that came as OTLP/JSON: stored
  * as protobuf they take less room than as JSON text, and every stored span is read one way. What
@@ -17,7 +18,7 @@ export function encodeSpan(span: Span): Uint8Array {
     kind: span.kind,
     startTimeUnixNano: nanos(span.startTimeUnixNano),
     endTimeUnixNano: nanos(span.endTimeUnixNano),
-    attributes: keyValues(span.attributes),
+    attributes: keyValues(span.attributes, storedKey),
     events: span.events.map((event) => ({ name: event.name, timeUnixNano: nanos(event.timeUnixNano), attributes: keyValues(event.attributes) })),
     links: span.links.map((link) => ({ traceId: Buffer.from(link.traceId, 'hex'), spanId: Buffer.from(link.spanId, 'hex'), attributes: keyValues(link.attributes) })),
     status: span.status.message === undefined ? { code: span.status.code } : { code: span.status.code, message: span.status.message },
@@ -31,10 +32,11 @@ function nanos(decimal: string): Long {
   return Long.fromString(decimal, true);
 }
 
-function keyValues(attributes: Attributes): Array<{ key: string; value?: unknown }> {
+/** `keyOf` names the span's own attributes as stored; nested lists and events keep their keys. */
+function keyValues(attributes: Attributes, keyOf = (key: string) => key): Array<{ key: string; value?: unknown }> {
   return Object.keys(attributes).map((key) => {
     const value = attributes[key]!;
-    return value === null ? { key } : { key, value: anyValue(value) };
+    return value === null ? { key: keyOf(key) } : { key: keyOf(key), value: anyValue(value) };
   });
 }
 

@@ -30,6 +30,9 @@ export interface Leaves {
   wire(raw: unknown, clamp: Clamp | undefined, normalized: Span): Uint8Array;
 }
 
+/** What reading one span takes: all but the stored bytes. */
+export type SpanLeaves = Omit<Leaves, 'wire'>;
+
 /** Deeper AnyValues than this are refused: nothing real nests so far, and it bounds recursion. */
 export const MAX_VALUE_DEPTH = 32;
 
@@ -79,7 +82,7 @@ function requestLevel<T>(what: string, read: () => T): T {
   }
 }
 
-export function spanOf(raw: unknown, resource: Attributes, scope: Span['scope'], leaves: Leaves): Span {
+export function spanOf(raw: unknown, resource: Attributes, scope: Span['scope'], leaves: SpanLeaves): Span {
   if (!isObject(raw)) throw new InvalidSpanError('a span must be an object');
   const traceId = checkId(leaves.id(raw.traceId) ?? '', 16, 'traceId');
   const spanId = checkId(leaves.id(raw.spanId) ?? '', 8, 'spanId');
@@ -130,7 +133,7 @@ export function scopeOf(raw: unknown): Span['scope'] {
 }
 
 /** A KeyValue list as an object; a later duplicate key wins. */
-export function attributes(raw: unknown, leaves: Leaves, depth = 0): Attributes {
+export function attributes(raw: unknown, leaves: SpanLeaves, depth = 0): Attributes {
   const out: Attributes = {};
   for (const entry of list(raw, 'attributes', InvalidSpanError)) {
     if (!isObject(entry) || typeof entry.key !== 'string') throw new InvalidSpanError('an attribute must have a string key');

@@ -1,9 +1,9 @@
 import Long from 'long';
 import protobuf from 'protobufjs';
 import { ATTR_CLAMPED, type Clamp } from './clamp.js';
-import { attributes, MAX_VALUE_DEPTH, normalizeRequest, spanOf, type Leaves } from './normalize.js';
+import { attributes, MAX_VALUE_DEPTH, normalizeRequest, spanOf, type Leaves, type SpanLeaves } from './normalize.js';
 import { ExportTraceServiceRequest, ResourceMessage, ScopeMessage, SpanMessage } from './schema.js';
-import { restoreIds, storedBody, type SpanIds } from './stored-body.js';
+import { restoreStored, StoredBodies, type SpanIds } from './stored-body.js';
 import { checkWire } from './wire-check.js';
 import { InvalidSpanError, type AttributeValue, type Attributes, type DecodedRequest, type Span } from './span.js';
 
@@ -15,22 +15,31 @@ const LEN = 2;
  * OTLP/HTTP binary protobuf: an encoded ExportTraceServiceRequest. The whole body is checked
  * first (checkWire): a malformed one is refused before anything is read from it. The envelope is
  * then walked by hand so each span keeps its own bytes: the store appends them as they came,
- * less the ids its row keeps (stored-body.ts), without re-encoding anything. `receivedAtMs` is the collector's clock when the body arrived.
+ * less the ids its row keeps and with its common keys coded (stored-body.ts), without decoding
+ * and encoding them again. `receivedAtMs` is the collector's clock when the body arrived.
  */
 export function decodeProtobuf(body: Buffer, receivedAtMs = Date.now()): DecodedRequest {
   checkWire(body, ExportTraceServiceRequest);
-  return normalizeRequest({ resourceSpans: fields(body, 1, resourceSpans) }, protobufLeaves, receivedAtMs);
+  const bodies = new StoredBodies(body.length);
+  const leaves: Leaves = {
+    ...protobufLeaves,
+    wire(span, clamp) {
+      const stored = bodies.add((span as Record<symbol, Uint8Array>)[WIRE]!);
+      return clamp ? Buffer.concat([stored, clampPatch(clamp)]) : stored;
+    },
+  };
+  return normalizeRequest({ resourceSpans: fields(body, 1, resourceSpans) }, leaves, receivedAtMs);
 }
 
 /**
  * A span as the store kept it: its protobuf bytes, with the resource and scope it came with, and
- * the ids its row keeps when the body leaves them out (stored-body.ts).
+ * for a format-3 body (stored-body.ts) the ids its row keeps.
  */
 export function decodeStoredSpan(bytes: Uint8Array, resource: Attributes, scope: Span['scope'], ids?: SpanIds): Span {
   // A Buffer, as at ingest: protobufjs reads its strings with Node's UTF-8 decoder, which never
   // reads past a string's end and replaces invalid bytes as Node does; not its own for a Uint8Array.
   const message = SpanMessage.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  if (ids) restoreIds(message as Parameters<typeof restoreIds>[0], ids);
+  if (ids) restoreStored(message as Parameters<typeof restoreStored>[0], ids);
   return spanOf(message, resource, scope, protobufLeaves);
 }
 
@@ -69,7 +78,7 @@ function fields<T>(bytes: Uint8Array, field: number, read: (sub: Uint8Array) => 
 type Message = Record<string, unknown>;
 const has = (message: Message, field: string) => Object.prototype.hasOwnProperty.call(message, field);
 
-const protobufLeaves: Leaves = {
+const protobufLeaves: SpanLeaves = {
   id(value) {
     if (!(value instanceof Uint8Array) || value.length === 0) return undefined;
     return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
@@ -80,10 +89,6 @@ const protobufLeaves: Leaves = {
   },
   int(value) {
     return typeof value === 'number' ? value : 0;
-  },
-  wire(span, clamp) {
-    const own = storedBody((span as Record<symbol, Uint8Array>)[WIRE]!);
-    return clamp ? Buffer.concat([own, clampPatch(clamp)]) : own;
   },
   anyValue(value, depth): AttributeValue {
     if (depth > MAX_VALUE_DEPTH) throw new InvalidSpanError(`attribute values nest deeper than ${MAX_VALUE_DEPTH}`);

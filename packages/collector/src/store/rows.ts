@@ -6,10 +6,11 @@ import type { StoredExecution } from './engine.js';
 
 /**
  * How every engine stores spans and executions. A span: its role as a small code, and its body as
- * protobuf without the ids its row keeps in columns (stored-body.ts) — a protobuf span's own
- * bytes, or a JSON span's encoding made at decoding — or, for a span that comes with neither (a
- * converted schema-1 history), as JSON without the resource and scope kept beside it. Rows
- * written before schema 8 hold the whole protobuf span (format 1) and read as they are.
+ * protobuf without the ids its row keeps in columns and with common keys coded (stored-body.ts)
+ * — a protobuf span's own bytes, or a JSON span's encoding made at decoding — or, for a span that
+ * comes with neither (a converted schema-1 history), as JSON without the resource and scope kept
+ * beside it. Rows written before schema 8 hold the whole protobuf span (format 1) and read as
+ * they are.
  */
 export const ROLE_CODE: Record<SpanRole, number> = { step: 0, root: 1, marker: 2, 'instance-start': 3, heartbeat: 3, 'other-marker': 3, 'step-marker': 4 };
 export const FORMAT_PROTOBUF = 1;

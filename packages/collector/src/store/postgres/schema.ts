@@ -43,7 +43,7 @@ const MIGRATIONS: Record<number, string> = {
     );
 
     -- role: 0 step, 1 the execution's own span, 2 its start marker, 3 anything else, 4 a step's start marker.
-    -- execution is 0 for a span of no execution. format: 1 protobuf, 2 JSON, 3 protobuf without ids (as in SQLite).
+    -- execution is 0 for a span of no execution. format: 1 protobuf, 2 JSON, 3 stored protobuf (stored-body.ts; as in SQLite).
     CREATE TABLE spans (
       part       integer NOT NULL,
       execution  bigint NOT NULL,
@@ -223,10 +223,11 @@ const MIGRATIONS: Record<number, string> = {
       SELECT flow, ${DAY_GRAIN}, floor(bucket / ${DAY_GRAIN}) * ${DAY_GRAIN}, status, sum(n)
       FROM counts WHERE grain = ${HOUR} GROUP BY flow, 3, status HAVING sum(n) <> 0;
   `,
-  // Spans stored from now on leave out of their body the ids their row keeps (format 3): no data
-  // changes, but a collector that knows only format 1 must not read them.
+  // Spans stored from now on leave out of their body the ids their row keeps and code common
+  // keys (format 3, stored-body.ts): no data changes, but a collector that knows only format 1
+  // must not read them.
   8: `
-    COMMENT ON COLUMN spans.format IS '1 protobuf, 2 JSON, 3 protobuf without the ids in span_id, trace_id and parent_id';
+    COMMENT ON COLUMN spans.format IS '1 protobuf, 2 JSON, 3 protobuf without the ids in span_id, trace_id and parent_id, common keys coded';
   `,
 };
 

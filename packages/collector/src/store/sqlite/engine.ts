@@ -204,8 +204,8 @@ export class SqliteEngine implements StorageEngine {
       // Schemas 2 to 5 wrote 10 % duration bins; a new database's durations are empty.
       if (version >= 2 && version < 6) this.db.exec(SCHEMA_6);
       if (version < 7) this.db.exec(SCHEMA_7);
-      // Schema 8 writes span bodies without the ids their row keeps (format 3): no data changes,
-      // but a collector that knows only format 1 must refuse the file rather than misread it.
+      // Schema 8 writes span bodies without the ids their row keeps, common keys coded (format
+      // 3): no data changes, but a collector that knows only format 1 must refuse the file.
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }

@@ -3,7 +3,7 @@ import { SCHEMA_5_BIN_SCALE } from '../rollups.js';
 
 /**
  * The SQLite layout (schema 2). Spans are appended to a rowid table as they came (a protobuf
- * span's own bytes; since schema 8 without the ids the row keeps), keyed for re-delivery by a dense trace key and the span id, so appends
+ * span's own bytes; since schema 8 without the ids the row keeps, common keys coded), keyed for re-delivery by a dense trace key and the span id, so appends
  * stay near the end of every b-tree. Each execution is one small row (summary, list row) that
  * ingest rewrites in place; counts, rollups and the search index follow it in the same
  * transaction. Versions are `user_version`; never edit a released one: add the next. One
@@ -42,7 +42,8 @@ export const SCHEMA = `
 
   -- role: 0 step, 1 the execution's own span, 2 its start marker, 3 anything else, 4 a step's start marker.
   -- format: 1 the span's protobuf encoding, 2 the span as JSON (without resource and scope),
-  -- 3 (since schema 8) its protobuf encoding without the ids this row keeps: trace, span_id, parent_id.
+  -- 3 (since schema 8) its protobuf encoding without the ids this row keeps (trace, span_id,
+  -- parent_id), common attribute keys coded (otlp/stored-body.ts).
   -- parent_id, step_index and start_ms order a large execution's steps without decoding them.
   CREATE TABLE spans (
     id         INTEGER PRIMARY KEY,
