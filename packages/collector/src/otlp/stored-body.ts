@@ -119,77 +119,84 @@ export class StoredBodies {
   }
 }
 
-/** Writes `span` as stored at `out[at]`; returns where it ends. */
+/**
+ * Writes `span` as stored at `out[at]`; returns where it ends. Positions, not subarrays: a
+ * Buffer view costs more to make than the few bytes most fields hold.
+ */
 function write(span: Uint8Array, out: Buffer, at: number): number {
   let pos = 0;
   while (pos < span.length) {
     const start = pos;
-    const [tag, afterTag] = varint(span, pos);
+    const tag = varint(span, pos);
+    const afterTag = after;
     pos = skip(span, afterTag, tag);
     const field = tag >>> 3;
     if (field === TRACE_ID || field === SPAN_ID || field === PARENT_SPAN_ID) continue;
-    if (field === ATTRIBUTES && (tag & 7) === LEN) {
-      const [length, content] = varint(span, afterTag);
-      at = writeKeyValue(span.subarray(content, content + length), out, at, span.subarray(start, content));
-      continue;
-    }
-    out.set(span.subarray(start, pos), at);
-    at += pos - start;
+    if (field === ATTRIBUTES && (tag & 7) === LEN) at = writeKeyValue(span, start, afterTag, pos, out, at);
+    else at = copy(span, start, pos, out, at);
   }
   return at;
 }
 
-/** An attributes entry (a KeyValue, `header` its field's tag and length) with its key as stored. */
-function writeKeyValue(entry: Uint8Array, out: Buffer, at: number, header: Uint8Array): number {
+/**
+ * An attributes entry of `span` (a KeyValue: its field from `fieldStart`, its length at
+ * `lengthAt`, its content up to `end`) with its key as stored.
+ */
+function writeKeyValue(span: Uint8Array, fieldStart: number, lengthAt: number, end: number, out: Buffer, at: number): number {
+  varint(span, lengthAt);
+  const content = after;
   // The last key is the key (as protobuf reads a repeated scalar); the others are copied as they are.
   let keyStart = -1;
   let keyEnd = -1;
-  let keyBytesStart = 0;
-  for (let pos = 0; pos < entry.length; ) {
+  let keyBytes = 0;
+  for (let pos = content; pos < end; ) {
     const start = pos;
-    const [tag, afterTag] = varint(entry, pos);
-    pos = skip(entry, afterTag, tag);
+    const tag = varint(span, pos);
+    const afterTag = after;
+    pos = skip(span, afterTag, tag);
     if (tag >>> 3 === KEY && (tag & 7) === LEN) {
       keyStart = start;
       keyEnd = pos;
-      keyBytesStart = varint(entry, afterTag)[1];
+      varint(span, afterTag);
+      keyBytes = after;
     }
   }
-  const key = keyStart < 0 ? undefined : entry.subarray(keyBytesStart, keyEnd);
-  const code = key ? codeOf(key) : undefined;
-  const escaped = key !== undefined && code === undefined && key[0] === MARK;
-  if (code === undefined && !escaped) {
-    out.set(header, at);
-    out.set(entry, at + header.length);
-    return at + header.length + entry.length;
-  }
-  const newKey = code !== undefined ? [KEY << 3 | LEN, 2, MARK, FIRST_CODE + code] : undefined;
-  const keyLength = newKey ? newKey.length : 1 + lengthOf(key!.length + 1) + key!.length + 1;
-  const length = entry.length - (keyEnd - keyStart) + keyLength;
+  const code = keyStart < 0 ? undefined : codeOf(span, keyBytes, keyEnd);
+  const escaped = code === undefined && keyEnd > keyBytes && span[keyBytes] === MARK;
+  if (code === undefined && !escaped) return copy(span, fieldStart, end, out, at);
+  const keyLength = keyEnd - keyBytes;
+  const storedKeyLength = code !== undefined ? 4 : 1 + lengthOf(keyLength + 1) + keyLength + 1;
   out[at++] = (ATTRIBUTES << 3) | LEN;
-  at = writeVarint(out, at, length);
-  out.set(entry.subarray(0, keyStart), at);
-  at += keyStart;
-  if (newKey) {
-    out.set(newKey, at);
-    at += newKey.length;
-  } else {
-    out[at++] = (KEY << 3) | LEN;
-    at = writeVarint(out, at, key!.length + 1);
+  at = writeVarint(out, at, end - content - (keyEnd - keyStart) + storedKeyLength);
+  at = copy(span, content, keyStart, out, at);
+  out[at++] = (KEY << 3) | LEN;
+  if (code !== undefined) {
+    out[at++] = 2;
     out[at++] = MARK;
-    out.set(key!, at);
-    at += key!.length;
+    out[at++] = FIRST_CODE + code;
+  } else {
+    at = writeVarint(out, at, keyLength + 1);
+    out[at++] = MARK;
+    at = copy(span, keyBytes, keyEnd, out, at);
   }
-  out.set(entry.subarray(keyEnd), at);
-  return at + entry.length - keyEnd;
+  return copy(span, keyEnd, end, out, at);
 }
 
-function codeOf(key: Uint8Array): number | undefined {
-  const candidates = BY_LENGTH[key.length];
+/** Copies `span[from, to)` to `out[at]`; returns where it ends. Short runs byte by byte, cheaper than a view. */
+function copy(span: Uint8Array, from: number, to: number, out: Buffer, at: number): number {
+  const n = to - from;
+  if (n > 32) out.set(new Uint8Array(span.buffer, span.byteOffset + from, n), at);
+  else for (let i = 0; i < n; i++) out[at + i] = span[from + i]!;
+  return at + n;
+}
+
+/** The code of the key in `span[from, to)`, if it is a coded one. */
+function codeOf(span: Uint8Array, from: number, to: number): number | undefined {
+  const candidates = BY_LENGTH[to - from];
   if (!candidates) return undefined;
   // The keys share their first characters: compared from the end, a mismatch shows at once.
   next: for (const { bytes, code } of candidates) {
-    for (let i = key.length - 1; i >= 0; i--) if (key[i] !== bytes[i]) continue next;
+    for (let i = to - from - 1; i >= 0; i--) if (span[from + i] !== bytes[i]) continue next;
     return code;
   }
   return undefined;
@@ -226,11 +233,12 @@ export function restoreStored(
 function skip(bytes: Uint8Array, pos: number, tag: number): number {
   switch (tag & 7) {
     case VARINT:
-      return varint(bytes, pos)[1];
+      varint(bytes, pos);
+      return after;
     case FIXED64:
       return pos + 8;
     case LEN: {
-      const [length, after] = varint(bytes, pos);
+      const length = varint(bytes, pos);
       return after + length;
     }
     case FIXED32:
@@ -238,21 +246,27 @@ function skip(bytes: Uint8Array, pos: number, tag: number): number {
     default:
       // A group (an unknown field's: wire-check.ts walked it): up to its end tag, past nested ones.
       for (;;) {
-        const [inner, after] = varint(bytes, pos);
+        const inner = varint(bytes, pos);
         if ((inner & 7) === END_GROUP) return after;
         pos = skip(bytes, after, inner);
       }
   }
 }
 
-/** A varint at `pos`, and the position after it. 64-bit values lose precision: they are only skipped. */
-function varint(bytes: Uint8Array, pos: number): [number, number] {
+/** Where the last varint read ended: set by {@link varint}, so that reading one allocates nothing. */
+let after = 0;
+
+/** The varint at `pos` (64-bit values lose precision: they are only skipped); sets {@link after}. */
+function varint(bytes: Uint8Array, pos: number): number {
   let value = 0;
   for (let scale = 1; ; scale *= 128) {
     // Past the end (never, in a checked body) reads as a last byte: the loop always ends.
     const byte = bytes[pos++] ?? 0;
     value += (byte & 0x7f) * scale;
-    if (byte < 0x80) return [value, pos];
+    if (byte < 0x80) {
+      after = pos;
+      return value;
+    }
   }
 }
 
