@@ -15,7 +15,7 @@ import type { StoredExecution } from './engine.js';
 export const ROLE_CODE: Record<SpanRole, number> = { step: 0, root: 1, marker: 2, 'instance-start': 3, heartbeat: 3, 'other-marker': 3, 'step-marker': 4 };
 export const FORMAT_PROTOBUF = 1;
 export const FORMAT_JSON = 2;
-export const FORMAT_PROTOBUF_WITHOUT_IDS = 3;
+export const FORMAT_STORED_PROTOBUF = 3;
 
 export interface Origin {
   resource: Attributes;
@@ -23,7 +23,7 @@ export interface Origin {
 }
 
 export function bodyOf(span: Span, wire: Uint8Array | undefined): { format: number; body: Uint8Array } {
-  if (wire) return { format: FORMAT_PROTOBUF_WITHOUT_IDS, body: wire };
+  if (wire) return { format: FORMAT_STORED_PROTOBUF, body: wire };
   const { resource: _resource, scope: _scope, ...own } = span;
   return { format: FORMAT_JSON, body: Buffer.from(JSON.stringify(own)) };
 }
@@ -45,7 +45,7 @@ export function spanRowColumns(table: string): string {
 
 export function decodeBody(row: SpanRow, origin: Origin): Span {
   const { format, body } = row;
-  if (format === FORMAT_PROTOBUF_WITHOUT_IDS) {
+  if (format === FORMAT_STORED_PROTOBUF) {
     return decodeStoredSpan(body, origin.resource, origin.scope, { traceId: row.trace_id, spanId: row.span_id, parentId: row.parent_id });
   }
   if (format === FORMAT_PROTOBUF) return decodeStoredSpan(body, origin.resource, origin.scope);
