@@ -2,7 +2,10 @@ import { parentPort } from 'node:worker_threads';
 import { OtlpDecodeError } from './span.js';
 import { decodeBody, type DecodeReply, type DecodeRequest } from './decoder.js';
 
-/** Decodes OTLP bodies off the main thread; a protobuf body's buffer goes back with the spans' own bytes in it. */
+/**
+ * Decodes OTLP bodies off the main thread. The body's buffer is handed back; the spans' stored
+ * bodies (stored-body.ts) are in a buffer of their own, copied with the reply.
+ */
 parentPort!.on('message', ({ id, encoding, body, receivedAtMs }: DecodeRequest) => {
   const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   let reply: DecodeReply;
