@@ -18,7 +18,7 @@ import {
  * The span processor of the flowtrace collector's pipeline. It hands every span to `delegate`
  * (typically a `BatchSpanProcessor` with the collector's exporter), and when a span of an
  * execution (one with `flowtrace.execution.id`: the execution itself or any of its steps) starts,
- * it also hands over a **start marker** at once — a zero-duration copy with its own span id,
+ * it also hands over a **start marker** a microtask later — a zero-duration copy with its own span id,
  * parented to the real span and tagged `flowtrace.marker=start` — because OTLP exports a span only
  * when it ends and the collector must show executions and steps that are still running.
  *
@@ -31,14 +31,33 @@ import {
  * flowtrace collector's exporter: other backends would show markers as spans.
  */
 export class StartMarkerSpanProcessor implements SpanProcessor {
+  /** Execution spans started since the last hand-over, whose markers are not made yet. */
+  private started: Span[] = [];
+
   constructor(private readonly delegate: SpanProcessor) {}
 
   onStart(span: Span, parentContext: Context): void {
     this.delegate.onStart(span, parentContext);
-    if (span.attributes[ATTR_EXECUTION_ID] !== undefined) this.delegate.onEnd(new StartMarker(span));
+    if (span.attributes[ATTR_EXECUTION_ID] === undefined) return;
+    if (this.started.push(span) === 1) queueMicrotask(this.handOver);
   }
 
+  /**
+   * Makes the markers of the spans started since the last call and hands them over. It runs one
+   * microtask after a start, not in `onStart`: flowtrace's extension gives a step's span most of
+   * its start attributes right after creating it (see its `open`), and a marker holds the
+   * attributes its span had by then.
+   */
+  private readonly handOver = (): void => {
+    const spans = this.started;
+    if (spans.length === 0) return;
+    this.started = [];
+    for (const span of spans) this.delegate.onEnd(new StartMarker(span));
+  };
+
   onEnd(span: ReadableSpan): void {
+    // A span can end in the turn it started in: its marker goes first.
+    this.handOver();
     this.delegate.onEnd(span);
   }
 
@@ -74,10 +93,12 @@ export class StartMarkerSpanProcessor implements SpanProcessor {
   }
 
   forceFlush(): Promise<void> {
+    this.handOver();
     return this.delegate.forceFlush();
   }
 
   shutdown(): Promise<void> {
+    this.handOver();
     return this.delegate.shutdown();
   }
 }
@@ -89,9 +110,9 @@ export function startMarker(span: ReadableSpan): ReadableSpan {
 
 /**
  * A start marker built on first read. Until its batch is exported it is one object holding the
- * real span and how many attributes it started with: those (the first ones, in the order they
- * were set) are the marker's, read when the exporter asks, so a marker that is never sent is
- * never copied. Fields have the 1.x names too, so either SDK's exporter encodes it.
+ * real span and how many attributes the span had when the marker was made: those (the first
+ * ones, in the order they were set) are the marker's, read when the exporter asks, so a marker
+ * that is never sent is never copied. Fields have the 1.x names too, so either SDK's exporter encodes it.
  */
 export class StartMarker implements ReadableSpan {
   readonly kind: SpanKind;

@@ -134,7 +134,7 @@ describe('startTracing', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const hang = flow({ name: 'hang', input: custom<number>(), output: custom<number>() }, async (ctx, n) =>
-      ctx.exec({ key: 'wait', fn: async () => (await gate, n) }),
+      ctx.exec({ key: 'wait', fn: async (m: number) => (await gate, m), params: [n] }),
     );
     const running = createScope({ extensions: [createTracingExtension()] }).exec({ flow: hang, input: 1 });
     const starts = () =>
@@ -144,6 +144,25 @@ describe('startTracing', () => {
         .sort();
     await expect.poll(starts, { timeout: 5000 }).toEqual(['flow hang', 'step wait']);
     expect(jsonSpans(collector.requests).filter((s) => s.attributes[attr.ATTR_MARKER] === undefined)).toEqual([]);
+    // Each marker holds what its span was given at start, set at creation or right after it.
+    const markerOf = (name: string) => jsonSpans(collector.requests).find((s) => s.name === name && s.attributes[attr.ATTR_MARKER] === attr.MARKER_START)!;
+    expect(markerOf('flow hang').attributes).toMatchObject({
+      [attr.ATTR_EXECUTION_ROOT]: true,
+      [attr.ATTR_STEP_KIND]: attr.STEP_KIND_FLOW,
+      [attr.ATTR_FLOW_ID]: 'hang',
+      [attr.ATTR_DEPTH]: 0,
+      [attr.ATTR_INPUT]: '1',
+    });
+    const step = markerOf('step wait').attributes;
+    expect(step).toMatchObject({
+      [attr.ATTR_EXECUTION_ID]: markerOf('flow hang').attributes[attr.ATTR_EXECUTION_ID],
+      [attr.ATTR_STEP_KIND]: attr.STEP_KIND_FN,
+      [attr.ATTR_STEP_KEY]: 'wait',
+      [attr.ATTR_DEPTH]: 1,
+      [attr.ATTR_STEP_INDEX]: 0,
+      [attr.ATTR_INPUT]: '[1]',
+    });
+    expect(step[attr.ATTR_OUTPUT]).toBeUndefined();
     release();
     expect(await running).toBe(1);
     await handle.shutdown();

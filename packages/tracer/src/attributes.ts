@@ -1,7 +1,7 @@
-import type { Attributes, AttributeValue } from '@opentelemetry/api';
+import type { Attributes, AttributeValue, Span } from '@opentelemetry/api';
 import { custom, flowMeta, tag, type ExecutionContext, type Tag } from '@pumped-fn/core-next';
 import { abortKind, type AbortWatch } from './abort-kind.js';
-import { CaptureCache, captureJson, createRedactor, REDACTED, redactCardNumbers, type RedactFn } from './data.js';
+import { CaptureCache, captureJson, createRedactor, REDACTED, redactCardNumbers, type CaptureOptions, type RedactFn } from './data.js';
 import {
   ATTR_ABORT_KIND,
   ATTR_ABORT_REASON,
@@ -26,20 +26,19 @@ const INTERNAL_LABEL = /^(flow\.|pumped-fn\/)/;
 /** Turns what an operation carries into span attributes, according to the user's options. */
 export class AttributeMapper {
   readonly captureData: boolean;
-  private readonly maxBytes: number;
   private readonly redact: RedactFn;
   /** `redact: false` turns off the card-number scan of text too; a predicate only replaces the key rules. */
   private readonly cardNumbers: boolean;
   private readonly flowIdOf: (definition: FlowDefinition) => string;
   private readonly tagFilter: (label: string, value: unknown) => boolean;
-  /** A step's output is usually the next step's input: its JSON is written once (see CaptureCache). */
-  private readonly cache = new CaptureCache();
+  /** How values are captured; a step's output is usually the next step's input: its JSON is written once (see CaptureCache). */
+  private readonly capture: CaptureOptions;
 
   constructor(options: TracingExtensionOptions) {
     this.captureData = options.captureData ?? true;
-    this.maxBytes = options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
     this.redact = createRedactor(options.redact);
     this.cardNumbers = options.redact !== false;
+    this.capture = { maxBytes: options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES, redact: this.redact, cache: new CaptureCache(), cardNumbers: this.cardNumbers };
     this.flowIdOf = options.flowId ?? ((definition) => definition.name);
     const tags = options.tags;
     this.tagFilter =
@@ -51,6 +50,13 @@ export class AttributeMapper {
     target[ATTR_FLOW_ID] = this.flowId(definition);
     target[ATTR_FLOW_NAME] = definition.name;
     if (definition.version !== undefined) target[ATTR_FLOW_VERSION] = definition.version;
+  }
+
+  /** As {@link flow}, set on `span` itself. */
+  flowOn(span: Span, definition: FlowDefinition): void {
+    span.setAttribute(ATTR_FLOW_ID, this.flowId(definition));
+    span.setAttribute(ATTR_FLOW_NAME, definition.name);
+    if (definition.version !== undefined) span.setAttribute(ATTR_FLOW_VERSION, definition.version);
   }
 
   flowId(definition: FlowDefinition): string {
@@ -71,10 +77,19 @@ export class AttributeMapper {
     if (captured.truncated) target[truncatedName] = true;
   }
 
+  /** As {@link data}, set on `span` itself. */
+  spanData(span: Span, name: string, truncatedName: string, value: unknown): void {
+    if (!this.captureData) return;
+    const captured = this.json(value);
+    if (!captured) return;
+    span.setAttribute(name, captured.json);
+    if (captured.truncated) span.setAttribute(truncatedName, true);
+  }
+
   /** Redacted, capped JSON of any value (the MCP part uses it for arguments and results). */
   json(value: unknown): { json: string; truncated: boolean } | undefined {
     try {
-      return captureJson(value, { maxBytes: this.maxBytes, redact: this.redact, cache: this.cache, cardNumbers: this.cardNumbers });
+      return captureJson(value, this.capture);
     } catch {
       return { json: '"[Unserializable]"', truncated: false };
     }

@@ -178,20 +178,18 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
   async function run(next: Next, operation: Operation, deferred: boolean): Promise<unknown> {
     if (deferred) await NEXT_TICK;
     const span = start(operation);
-    // Everything learnt at the end goes in with one setAttributes call.
-    const attributes: Attributes = {};
     try {
       const running = plainPromise(span ? context.with(operation.spanContext!, next) : next());
       const seen = span ? operation.call?.seen : undefined;
       const result = await (seen ? outrun(operation, running as Promise<unknown>, seen) : running);
-      if (span) output(operation, span, result, attributes);
+      if (span) output(operation, span, result);
       return result;
     } catch (error) {
       if (span) fail(span, error);
       throw error;
     } finally {
       if (operation.call) releaseListener(operation.call);
-      if (span) end(operation, span, attributes);
+      if (span) end(operation, span);
     }
   }
 
@@ -221,13 +219,13 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     }
   }
 
-  function output(operation: Operation, span: Span, result: unknown, attributes: Attributes): void {
+  function output(operation: Operation, span: Span, result: unknown): void {
     try {
       // Data nobody will see is not captured.
       if (!span.isRecording()) return;
       const op = operation.op;
       const value = op.mode === 'sequential' ? result : (result as { stats?: unknown } | undefined)?.stats;
-      mapper.data(attributes, ATTR_OUTPUT, ATTR_OUTPUT_TRUNCATED, value);
+      mapper.spanData(span, ATTR_OUTPUT, ATTR_OUTPUT_TRUNCATED, value);
     } catch (error) {
       report('span end', error);
     }
@@ -241,10 +239,11 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
     }
   }
 
-  function end(operation: Operation, span: Span, attributes: Attributes): void {
+  function end(operation: Operation, span: Span): void {
     try {
       if (span.isRecording()) {
         const op = operation.op;
+        const attributes: Attributes = {};
         abortAttributes(attributes, operation.abort);
         if (op.definition) mapper.tags(attributes, op.context as unknown as Ctx, op.flow?.tags, operation.root);
         span.setAttributes(attributes);
@@ -299,35 +298,47 @@ export function createTracingExtension(options: TracingExtensionOptions = {}): E
       depth = owner ? owner.depth + 1 : 0;
       operation.root = !owner;
     }
-    // Data nobody will see is not captured: a step under a span that is not recorded.
-    const capture = under ? under.span.isRecording() : true;
-    const attributes: Attributes = { [ATTR_EXECUTION_ID]: executionId };
-    // A flow's own context; fn and parallel steps run in their caller's, which its span names.
-    if (definition) attributes[ATTR_CONTEXT_ID] = ctx.id;
-    attributes[ATTR_DEPTH] = depth;
-    if (operation.root) attributes[ATTR_EXECUTION_ROOT] = true;
-    if (index !== undefined) attributes[ATTR_STEP_INDEX] = index;
-    if (op.key !== undefined) attributes[ATTR_STEP_KEY] = op.key;
-
     let name: string;
+    let kind: string;
     if (definition) {
       name = `flow ${definition.name}`;
-      attributes[ATTR_STEP_KIND] = STEP_KIND_FLOW;
-      mapper.flow(attributes, definition);
-      if (capture) mapper.data(attributes, ATTR_INPUT, ATTR_INPUT_TRUNCATED, op.input);
-      // The root's tags are known at start too: the start marker carries them (and the timeout).
-      if (operation.root) mapper.tags(attributes, ctx, op.flow?.tags, true);
+      kind = STEP_KIND_FLOW;
     } else if (op.mode === 'sequential') {
       name = `step ${op.key ?? op.name}`;
-      attributes[ATTR_STEP_KIND] = STEP_KIND_FN;
-      if (capture) mapper.data(attributes, ATTR_INPUT, ATTR_INPUT_TRUNCATED, op.params);
+      kind = STEP_KIND_FN;
     } else {
-      name = op.mode === 'parallel' ? STEP_KIND_PARALLEL : STEP_KIND_PARALLEL_SETTLED;
-      attributes[ATTR_STEP_KIND] = name;
-      if (op.count !== undefined) attributes[ATTR_STEP_COUNT] = op.count;
+      name = kind = op.mode === 'parallel' ? STEP_KIND_PARALLEL : STEP_KIND_PARALLEL_SETTLED;
     }
-
+    // At creation, only what a sampler decides on: it decides at an execution's root (the SDK's
+    // default ParentBased sampler follows that for every step), so a root gets what identifies
+    // the flow; any span gets the execution id, which its start marker depends on. The rest is
+    // set right after: the SDK copies creation attributes three times (2.x sanitizes them twice,
+    // then sets them), later ones once.
+    const attributes: Attributes = { [ATTR_EXECUTION_ID]: executionId };
+    if (operation.root) {
+      attributes[ATTR_EXECUTION_ROOT] = true;
+      attributes[ATTR_STEP_KIND] = kind;
+      if (definition) {
+        mapper.flow(attributes, definition);
+        // The root's tags are known at start too: the start marker carries them (and the timeout).
+        mapper.tags(attributes, ctx, op.flow?.tags, true);
+      }
+    }
     const span = tracer.startSpan(name, { attributes }, parentContext);
+    // Data nobody will see is not captured.
+    if (span.isRecording()) {
+      if (!operation.root) {
+        span.setAttribute(ATTR_STEP_KIND, kind);
+        if (definition) mapper.flowOn(span, definition);
+      }
+      if (op.key !== undefined) span.setAttribute(ATTR_STEP_KEY, op.key);
+      if (definition) span.setAttribute(ATTR_CONTEXT_ID, ctx.id);
+      span.setAttribute(ATTR_DEPTH, depth);
+      if (index !== undefined) span.setAttribute(ATTR_STEP_INDEX, index);
+      if (definition) mapper.spanData(span, ATTR_INPUT, ATTR_INPUT_TRUNCATED, op.input);
+      else if (op.mode === 'sequential') mapper.spanData(span, ATTR_INPUT, ATTR_INPUT_TRUNCATED, op.params);
+      else if (op.count !== undefined) span.setAttribute(ATTR_STEP_COUNT, op.count);
+    }
     operation.span = span;
     operation.spanContext = trace.setSpan(active, span);
     if (definition) {
